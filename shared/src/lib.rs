@@ -1,0 +1,42 @@
+//! The Harbour contract: everything `harbourd` and its clients agree on, and nothing else.
+//!
+//! This crate holds the [`Harbour`] tarpc service, the plain serde types that cross the
+//! socket, the typed [`Error`] every call returns, the protocol version and frame limits,
+//! and where a daemon's socket lives by default. It has no runtime, no storage and no UI:
+//! the daemon and the clients bring those.
+
+mod error;
+mod events;
+mod jobs;
+mod logs;
+pub mod paths;
+mod runs;
+mod service;
+mod status;
+
+pub use error::Error;
+pub use events::{Event, EventBatch, EventKind, EventsLost};
+pub use jobs::{EnvVar, Job, JobId, JobKind, JobPatch, JobRef, JobSource, JobSpec, LastRun};
+pub use logs::{LogChunk, LogStream};
+pub use runs::{
+    Lifecycle, Run, RunCounts, RunDetail, RunFilter, RunId, RunResult, RunStateFilter, Transition,
+    Trigger,
+};
+pub use service::{Harbour, HarbourClient, HarbourRequest, HarbourResponse, ServeHarbour};
+pub use status::{Dashboard, DayTrend, Hello, Status};
+
+/// Bumped whenever a request or response changes shape. `hello` is the first method and its
+/// argument and answer never change shape, so a mismatch is always reported, never misread.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest frame either side accepts. Log pages are capped well below it.
+pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
+
+/// The most bytes one `read_log` answer carries.
+pub const MAX_LOG_CHUNK_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The longest a long-poll (`events`, `read_log`) waits before answering with nothing new.
+pub const MAX_WAIT_MS: u64 = 60_000;
+
+/// Milliseconds since the Unix epoch, UTC. Every timestamp on the wire is one of these.
+pub type UnixMillis = i64;

@@ -1,0 +1,51 @@
+//! The service. Every method returns `Result<_, Error>`; long-polls take `wait_ms`, and their
+//! callers must give the request a deadline longer than that (tarpc's default is 10 s).
+
+use crate::{
+    Dashboard, Error, EventBatch, Hello, Job, JobId, JobPatch, JobRef, JobSpec, LogChunk,
+    LogStream, Run, RunDetail, RunFilter, RunId, Status,
+};
+
+#[tarpc::service]
+pub trait Harbour {
+    /// First call on every connection: the daemon refuses other calls until it succeeds, and
+    /// answers `ProtocolMismatch` when the versions differ. Must stay the first method.
+    async fn hello(client_protocol: u32) -> Result<Hello, Error>;
+
+    async fn status() -> Result<Status, Error>;
+    async fn dashboard() -> Result<Dashboard, Error>;
+
+    /// Makes a one-off job from `spec` and queues its run.
+    async fn submit(spec: JobSpec) -> Result<Run, Error>;
+
+    async fn create_job(spec: JobSpec) -> Result<Job, Error>;
+    async fn update_job(job: JobRef, patch: JobPatch) -> Result<Job, Error>;
+    /// Refused while the job has active runs. Its runs stay in the history.
+    async fn delete_job(job: JobRef) -> Result<JobId, Error>;
+    async fn get_job(job: JobRef) -> Result<Job, Error>;
+    async fn list_jobs(include_one_off: bool) -> Result<Vec<Job>, Error>;
+    /// Queues a run of the job now, whether or not it is paused.
+    async fn run_job(job: JobRef) -> Result<Run, Error>;
+    async fn set_job_paused(job: JobRef, paused: bool) -> Result<Job, Error>;
+
+    async fn list_runs(filter: RunFilter) -> Result<Vec<Run>, Error>;
+    async fn get_run(run: RunId) -> Result<RunDetail, Error>;
+    /// Cancels a queued or waiting run at once; terminates an active one (SIGTERM to its
+    /// process group, SIGKILL after the grace period).
+    async fn kill_run(run: RunId) -> Result<Run, Error>;
+    /// Queues a new run of the same job.
+    async fn restart_run(run: RunId) -> Result<Run, Error>;
+
+    /// Up to `max_bytes` of a stream from `offset`. With `wait_ms > 0` and nothing new yet,
+    /// waits that long for more before answering.
+    async fn read_log(
+        run: RunId,
+        stream: LogStream,
+        offset: u64,
+        max_bytes: u64,
+        wait_ms: u64,
+    ) -> Result<LogChunk, Error>;
+
+    /// The events after `after_seq` (0 for "from now"), waiting up to `wait_ms` for one.
+    async fn events(after_seq: u64, wait_ms: u64) -> Result<EventBatch, Error>;
+}
