@@ -8,6 +8,8 @@ pub mod args;
 pub mod commands;
 pub mod error;
 pub mod exit;
+#[cfg(test)]
+mod fake;
 pub mod follow;
 pub mod render;
 pub mod spec;
