@@ -1,0 +1,154 @@
+//! Drawing the log view: only the rows on screen are built, so a frame costs the same for a
+//! ten-line log and a gigabyte one.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use harbour_shared::{LogStream, UnixMillis};
+
+use super::format;
+use super::logs::{LogLine, LogView, StreamView};
+use super::theme::Theme;
+use super::widgets;
+
+/// Splits `text` into spans, the matches of `query` in the match style.
+fn highlight<'a>(text: &'a str, query: Option<&str>, base: Style, hit: Style) -> Vec<Span<'a>> {
+    let Some(q) = query.filter(|q| !q.is_empty()) else { return vec![Span::styled(text, base)] };
+    let case_sensitive = q.chars().any(char::is_uppercase);
+    let hay = if case_sensitive { text.to_owned() } else { text.to_lowercase() };
+    // Lowercasing can change byte lengths; fall back to no highlight rather than mis-cut.
+    if hay.len() != text.len() {
+        return vec![Span::styled(text, base)];
+    }
+    let mut spans = Vec::new();
+    let mut last = 0;
+    for (i, m) in hay.match_indices(q) {
+        if !text.is_char_boundary(i) || !text.is_char_boundary(i + m.len()) {
+            continue;
+        }
+        if i > last {
+            spans.push(Span::styled(&text[last..i], base));
+        }
+        spans.push(Span::styled(&text[i..i + m.len()], hit));
+        last = i + m.len();
+    }
+    if last < text.len() {
+        spans.push(Span::styled(&text[last..], base));
+    }
+    spans
+}
+
+fn skip_cols(text: &str, cols: usize) -> &str {
+    match text.char_indices().nth(cols) {
+        Some((i, _)) => &text[i..],
+        None => "",
+    }
+}
+
+fn line_spans<'a>(v: &'a LogView, line: &'a LogLine, selected: bool, theme: &Theme) -> Line<'a> {
+    let mut spans = Vec::with_capacity(4);
+    if v.timestamps {
+        let ts = line.at_ms.map_or_else(|| " ".repeat(12), format::clock);
+        spans.push(Span::styled(ts, theme.get("dim")));
+        spans.push(Span::raw(" "));
+    }
+    if v.show == StreamView::Both {
+        spans.push(if line.stream == LogStream::Stderr {
+            Span::styled("▌", theme.get("stderr"))
+        } else {
+            Span::raw(" ")
+        });
+    }
+    let base = if selected { theme.get("selected") } else { Style::default() };
+    let text = if v.wrap { line.text.as_str() } else { skip_cols(&line.text, v.hscroll) };
+    spans.extend(highlight(text, v.search.as_deref(), base, theme.get("match")));
+    let l = Line::from(spans);
+    if selected { l.style(theme.get("selected")) } else { l }
+}
+
+pub fn render(v: Option<&LogView>, frame: &mut Frame, area: Rect, theme: &Theme, _now_ms: UnixMillis) {
+    let Some(v) = v else {
+        let block = widgets::block(theme, " Logs ");
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        widgets::message(frame, inner, "no run's logs open\nl on a run in the Runs screen opens them", theme.get("dim"));
+        return;
+    };
+    let state = v.run_info.as_ref().map_or_else(String::new, |r| format!(" {} {}", r.job_name, r.state_label()));
+    let mut flags = vec![v.show.label().to_owned()];
+    if v.follow {
+        flags.push("follow".into());
+    }
+    if v.wrap {
+        flags.push("wrap".into());
+    }
+    if let Some((at, total)) = v.match_position() {
+        flags.push(format!("/{} {at}/{total}", v.search.as_deref().unwrap_or("")));
+    }
+    let title = Line::from(vec![
+        Span::raw(format!(" Logs: run {}", v.run)),
+        Span::styled(state, v.run_info.as_ref().map_or(Style::default(), |r| widgets::state_style(theme, r.lifecycle, r.result))),
+        Span::styled(format!(" [{}] ", flags.join(", ")), theme.get("dim")),
+    ]);
+    let block = widgets::block(theme, title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if let Some(e) = &v.error {
+        widgets::message(frame, inner, &format!("cannot read the log:\n{e}"), theme.get("status-error"));
+        return;
+    }
+    if v.shown_len() == 0 {
+        let done = v.run_info.as_ref().is_some_and(|r| !r.is_active());
+        let msg = if done { "the run printed nothing" } else { "waiting for output…" };
+        widgets::message(frame, inner, msg, theme.get("dim"));
+        return;
+    }
+    let height = usize::from(inner.height);
+    if v.wrap {
+        // Wrapped lines take several rows: when following, fill from the bottom up.
+        let width = usize::from(inner.width.max(1));
+        let rows_of = |l: &LogLine| l.text.chars().count().div_ceil(width).max(1);
+        let (first, last) = if v.follow {
+            let mut used = 0;
+            let mut first = v.shown_len();
+            while first > 0 {
+                let r = v.shown(first - 1).map_or(1, rows_of);
+                if used + r > height && used > 0 {
+                    break;
+                }
+                used += r;
+                first -= 1;
+            }
+            (first, v.shown_len())
+        } else {
+            let top = v.top_for(height);
+            (top, (top + height).min(v.shown_len()))
+        };
+        let lines: Vec<Line> = (first..last)
+            .filter_map(|i| v.shown(i).map(|l| line_spans(v, l, !v.follow && i == v.cursor, theme)))
+            .collect();
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    } else {
+        let top = v.top_for(height);
+        let lines: Vec<Line> = (top..(top + height).min(v.shown_len()))
+            .filter_map(|i| v.shown(i).map(|l| line_spans(v, l, !v.follow && i == v.cursor, theme)))
+            .collect();
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlights_every_match() {
+        let spans = highlight("an error and an ERROR", Some("error"), Style::default(), Style::default().add_modifier(ratatui::style::Modifier::BOLD));
+        let texts: Vec<&str> = spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(texts, ["an ", "error", " and an ", "ERROR"]);
+    }
+}
+

@@ -1,0 +1,339 @@
+//! The imperative shell around `App`: owns the terminal and the connection, feeds `update`
+//! with keys, ticks and RPC answers, runs the commands it returns as tasks, and draws.
+//!
+//! One task (the loop in [`run`]) owns the app. A supervisor task keeps a connection: it
+//! connects (starting a daemon once when allowed), long-polls `events` and forwards them,
+//! and when the daemon goes away says so and reconnects. Commands read the current
+//! connection from a watch channel; log followers wait on it across reconnects and resume
+//! from their offset, so a daemon restart loses no line.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt as _;
+use harbour_shared::{Error as ApiError, LogStream, MAX_LOG_CHUNK_BYTES, RunFilter, RunId};
+use ratatui::DefaultTerminal;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::app::{App, Command, Msg};
+use super::logs::ChunkKind;
+use super::runs::FETCH_LIMIT;
+use super::{daemon, ui};
+use crate::client::{self, Client, ClientError, Flatten as _};
+
+/// How long a long-poll waits on the daemon.
+const WAIT_MS: u64 = 25_000;
+/// The shortest time between two frames when data streams in (keys draw at once).
+const FRAME: Duration = Duration::from_millis(16);
+/// How much a follower asks for at once.
+const FOLLOW_BYTES: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub socket: PathBuf,
+    /// Start a daemon when none answers (only for the default user socket).
+    pub autostart: bool,
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn describe(e: &ClientError) -> String {
+    match e {
+        ClientError::Api(api) => api.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Keeps a connection and forwards events until the app quits.
+async fn supervise(opts: Options, tx: mpsc::Sender<Msg>, client_tx: watch::Sender<Option<Client>>) {
+    let mut tried_start = false;
+    let mut told_down = false;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let c = match client::connect(&opts.socket).await {
+            Ok(c) => c,
+            Err(e) => {
+                if let ClientError::Api(ApiError::ProtocolMismatch { .. }) = e {
+                    let _ = tx.send(Msg::Disconnected(e.to_string())).await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    continue;
+                }
+                if opts.autostart && !tried_start && matches!(e, ClientError::Unreachable { .. }) {
+                    tried_start = true;
+                    let m = match daemon::start(&opts.socket) {
+                        Ok(what) => Msg::DaemonStarted(what),
+                        Err(why) => Msg::Disconnected(why),
+                    };
+                    if tx.send(m).await.is_err() {
+                        return;
+                    }
+                } else if !told_down {
+                    told_down = true;
+                    if tx.send(Msg::Disconnected(describe(&e))).await.is_err() {
+                        return;
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        // Learn where the event stream is before the app fetches lists, so nothing that
+        // happens between the fetch and the first poll is missed.
+        let mut after = match c.rpc.events(client::long_poll_ctx(0), 0, 0).await.flat() {
+            Ok(b) => b.last_seq,
+            Err(e) => {
+                tracing::warn!(error = %e, "first events call failed");
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+        };
+        client_tx.send_replace(Some(c.clone()));
+        let connected = Msg::Connected { version: c.hello.version.clone(), socket: c.socket.display().to_string() };
+        if tx.send(connected).await.is_err() {
+            return;
+        }
+        let why = loop {
+            match c.rpc.events(client::long_poll_ctx(WAIT_MS), after, WAIT_MS).await.flat() {
+                Ok(batch) => {
+                    after = batch.last_seq;
+                    if (!batch.events.is_empty() || batch.lost.is_some()) && tx.send(Msg::Events(batch)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(ClientError::Api(e)) => {
+                    tracing::warn!(error = %e, "events refused");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => break describe(&e),
+            }
+        };
+        tracing::info!(why, "disconnected");
+        client_tx.send_replace(None);
+        if tx.send(Msg::Disconnected(why)).await.is_err() {
+            return;
+        }
+        told_down = true;
+    }
+}
+
+/// Waits for a connection.
+async fn connected(rx: &mut watch::Receiver<Option<Client>>) -> Option<Client> {
+    rx.wait_for(Option::is_some).await.ok().and_then(|c| c.clone())
+}
+
+/// Runs commands as tasks.
+struct Exec {
+    tx: mpsc::Sender<Msg>,
+    client: watch::Receiver<Option<Client>>,
+    followers: Vec<JoinHandle<()>>,
+}
+
+impl Exec {
+    fn run(&mut self, cmd: Command) {
+        let tx = self.tx.clone();
+        let client = self.client.borrow().clone();
+        match cmd {
+            Command::Quit => {}
+            Command::Yank(text) => {
+                // OSC 52: the terminal (and tmux with set-clipboard) puts it on the clipboard.
+                let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+                let mut out = io::stdout();
+                let _ = write!(out, "\x1b]52;c;{b64}\x07");
+                let _ = out.flush();
+            }
+            Command::StopFollow => {
+                for h in self.followers.drain(..) {
+                    h.abort();
+                }
+            }
+            Command::FollowLog { epoch, run, stream, offset } => {
+                self.followers.retain(|h| !h.is_finished());
+                self.followers.push(tokio::spawn(follow(self.client.clone(), tx, epoch, run, stream, offset)));
+            }
+            other => {
+                let Some(c) = client else {
+                    // Lists are fetched again on reconnect; actions need saying.
+                    if !matches!(other, Command::FetchRuns | Command::FetchJobs | Command::FetchDashboard | Command::FetchRun(_)) {
+                        tokio::spawn(async move {
+                            let _ = tx.send(Msg::Done(Err("not connected to harbourd; try again once it is back".into()))).await;
+                        });
+                    }
+                    return;
+                };
+                tokio::spawn(async move {
+                    if let Some(m) = one_shot(&c, other).await {
+                        let _ = tx.send(m).await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+async fn fetch_runs(c: &Client) -> Result<Vec<harbour_shared::Run>, ClientError> {
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let filter = RunFilter { limit: 1000, before, ..RunFilter::default() };
+        let page = c.rpc.list_runs(client::ctx(), filter).await.flat()?;
+        let n = page.len();
+        before = page.last().map(|r| r.id);
+        all.extend(page);
+        if n == 0 || all.len() >= FETCH_LIMIT || before.is_none() {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
+    let ctx = client::ctx;
+    let e = |e: ClientError| describe(&e);
+    Some(match cmd {
+        Command::FetchRuns => Msg::Runs(fetch_runs(c).await.map_err(e)),
+        Command::FetchJobs => Msg::Jobs(c.rpc.list_jobs(ctx(), false).await.flat().map_err(e)),
+        Command::FetchDashboard => Msg::Dashboard(c.rpc.dashboard(ctx()).await.flat().map(Box::new).map_err(e)),
+        Command::FetchRun(id) => Msg::RunDetail(id, c.rpc.get_run(ctx(), id).await.flat().map(Box::new).map_err(e)),
+        Command::Kill(id) => Msg::Done(
+            c.rpc.kill_run(ctx(), id).await.flat().map(|r| format!("run {id}: {}", r.state_label())).map_err(|x| format!("kill run {id}: {}", e(x))),
+        ),
+        Command::Restart(id) => Msg::RunMade(c.rpc.restart_run(ctx(), id).await.flat().map_err(|x| format!("restart run {id}: {}", e(x)))),
+        Command::Submit(spec) => Msg::RunMade(c.rpc.submit(ctx(), spec).await.flat().map_err(|x| format!("submit: {}", e(x)))),
+        Command::RunJob(id, name) => {
+            Msg::RunMade(c.rpc.run_job(ctx(), harbour_shared::JobRef::Id(id)).await.flat().map_err(|x| format!("run {name}: {}", e(x))))
+        }
+        Command::SetPaused(id, paused) => Msg::Done(
+            c.rpc
+                .set_job_paused(ctx(), harbour_shared::JobRef::Id(id), paused)
+                .await
+                .flat()
+                .map(|j| format!("{} {}", j.name(), if j.paused { "paused" } else { "resumed" }))
+                .map_err(e),
+        ),
+        Command::DeleteJob(id, name) => Msg::Done(
+            c.rpc.delete_job(ctx(), harbour_shared::JobRef::Id(id)).await.flat().map(|_| format!("deleted job {name}")).map_err(|x| format!("delete {name}: {}", e(x))),
+        ),
+        Command::ReadLog { epoch, run, stream, offset, max, kind } => {
+            match c.rpc.read_log(client::long_poll_ctx(0), run, stream, offset, max.min(MAX_LOG_CHUNK_BYTES), 0).await.flat() {
+                Ok(chunk) => Msg::LogChunk { epoch, stream, kind, chunk, at_ms: now_ms() },
+                Err(x) => Msg::LogFailed { epoch, why: e(x) },
+            }
+        }
+        Command::SaveLog { run, streams, dir } => Msg::Done(save_log(c, run, &streams, &dir).await),
+        Command::FollowLog { .. } | Command::StopFollow | Command::Yank(_) | Command::Quit => return None,
+    })
+}
+
+async fn save_log(c: &Client, run: RunId, streams: &[LogStream], dir: &std::path::Path) -> Result<String, String> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut saved = Vec::new();
+    for s in streams {
+        let path = dir.join(format!("harbour-run-{run}.{s}.log"));
+        let mut f = tokio::fs::File::create(&path).await.map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let mut off = 0;
+        let mut total = 0u64;
+        loop {
+            let chunk = c.rpc.read_log(client::long_poll_ctx(0), run, *s, off, MAX_LOG_CHUNK_BYTES, 0).await.flat().map_err(|e| describe(&e))?;
+            if chunk.data.is_empty() {
+                break;
+            }
+            f.write_all(&chunk.data).await.map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            total += chunk.data.len() as u64;
+            off = chunk.next_offset();
+            if off >= chunk.size {
+                break;
+            }
+        }
+        f.flush().await.map_err(|e| e.to_string())?;
+        saved.push(format!("{} ({})", path.display(), super::format::bytes(total)));
+    }
+    Ok(format!("saved {}", saved.join(", ")))
+}
+
+/// Follows one stream until the run ends, across reconnects.
+async fn follow(mut client: watch::Receiver<Option<Client>>, tx: mpsc::Sender<Msg>, epoch: u64, run: RunId, stream: LogStream, mut offset: u64) {
+    loop {
+        let Some(c) = connected(&mut client).await else { return };
+        match c.rpc.read_log(client::long_poll_ctx(WAIT_MS), run, stream, offset, FOLLOW_BYTES, WAIT_MS).await.flat() {
+            Ok(chunk) => {
+                let complete = chunk.complete;
+                offset = chunk.next_offset();
+                let quiet = chunk.data.is_empty() && !complete;
+                if !quiet && tx.send(Msg::LogChunk { epoch, stream, kind: ChunkKind::Append, chunk, at_ms: now_ms() }).await.is_err() {
+                    return;
+                }
+                if complete {
+                    return;
+                }
+            }
+            Err(ClientError::Api(e)) => {
+                let _ = tx.send(Msg::LogFailed { epoch, why: e.to_string() }).await;
+                return;
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "log follow interrupted; waiting for the connection");
+                // Wait for the supervisor to notice and reconnect.
+                let _ = tokio::time::timeout(Duration::from_secs(2), client.wait_for(Option::is_none)).await;
+            }
+        }
+    }
+}
+
+/// Runs the app in `terminal` until it quits.
+pub async fn run(terminal: &mut DefaultTerminal, app: &mut App, opts: Options) -> io::Result<()> {
+    let (tx, mut rx) = mpsc::channel::<Msg>(256);
+    let (client_tx, client_rx) = watch::channel::<Option<Client>>(None);
+    let supervisor = tokio::spawn(supervise(opts, tx.clone(), client_tx));
+    let mut exec = Exec { tx, client: client_rx, followers: Vec::new() };
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let size = terminal.size()?;
+    app.update(Msg::Resize(size.width, size.height));
+    let mut dirty = true;
+    let mut last_draw = Instant::now().checked_sub(FRAME).unwrap_or_else(Instant::now);
+    loop {
+        if dirty && last_draw.elapsed() >= FRAME {
+            terminal.draw(|f| ui::render(app, f))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
+        let msg = tokio::select! {
+            ev = keys.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => Msg::Key(k),
+                Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            Some(m) = rx.recv() => m,
+            _ = tick.tick() => Msg::Tick(now_ms()),
+            () = tokio::time::sleep_until(next_frame), if dirty => continue,
+        };
+        let immediate = matches!(msg, Msg::Key(_) | Msg::Resize(..));
+        for cmd in app.update(msg) {
+            exec.run(cmd);
+        }
+        dirty = true;
+        if app.quit {
+            break;
+        }
+        if immediate {
+            last_draw = Instant::now().checked_sub(FRAME).unwrap_or(last_draw);
+        }
+    }
+    supervisor.abort();
+    for h in exec.followers.drain(..) {
+        h.abort();
+    }
+    Ok(())
+}
