@@ -1,1 +1,141 @@
-//! placeholder
+//! `harbourd`, the Harbour daemon, as a library: [`run`] starts everything and serves until
+//! its shutdown token is cancelled. The binary's `main` only parses flags, sets up logging
+//! and signals, and calls it.
+//!
+//! Modules by domain: [`config`] (paths and settings), [`store`] (SQLite), [`runs`] (state
+//! machine, supervisor, logs, schedules), [`events`] (the long-poll bus), [`api`] (the tarpc
+//! service) and [`socket`] (the Unix socket and its permissions).
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod events;
+pub mod runs;
+pub mod socket;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api::Daemon;
+use crate::config::{Config, Paths};
+use crate::events::EventBus;
+use crate::runs::logs::{LiveLogs, RunDirs};
+use crate::runs::process::Runtime;
+use crate::runs::schedule::Scheduler;
+use crate::runs::supervisor::{Runs, Shared, SupervisorConfig};
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Socket(#[from] socket::SocketError),
+    #[error("cannot open the store {}: {source}", path.display())]
+    Store {
+        path: std::path::PathBuf,
+        source: store::StoreError,
+    },
+}
+
+/// Runs the daemon until `shutdown` is cancelled, then drains: no new runs start, active
+/// runs are stopped (recorded as `Lost`, so retry policies apply), connections close and the
+/// socket file is removed. `ready` is called once the socket accepts connections.
+pub async fn run(
+    config: Config,
+    paths: Paths,
+    shutdown: CancellationToken,
+    ready: impl FnOnce(),
+) -> Result<(), DaemonError> {
+    let started_ms = clock::now_ms();
+    let _lock = socket::lock_data_dir(&paths.data_dir)?;
+    let db = paths.database();
+    let store = Store::open(&db).map_err(|source| DaemonError::Store {
+        path: db.clone(),
+        source,
+    })?;
+    let events = Arc::new(EventBus::new(config.daemon.event_buffer));
+    let live = Arc::new(LiveLogs::default());
+    let dirs = RunDirs::new(&paths.data_dir);
+    let shared = Shared {
+        store: store.clone(),
+        events: events.clone(),
+        live: live.clone(),
+    };
+    let supervisor = SupervisorConfig {
+        max_concurrent: config.runs.max_concurrent,
+        kill_grace: config.runs.kill_grace(),
+        runtime: Runtime {
+            shell: config.runs.shell.clone(),
+            python: config.runs.python.clone(),
+            spark_home: config.spark.home.clone(),
+        },
+        dirs: dirs.clone(),
+    };
+    // Recover before listening, so no client sees what a dead daemon left as "running".
+    let (runs, supervisor_task) =
+        Runs::start(shared, supervisor)
+            .await
+            .map_err(|source| DaemonError::Store {
+                path: db.clone(),
+                source,
+            })?;
+    let listener = socket::listen(paths.mode, &paths.socket, &config.daemon.socket_group)?;
+
+    let tracker = TaskTracker::new();
+    let schedule_changed = Arc::new(Notify::new());
+    let scheduler = Scheduler {
+        store: store.clone(),
+        runs: runs.clone(),
+        events: events.clone(),
+        changed: schedule_changed.clone(),
+        boot_ms: started_ms,
+    };
+    tracker.spawn(scheduler.run(shutdown.clone()));
+    tracker.spawn(runs::retention::run(
+        store.clone(),
+        dirs.clone(),
+        config.logs.retention_days,
+        shutdown.clone(),
+    ));
+
+    let grace = config.runs.kill_grace();
+    let daemon = Arc::new(Daemon {
+        store,
+        events,
+        live,
+        runs: runs.clone(),
+        dirs,
+        config,
+        paths: paths.clone(),
+        started_ms,
+        schedule_changed,
+    });
+    tracing::info!(
+        socket = %paths.socket.display(),
+        data_dir = %paths.data_dir.display(),
+        mode = paths.mode.as_str(),
+        "harbourd {} ready",
+        env!("CARGO_PKG_VERSION")
+    );
+    ready();
+    let connections = TaskTracker::new();
+    api::serve(&listener.listener, daemon, shutdown.clone(), &connections).await;
+
+    tracing::info!("shutting down: no new connections; stopping active runs");
+    drop(listener);
+    runs.drain(grace + Duration::from_secs(5)).await;
+    connections.close();
+    tracker.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        connections.wait().await;
+        tracker.wait().await;
+    })
+    .await;
+    supervisor_task.abort();
+    tracing::info!("harbourd stopped");
+    Ok(())
+}

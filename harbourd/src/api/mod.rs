@@ -1,0 +1,593 @@
+//! The tarpc server: accepting connections on the socket, and the `Harbour` service itself,
+//! which validates every request and turns it into store reads, run-supervisor commands and
+//! event-bus waits.
+//!
+//! Each connection gets its own service value, so `hello` is enforced per connection. Frames
+//! are capped at `MAX_FRAME_BYTES`; an oversized frame or bytes that do not decode end that
+//! connection only.
+
+mod validate;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use harbour_shared::{
+    Dashboard, Error, EventBatch, EventKind, Harbour, Hello, Job, JobId, JobPatch, JobRef, JobSpec,
+    LogChunk, LogStream, MAX_FRAME_BYTES, MAX_LOG_CHUNK_BYTES, MAX_WAIT_MS, PROTOCOL_VERSION, Run,
+    RunDetail, RunFilter, RunId, Status, Trigger,
+};
+use tarpc::context::Context;
+use tarpc::server::{BaseChannel, Channel as _};
+use tarpc::tokio_serde::formats::Bincode;
+use tarpc::tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::now_ms;
+use crate::config::{Config, Paths};
+use crate::events::EventBus;
+use crate::runs::logs::{LiveLogs, RunDirs, read_at};
+use crate::runs::supervisor::{Runs, no_such_run};
+use crate::store::runs::{self as run_rows, NewRun};
+use crate::store::{Store, StoreError, jobs};
+
+/// Requests one connection may have in flight at once.
+const MAX_IN_FLIGHT_PER_CONNECTION: usize = 64;
+/// A `read_log` with no `max_bytes` gets this much.
+const DEFAULT_LOG_CHUNK: u64 = 256 * 1024;
+
+/// Everything the service needs, shared by all connections.
+#[derive(Debug)]
+pub struct Daemon {
+    pub store: Store,
+    pub events: Arc<EventBus>,
+    pub live: Arc<LiveLogs>,
+    pub runs: Runs,
+    pub dirs: RunDirs,
+    pub config: Config,
+    pub paths: Paths,
+    pub started_ms: i64,
+    /// Wakes the scheduler when a job's schedule may have changed.
+    pub schedule_changed: Arc<Notify>,
+}
+
+/// Accepts connections until `shutdown`, serving each on its own task.
+pub async fn serve(
+    listener: &UnixListener,
+    daemon: Arc<Daemon>,
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+) {
+    let slots = Arc::new(Semaphore::new(daemon.config.daemon.max_connections));
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, say: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                "refusing a connection: {} are open (daemon.max_connections)",
+                daemon.config.daemon.max_connections
+            );
+            continue;
+        };
+        let api = Api {
+            daemon: daemon.clone(),
+            greeted: Arc::new(AtomicBool::new(false)),
+        };
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let requests = BaseChannel::with_defaults(transport(stream))
+                .execute(api.serve())
+                .for_each_concurrent(MAX_IN_FLIGHT_PER_CONNECTION, |response| response);
+            tokio::select! {
+                () = requests => {}
+                () = shutdown.cancelled() => {}
+            }
+            drop(slot);
+        });
+    }
+}
+
+type ServerTransport = tarpc::serde_transport::Transport<
+    UnixStream,
+    tarpc::ClientMessage<harbour_shared::HarbourRequest>,
+    tarpc::Response<harbour_shared::HarbourResponse>,
+    Bincode<
+        tarpc::ClientMessage<harbour_shared::HarbourRequest>,
+        tarpc::Response<harbour_shared::HarbourResponse>,
+    >,
+>;
+
+fn transport(stream: UnixStream) -> ServerTransport {
+    let codec = LengthDelimitedCodec::builder()
+        .max_frame_length(MAX_FRAME_BYTES)
+        .new_codec();
+    tarpc::serde_transport::new(Framed::new(stream, codec), Bincode::default())
+}
+
+/// Logs a failure the client cannot act on and answers with an id that finds it in the log.
+fn internal(e: impl std::fmt::Display) -> Error {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let id = format!(
+        "E{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    tracing::error!(error_id = %id, "{e}");
+    Error::Internal { id }
+}
+
+fn job_not_found(job: &JobRef) -> Error {
+    Error::not_found(
+        job.to_string(),
+        "`harbour jobs list` shows the jobs there are",
+    )
+}
+
+/// One connection's view of the service.
+#[derive(Clone, Debug)]
+pub struct Api {
+    daemon: Arc<Daemon>,
+    greeted: Arc<AtomicBool>,
+}
+
+impl Api {
+    fn greeted(&self) -> Result<&Daemon, Error> {
+        if self.greeted.load(Ordering::Acquire) {
+            Ok(&self.daemon)
+        } else {
+            Err(Error::invalid(
+                "request",
+                "call hello with your protocol version first",
+            ))
+        }
+    }
+
+    /// Runs `f` on the store thread; store failures become `Internal`.
+    async fn store<R, F>(&self, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> Result<Result<R, Error>, StoreError>
+            + Send
+            + 'static,
+    {
+        self.greeted()?.store.call(f).await.map_err(internal)?
+    }
+
+    async fn job(&self, job: JobRef) -> Result<Job, Error> {
+        let now = now_ms();
+        self.store(move |c| Ok(jobs::get(c, &job, now)?.ok_or_else(|| job_not_found(&job))))
+            .await
+    }
+
+    async fn new_run(&self, new: NewRun) -> Result<Run, Error> {
+        self.greeted()?.runs.create(new).await.map_err(internal)
+    }
+
+    fn spark_configured(&self) -> bool {
+        self.daemon.config.spark.home.is_some()
+    }
+
+    /// Announces a job as it now is and tells the scheduler.
+    async fn job_changed(&self, id: JobId) -> Result<Job, Error> {
+        let job = self.job(JobRef::Id(id)).await?;
+        self.daemon
+            .events
+            .publish(EventKind::JobChanged(job.clone()));
+        self.daemon.schedule_changed.notify_one();
+        Ok(job)
+    }
+
+    fn with_live_sizes(&self, mut run: Run) -> Run {
+        if let Some((stdout, stderr)) = self.daemon.live.sizes(run.id) {
+            run.stdout_bytes = stdout;
+            run.stderr_bytes = stderr;
+        }
+        run
+    }
+}
+
+impl Harbour for Api {
+    async fn hello(self, _: Context, client_protocol: u32) -> Result<Hello, Error> {
+        if client_protocol != PROTOCOL_VERSION {
+            return Err(Error::ProtocolMismatch {
+                client: client_protocol,
+                daemon: PROTOCOL_VERSION,
+            });
+        }
+        self.greeted.store(true, Ordering::Release);
+        Ok(Hello {
+            protocol: PROTOCOL_VERSION,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        })
+    }
+
+    async fn status(self, _: Context) -> Result<Status, Error> {
+        let d = self.greeted()?;
+        let (runs, (jobs, _)) = self
+            .store(|c| Ok(Ok((run_rows::counts(c)?, jobs::count(c)?))))
+            .await?;
+        let now = now_ms();
+        Ok(Status {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            protocol: PROTOCOL_VERSION,
+            pid: std::process::id(),
+            started_ms: d.started_ms,
+            uptime_secs: u64::try_from((now - d.started_ms) / 1000).unwrap_or(0),
+            mode: d.paths.mode.as_str().to_owned(),
+            config_file: d.paths.config_file.display().to_string(),
+            data_dir: d.paths.data_dir.display().to_string(),
+            socket: d.paths.socket.display().to_string(),
+            jobs,
+            runs,
+            max_concurrent_runs: u32::try_from(d.config.runs.max_concurrent).unwrap_or(u32::MAX),
+            spark_home: d
+                .config
+                .spark
+                .home
+                .as_ref()
+                .map(|h| h.display().to_string()),
+        })
+    }
+
+    async fn dashboard(self, _: Context) -> Result<Dashboard, Error> {
+        let now = now_ms();
+        self.store(move |c| {
+            let (jobs, scheduled_jobs) = jobs::count(c)?;
+            Ok(Ok(Dashboard {
+                jobs,
+                scheduled_jobs,
+                runs: run_rows::counts(c)?,
+                notebooks: 0,
+                clusters: 0,
+                trend: run_rows::trend(c, 7, now)?,
+                recent_failures: run_rows::recent_failures(c, 10)?,
+            }))
+        })
+        .await
+    }
+
+    async fn submit(self, _: Context, spec: JobSpec) -> Result<Run, Error> {
+        let mut spec = validate::spec(spec, self.spark_configured())?;
+        spec.name = match spec.name.trim() {
+            "" => validate::one_off_name(&spec),
+            name => name.to_owned(),
+        };
+        spec.schedule = None;
+        let now = now_ms();
+        let stored = spec.clone();
+        let job_id = self
+            .store(move |c| Ok(Ok(jobs::insert(c, &stored, true, now)?)))
+            .await?;
+        self.new_run(NewRun {
+            job_id,
+            spec,
+            trigger: Trigger::Submit,
+            attempt: 1,
+            parent: None,
+            lifecycle: harbour_shared::Lifecycle::Queued,
+            retry_at_ms: None,
+            message: "queued".into(),
+        })
+        .await
+    }
+
+    async fn create_job(self, _: Context, spec: JobSpec) -> Result<Job, Error> {
+        let mut spec = validate::spec(spec, self.spark_configured())?;
+        spec.name = spec.name.trim().to_owned();
+        validate::job_name(&spec.name)?;
+        let now = now_ms();
+        let id = self
+            .store(move |c| {
+                if jobs::name_taken(c, &spec.name, None)? {
+                    return Ok(Err(Error::conflict(format!(
+                        "a job named '{}' exists already; pick another name or `harbour jobs update {}`",
+                        spec.name, spec.name
+                    ))));
+                }
+                let id = jobs::insert(c, &spec, false, now)?;
+                // The schedule counts from now: no fire for times before the job existed.
+                jobs::set_last_fire(c, id, now)?;
+                Ok(Ok(id))
+            })
+            .await?;
+        self.job_changed(id).await
+    }
+
+    async fn update_job(self, _: Context, job: JobRef, patch: JobPatch) -> Result<Job, Error> {
+        if patch.is_empty() {
+            return Err(Error::invalid(
+                "update",
+                "nothing to change; give at least one field to update",
+            ));
+        }
+        let current = self.job(job).await?;
+        if current.one_off {
+            return Err(Error::conflict(format!(
+                "job {} is a one-off submission; define a job with `harbour jobs create` to keep and change it",
+                current.id
+            )));
+        }
+        let mut spec = current.spec.clone();
+        let schedule_changed = patch.schedule.is_some();
+        if let Some(name) = patch.name {
+            spec.name = name.trim().to_owned();
+            validate::job_name(&spec.name)?;
+        }
+        if let Some(source) = patch.source {
+            spec.source = source;
+        }
+        if let Some(args) = patch.args {
+            spec.args = args;
+        }
+        if let Some(env) = patch.env {
+            spec.env = env;
+        }
+        if let Some(cwd) = patch.cwd {
+            spec.cwd = cwd;
+        }
+        if let Some(schedule) = patch.schedule {
+            spec.schedule = schedule;
+        }
+        if let Some(allow) = patch.allow_overlap {
+            spec.allow_overlap = allow;
+        }
+        if let Some(retries) = patch.retries {
+            spec.retries = retries;
+        }
+        if let Some(backoff) = patch.retry_backoff_secs {
+            spec.retry_backoff_secs = backoff;
+        }
+        if let Some(timeout) = patch.timeout_secs {
+            spec.timeout_secs = timeout;
+        }
+        if let Some(conf) = patch.spark_conf {
+            spec.spark_conf = conf;
+        }
+        let spec = validate::spec(spec, self.spark_configured())?;
+        let id = current.id;
+        let now = now_ms();
+        self.store(move |c| {
+            if jobs::name_taken(c, &spec.name, Some(id))? {
+                return Ok(Err(Error::conflict(format!(
+                    "a job named '{}' exists already",
+                    spec.name
+                ))));
+            }
+            jobs::save_spec(c, id, &spec, now)?;
+            if schedule_changed {
+                jobs::set_last_fire(c, id, now)?;
+            }
+            Ok(Ok(()))
+        })
+        .await?;
+        self.job_changed(id).await
+    }
+
+    async fn delete_job(self, _: Context, job: JobRef) -> Result<JobId, Error> {
+        let current = self.job(job).await?;
+        if current.active_runs > 0 {
+            return Err(Error::conflict(format!(
+                "job '{}' has {} active run(s); kill them first (`harbour runs --job {} --state active`)",
+                current.name(),
+                current.active_runs,
+                current.id
+            )));
+        }
+        let id = current.id;
+        let now = now_ms();
+        self.store(move |c| Ok(Ok(jobs::delete(c, id, now)?)))
+            .await?;
+        self.daemon.events.publish(EventKind::JobDeleted(id));
+        self.daemon.schedule_changed.notify_one();
+        Ok(id)
+    }
+
+    async fn get_job(self, _: Context, job: JobRef) -> Result<Job, Error> {
+        self.job(job).await
+    }
+
+    async fn list_jobs(self, _: Context, include_one_off: bool) -> Result<Vec<Job>, Error> {
+        let now = now_ms();
+        self.store(move |c| Ok(Ok(jobs::list(c, include_one_off, now)?)))
+            .await
+    }
+
+    async fn run_job(self, _: Context, job: JobRef) -> Result<Run, Error> {
+        let job = self.job(job).await?;
+        let spec = validate::spec(job.spec, self.spark_configured())?;
+        self.new_run(NewRun {
+            job_id: job.id,
+            spec,
+            trigger: Trigger::Manual,
+            attempt: 1,
+            parent: None,
+            lifecycle: harbour_shared::Lifecycle::Queued,
+            retry_at_ms: None,
+            message: "queued".into(),
+        })
+        .await
+    }
+
+    async fn set_job_paused(self, _: Context, job: JobRef, paused: bool) -> Result<Job, Error> {
+        let job = self.job(job).await?;
+        let (id, now) = (job.id, now_ms());
+        self.store(move |c| {
+            jobs::set_paused(c, id, paused, now)?;
+            if !paused {
+                // Resuming does not fire the times missed while paused.
+                jobs::set_last_fire(c, id, now)?;
+            }
+            Ok(Ok(()))
+        })
+        .await?;
+        self.job_changed(id).await
+    }
+
+    async fn list_runs(self, _: Context, filter: RunFilter) -> Result<Vec<Run>, Error> {
+        let runs = self
+            .store(move |c| Ok(Ok(run_rows::list(c, &filter)?)))
+            .await?;
+        Ok(runs.into_iter().map(|r| self.with_live_sizes(r)).collect())
+    }
+
+    async fn get_run(self, _: Context, run: RunId) -> Result<RunDetail, Error> {
+        let (found, extras) = self
+            .store(move |c| {
+                let found = run_rows::get(c, run)?;
+                let extras = run_rows::extras(c, run)?;
+                Ok(found.zip(extras).ok_or_else(|| no_such_run(run)))
+            })
+            .await?;
+        let dirs = &self.daemon.dirs;
+        Ok(RunDetail {
+            run: self.with_live_sizes(found),
+            spec: extras.spec,
+            transitions: extras.transitions,
+            argv: extras.argv,
+            stdout_path: dirs.log(run, LogStream::Stdout).display().to_string(),
+            stderr_path: dirs.log(run, LogStream::Stderr).display().to_string(),
+            logs_pruned: extras.logs_pruned,
+        })
+    }
+
+    async fn kill_run(self, _: Context, run: RunId) -> Result<Run, Error> {
+        // Unknown ids get NotFound here; the supervisor answers for the rest.
+        self.store(move |c| {
+            Ok(run_rows::get(c, run)?
+                .map(|_| ())
+                .ok_or_else(|| no_such_run(run)))
+        })
+        .await?;
+        self.daemon.runs.kill(run).await
+    }
+
+    async fn restart_run(self, _: Context, run: RunId) -> Result<Run, Error> {
+        let (old, snapshot, current) = self
+            .store(move |c| {
+                let Some(old) = run_rows::get(c, run)? else {
+                    return Ok(Err(no_such_run(run)));
+                };
+                let snapshot = run_rows::extras(c, run)?.map(|x| x.spec);
+                let current = jobs::spec(c, old.job_id)?;
+                Ok(Ok((old, snapshot, current)))
+            })
+            .await?;
+        if old.is_active() {
+            return Err(Error::conflict(format!(
+                "run {run} is still {}; kill it first (`harbour kill {run}`) or wait for it",
+                old.state_label()
+            )));
+        }
+        // The job as it is now; a deleted job's run is repeated as it was.
+        let spec = match (current, snapshot) {
+            (Some((spec, false)), _) | (Some((_, true)) | None, Some(spec)) => spec,
+            _ => return Err(internal(format!("run {run} has no spec to restart from"))),
+        };
+        let spec = validate::spec(spec, self.spark_configured())?;
+        self.new_run(NewRun {
+            job_id: old.job_id,
+            spec,
+            trigger: Trigger::Restart,
+            attempt: 1,
+            parent: Some(run),
+            lifecycle: harbour_shared::Lifecycle::Queued,
+            retry_at_ms: None,
+            message: format!("queued (restart of run {run})"),
+        })
+        .await
+    }
+
+    async fn read_log(
+        self,
+        _: Context,
+        run: RunId,
+        stream: LogStream,
+        offset: u64,
+        max_bytes: u64,
+        wait_ms: u64,
+    ) -> Result<LogChunk, Error> {
+        let d = self.greeted()?;
+        let max = match max_bytes {
+            0 => DEFAULT_LOG_CHUNK,
+            n => n.min(MAX_LOG_CHUNK_BYTES),
+        };
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
+        let mut progress = d.live.subscribe(run);
+        if progress.is_none() {
+            let pruned = self
+                .store(move |c| {
+                    let exists = run_rows::get(c, run)?.is_some();
+                    let pruned = run_rows::extras(c, run)?.is_some_and(|x| x.logs_pruned);
+                    Ok(if exists {
+                        Ok(pruned)
+                    } else {
+                        Err(no_such_run(run))
+                    })
+                })
+                .await?;
+            if pruned {
+                return Err(Error::not_found(
+                    format!("the logs of run {run}"),
+                    "they were removed by the retention policy (logs.retention_days in harbourd.toml)",
+                ));
+            }
+        }
+        let path = d.dirs.log(run, stream);
+        loop {
+            // Read "terminated" before the file: if it was final then, what we read is all.
+            let terminated = progress.as_ref().is_none_or(|p| p.borrow().terminated);
+            let read_path = path.clone();
+            let (data, size) =
+                tokio::task::spawn_blocking(move || read_at(&read_path, offset, max))
+                    .await
+                    .map_err(internal)?
+                    .map_err(|e| internal(format!("reading {}: {e}", path.display())))?;
+            if !data.is_empty() || terminated || tokio::time::Instant::now() >= deadline {
+                if terminated && offset > size {
+                    return Err(Error::invalid(
+                        "offset",
+                        format!("{offset} is past the end of run {run}'s {stream} ({size} bytes)"),
+                    ));
+                }
+                let complete = terminated && offset + data.len() as u64 >= size;
+                return Ok(LogChunk {
+                    offset,
+                    data,
+                    size,
+                    complete,
+                });
+            }
+            let Some(rx) = progress.as_mut() else {
+                continue;
+            };
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) | Err(_) => {}
+                // The run terminated and stopped being tracked.
+                Ok(Err(_)) => progress = None,
+            }
+        }
+    }
+
+    async fn events(self, _: Context, after_seq: u64, wait_ms: u64) -> Result<EventBatch, Error> {
+        let d = self.greeted()?;
+        Ok(d.events
+            .next(after_seq, Duration::from_millis(wait_ms.min(MAX_WAIT_MS)))
+            .await)
+    }
+}

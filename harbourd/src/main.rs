@@ -1,0 +1,130 @@
+//! The `harbourd` binary: flags, logging, signals and systemd notification around
+//! [`harbourd::run`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use harbourd::config::{Config, Mode, PathOverrides, Paths};
+use tokio_util::sync::CancellationToken;
+
+/// The Harbour daemon: runs jobs and keeps their state, logs and history.
+///
+/// By default it runs in user mode in the foreground: config in
+/// $XDG_CONFIG_HOME/harbour/harbourd.toml, data in $XDG_DATA_HOME/harbour/, socket in
+/// $XDG_RUNTIME_DIR/harbour/harbourd.sock. `--system` uses /etc/harbour, /var/lib/harbour and
+/// /run/harbour/harbourd.sock (the systemd unit, docs/harbourd.service). Logs go to stderr;
+/// set RUST_LOG (e.g. RUST_LOG=debug) for more or less.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// Run as the system service (system paths, socket 0660 for the `harbour` group).
+    #[arg(long, global = true)]
+    system: bool,
+    /// Directory holding harbourd.toml.
+    #[arg(long, env = "HARBOUR_CONFIG_DIR", global = true, value_name = "DIR")]
+    config_dir: Option<PathBuf>,
+    /// Directory for the database and run logs.
+    #[arg(long, env = "HARBOUR_DATA_DIR", global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The Unix socket to listen on.
+    #[arg(long, env = "HARBOUR_SOCKET", global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve (the default).
+    Run,
+    /// Check the configuration file and print the effective settings and paths.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tarpc=warn".into()),
+        )
+        .init();
+    let mode = if cli.system { Mode::System } else { Mode::User };
+    let overrides = PathOverrides {
+        config_dir: cli.config_dir,
+        data_dir: cli.data_dir,
+        socket: cli.socket,
+    };
+    let loaded = Paths::resolve(mode, overrides)
+        .map_err(anyhow::Error::from)
+        .and_then(|paths| Ok((Config::load(&paths.config_file)?, paths)));
+    let (config, paths) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("harbourd: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::CheckConfig => {
+            let report = toml::to_string_pretty(&config).unwrap_or_default();
+            println!("# {} is valid", paths.config_file.display());
+            println!(
+                "# mode = {}\n# data_dir = {}\n# socket = {}\n",
+                mode.as_str(),
+                paths.data_dir.display(),
+                paths.socket.display()
+            );
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Command::Run => serve(config, paths),
+    }
+}
+
+fn serve(config: Config, paths: Paths) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("harbourd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        let ready = || {
+            // Under systemd (Type=notify) this says "listening"; elsewhere it does nothing.
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+        };
+        match harbourd::run(config, paths, shutdown, ready).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("harbourd: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for SIGTERM/SIGINT; stop harbourd with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    shutdown.cancel();
+}
