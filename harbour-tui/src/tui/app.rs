@@ -7,14 +7,14 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use harbour_shared::{
-    Dashboard, EventBatch, EventKind, Job, JobId, JobKind, JobSource, JobSpec, LogChunk, LogStream, Run, RunDetail,
-    RunId, UnixMillis,
+    Dashboard, EventBatch, EventKind, Job, JobId, JobKind, JobSource, JobSpec, LogChunk, LogStream,
+    Run, RunDetail, RunId, UnixMillis,
 };
 
 use super::action::{Action, Screen};
 use super::config::{Config, LogSettings};
-use super::details::DetailsState;
 use super::dashboard::DashState;
+use super::details::DetailsState;
 use super::input::{InputOutcome, LineInput};
 use super::jobs::JobsState;
 use super::keymap::{KeyCombo, Keymap};
@@ -38,11 +38,27 @@ pub enum Command {
     SetPaused(JobId, bool),
     DeleteJob(JobId, String),
     /// Follow a stream from an offset until the run ends, sending `Msg::LogChunk`s.
-    FollowLog { epoch: u64, run: RunId, stream: LogStream, offset: u64 },
+    FollowLog {
+        epoch: u64,
+        run: RunId,
+        stream: LogStream,
+        offset: u64,
+    },
     StopFollow,
-    ReadLog { epoch: u64, run: RunId, stream: LogStream, offset: u64, max: u64, kind: ChunkKind },
+    ReadLog {
+        epoch: u64,
+        run: RunId,
+        stream: LogStream,
+        offset: u64,
+        max: u64,
+        kind: ChunkKind,
+    },
     /// Write whole streams to files in `dir`.
-    SaveLog { run: RunId, streams: Vec<LogStream>, dir: PathBuf },
+    SaveLog {
+        run: RunId,
+        streams: Vec<LogStream>,
+        dir: PathBuf,
+    },
     /// Copy text to the clipboard with OSC 52.
     Yank(String),
     Quit,
@@ -54,7 +70,10 @@ pub enum Msg {
     Key(KeyEvent),
     Resize(u16, u16),
     Tick(UnixMillis),
-    Connected { version: String, socket: String },
+    Connected {
+        version: String,
+        socket: String,
+    },
     /// The shell started a daemon because none answered.
     DaemonStarted(String),
     Disconnected(String),
@@ -63,8 +82,17 @@ pub enum Msg {
     Jobs(Result<Vec<Job>, String>),
     Dashboard(Result<Box<Dashboard>, String>),
     RunDetail(RunId, Result<Box<RunDetail>, String>),
-    LogChunk { epoch: u64, stream: LogStream, kind: ChunkKind, chunk: LogChunk, at_ms: UnixMillis },
-    LogFailed { epoch: u64, why: String },
+    LogChunk {
+        epoch: u64,
+        stream: LogStream,
+        kind: ChunkKind,
+        chunk: LogChunk,
+        at_ms: UnixMillis,
+    },
+    LogFailed {
+        epoch: u64,
+        why: String,
+    },
     /// A run was made (submit, restart, run now).
     RunMade(Result<Run, String>),
     /// The outcome of an action, for the status line.
@@ -185,15 +213,27 @@ impl App {
     }
 
     pub fn info(&mut self, text: impl Into<String>) {
-        self.status = Some(Status { text: text.into(), level: Level::Info, at_ms: self.now_ms });
+        self.status = Some(Status {
+            text: text.into(),
+            level: Level::Info,
+            at_ms: self.now_ms,
+        });
     }
 
     pub fn warn(&mut self, text: impl Into<String>) {
-        self.status = Some(Status { text: text.into(), level: Level::Warn, at_ms: self.now_ms });
+        self.status = Some(Status {
+            text: text.into(),
+            level: Level::Warn,
+            at_ms: self.now_ms,
+        });
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
-        self.status = Some(Status { text: text.into(), level: Level::Error, at_ms: self.now_ms });
+        self.status = Some(Status {
+            text: text.into(),
+            level: Level::Error,
+            at_ms: self.now_ms,
+        });
     }
 
     /// The one entry point: a message in, commands out.
@@ -272,7 +312,13 @@ impl App {
                 }
                 Vec::new()
             }
-            Msg::LogChunk { epoch, stream, kind, chunk, at_ms } => {
+            Msg::LogChunk {
+                epoch,
+                stream,
+                kind,
+                chunk,
+                at_ms,
+            } => {
                 let height = self.body_height();
                 match &mut self.logs {
                     Some(v) if v.epoch == epoch => {
@@ -374,7 +420,12 @@ impl App {
                     dash_changed = true;
                 }
                 EventKind::ScheduleSkipped { job, reason } => {
-                    let name = self.jobs.jobs.iter().find(|j| j.id == job).map_or_else(|| format!("job {job}"), |j| j.name().to_owned());
+                    let name = self
+                        .jobs
+                        .jobs
+                        .iter()
+                        .find(|j| j.id == job)
+                        .map_or_else(|| format!("job {job}"), |j| j.name().to_owned());
                     self.warn(format!("{name}: scheduled run skipped: {reason}"));
                 }
             }
@@ -393,11 +444,30 @@ impl App {
     }
 
     fn log_commands(&mut self, reqs: Vec<LogRequest>) -> Vec<Command> {
-        let Some(v) = &self.logs else { return Vec::new() };
+        let Some(v) = &self.logs else {
+            return Vec::new();
+        };
         reqs.into_iter()
             .map(|r| match r {
-                LogRequest::Read { stream, offset, max, kind } => Command::ReadLog { epoch: v.epoch, run: v.run, stream, offset, max, kind },
-                LogRequest::Follow { stream, offset } => Command::FollowLog { epoch: v.epoch, run: v.run, stream, offset },
+                LogRequest::Read {
+                    stream,
+                    offset,
+                    max,
+                    kind,
+                } => Command::ReadLog {
+                    epoch: v.epoch,
+                    run: v.run,
+                    stream,
+                    offset,
+                    max,
+                    kind,
+                },
+                LogRequest::Follow { stream, offset } => Command::FollowLog {
+                    epoch: v.epoch,
+                    run: v.run,
+                    stream,
+                    offset,
+                },
                 LogRequest::StopFollow => Command::StopFollow,
             })
             .collect()
@@ -412,7 +482,10 @@ impl App {
             self.screen = screen;
         }
         let mut out = Vec::new();
-        if screen == Screen::Dashboard && (self.dash.stale || self.dash.data.is_none()) && self.connected() {
+        if screen == Screen::Dashboard
+            && (self.dash.stale || self.dash.data.is_none())
+            && self.connected()
+        {
             self.dash.stale = false;
             out.extend(self.fetch_dashboard());
         }
@@ -432,9 +505,22 @@ impl App {
         let reuse = self.logs.as_ref().is_some_and(|v| v.run == id);
         if !reuse {
             self.next_epoch += 1;
-            let mut v = LogView::new(id, self.next_epoch * 1_000_000, self.log_settings.max_lines, self.log_settings.tail_kib * 1024);
-            let info = self.runs.get(id).cloned().or_else(|| self.details.detail.as_ref().filter(|d| d.run.id == id).map(|d| d.run.clone()));
-            let sizes = info.as_ref().map_or([0, 0], |r| [r.stdout_bytes, r.stderr_bytes]);
+            let mut v = LogView::new(
+                id,
+                self.next_epoch * 1_000_000,
+                self.log_settings.max_lines,
+                self.log_settings.tail_kib * 1024,
+            );
+            let info = self.runs.get(id).cloned().or_else(|| {
+                self.details
+                    .detail
+                    .as_ref()
+                    .filter(|d| d.run.id == id)
+                    .map(|d| d.run.clone())
+            });
+            let sizes = info
+                .as_ref()
+                .map_or([0, 0], |r| [r.stdout_bytes, r.stderr_bytes]);
             v.run_info = info;
             let reqs = v.start_tail(sizes);
             self.logs = Some(v);
@@ -446,7 +532,10 @@ impl App {
 
     fn open_details(&mut self, id: RunId) -> Vec<Command> {
         if self.details.run != Some(id) {
-            self.details = DetailsState { run: Some(id), ..DetailsState::default() };
+            self.details = DetailsState {
+                run: Some(id),
+                ..DetailsState::default()
+            };
         }
         let mut out = vec![Command::FetchRun(id)];
         out.extend(self.go(Screen::Details));
@@ -459,7 +548,10 @@ impl App {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
             Screen::Logs => self.logs.as_ref().map(|v| v.run),
-            Screen::Jobs => self.jobs.selected_job().and_then(|j| j.last_run.as_ref().map(|l| l.id)),
+            Screen::Jobs => self
+                .jobs
+                .selected_job()
+                .and_then(|j| j.last_run.as_ref().map(|l| l.id)),
             Screen::Dashboard => None,
         }
     }
@@ -533,7 +625,14 @@ impl App {
             KeyCode::Enter => {
                 let text = form.text.text.trim().to_owned();
                 if text.is_empty() {
-                    form.error = Some(if form.file { "give the path of a script" } else { "give the code to run" }.to_owned());
+                    form.error = Some(
+                        if form.file {
+                            "give the path of a script"
+                        } else {
+                            "give the code to run"
+                        }
+                        .to_owned(),
+                    );
                 } else {
                     let source = if form.file {
                         let p = PathBuf::from(&text);
@@ -547,10 +646,18 @@ impl App {
                 }
             }
             _ => match form.field {
-                FormField::Kind | FormField::Source if matches!(key.code, KeyCode::Left | KeyCode::Right | KeyCode::Char(' ' | 'h' | 'l')) => {
+                FormField::Kind | FormField::Source
+                    if matches!(
+                        key.code,
+                        KeyCode::Left | KeyCode::Right | KeyCode::Char(' ' | 'h' | 'l')
+                    ) =>
+                {
                     let fwd = matches!(key.code, KeyCode::Right | KeyCode::Char(' ' | 'l'));
                     if form.field == FormField::Kind {
-                        let i = JobKind::ALL.iter().position(|k| *k == form.kind).unwrap_or(0);
+                        let i = JobKind::ALL
+                            .iter()
+                            .position(|k| *k == form.kind)
+                            .unwrap_or(0);
                         let n = JobKind::ALL.len();
                         form.kind = JobKind::ALL[if fwd { (i + 1) % n } else { (i + n - 1) % n }];
                     } else {
@@ -568,7 +675,12 @@ impl App {
         Vec::new()
     }
 
-    fn on_prompt_key(&mut self, prompt: Prompt, input: &mut LineInput, key: KeyEvent) -> Vec<Command> {
+    fn on_prompt_key(
+        &mut self,
+        prompt: Prompt,
+        input: &mut LineInput,
+        key: KeyEvent,
+    ) -> Vec<Command> {
         if prompt == Prompt::Palette && key.code == KeyCode::Tab {
             input.set(&palette::complete(&input.text));
             self.prompt = Some((prompt, input.clone()));
@@ -651,8 +763,14 @@ impl App {
     }
 
     fn confirm_kill(&mut self, id: RunId) -> Vec<Command> {
-        let what = self.runs.get(id).map_or_else(|| format!("run {id}"), |r| format!("run {id} ({}, {})", r.job_name, r.state_label()));
-        self.overlay = Some(Overlay::Confirm { prompt: format!("Kill {what}?"), yes: Command::Kill(id) });
+        let what = self.runs.get(id).map_or_else(
+            || format!("run {id}"),
+            |r| format!("run {id} ({}, {})", r.job_name, r.state_label()),
+        );
+        self.overlay = Some(Overlay::Confirm {
+            prompt: format!("Kill {what}?"),
+            yes: Command::Kill(id),
+        });
         Vec::new()
     }
 
@@ -695,9 +813,16 @@ impl App {
                 Vec::new()
             }
             Action::NextScreen | Action::PrevScreen => {
-                let i = Screen::CYCLE.iter().position(|s| *s == self.screen).unwrap_or(1);
+                let i = Screen::CYCLE
+                    .iter()
+                    .position(|s| *s == self.screen)
+                    .unwrap_or(1);
                 let n = Screen::CYCLE.len();
-                let next = if action == Action::NextScreen { (i + 1) % n } else { (i + n - 1) % n };
+                let next = if action == Action::NextScreen {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
                 self.go(Screen::CYCLE[next])
             }
             Action::GoDashboard => self.go(Screen::Dashboard),
@@ -726,7 +851,11 @@ impl App {
             },
             Action::Bottom => match self.screen {
                 Screen::Logs => {
-                    let reqs = self.logs.as_mut().map(LogView::follow_tail).unwrap_or_default();
+                    let reqs = self
+                        .logs
+                        .as_mut()
+                        .map(LogView::follow_tail)
+                        .unwrap_or_default();
                     self.log_commands(reqs)
                 }
                 _ => self.move_by(isize::MAX / 2),
@@ -738,7 +867,11 @@ impl App {
                         if let Some(v) = &mut self.logs
                             && !v.wrap
                         {
-                            v.hscroll = if right { v.hscroll + 8 } else { v.hscroll.saturating_sub(8) };
+                            v.hscroll = if right {
+                                v.hscroll + 8
+                            } else {
+                                v.hscroll.saturating_sub(8)
+                            };
                         }
                         Vec::new()
                     }
@@ -764,7 +897,11 @@ impl App {
             Action::Filter => {
                 match self.screen {
                     Screen::Runs | Screen::Jobs => {
-                        let current = if self.screen == Screen::Jobs { &self.jobs.filter.text } else { &self.runs.filter.text };
+                        let current = if self.screen == Screen::Jobs {
+                            &self.jobs.filter.text
+                        } else {
+                            &self.runs.filter.text
+                        };
                         self.prompt = Some((Prompt::Filter, LineInput::new(current)));
                     }
                     Screen::Logs => return self.apply(Action::Search),
@@ -774,7 +911,11 @@ impl App {
             }
             Action::Search => {
                 if self.screen == Screen::Logs {
-                    let current = self.logs.as_ref().and_then(|v| v.search.clone()).unwrap_or_default();
+                    let current = self
+                        .logs
+                        .as_ref()
+                        .and_then(|v| v.search.clone())
+                        .unwrap_or_default();
                     self.prompt = Some((Prompt::Search, LineInput::new(&current)));
                 }
                 Vec::new()
@@ -808,7 +949,12 @@ impl App {
                 if self.screen == Screen::Logs
                     && let Some(v) = &mut self.logs
                 {
-                    let sizes = v.run_info.as_ref().map_or([v.win[0].size, v.win[1].size], |r| [r.stdout_bytes, r.stderr_bytes]);
+                    let sizes = v
+                        .run_info
+                        .as_ref()
+                        .map_or([v.win[0].size, v.win[1].size], |r| {
+                            [r.stdout_bytes, r.stderr_bytes]
+                        });
                     let reqs = v.start_tail(sizes);
                     out.extend(self.log_commands(reqs));
                 }
@@ -844,7 +990,9 @@ impl App {
                 Vec::new()
             }
             Action::RunJob => match self.jobs.selected_job() {
-                Some(j) if self.screen == Screen::Jobs => vec![Command::RunJob(j.id, j.name().to_owned())],
+                Some(j) if self.screen == Screen::Jobs => {
+                    vec![Command::RunJob(j.id, j.name().to_owned())]
+                }
                 _ => Vec::new(),
             },
             Action::TogglePause => match self.jobs.selected_job() {
@@ -895,8 +1043,16 @@ impl App {
             }
             Action::SaveLog => match &self.logs {
                 Some(v) => {
-                    let dir = self.log_settings.save_dir.as_ref().map_or_else(|| self.cwd.clone(), PathBuf::from);
-                    vec![Command::SaveLog { run: v.run, streams: v.show.streams().to_vec(), dir }]
+                    let dir = self
+                        .log_settings
+                        .save_dir
+                        .as_ref()
+                        .map_or_else(|| self.cwd.clone(), PathBuf::from);
+                    vec![Command::SaveLog {
+                        run: v.run,
+                        streams: v.show.streams().to_vec(),
+                        dir,
+                    }]
                 }
                 None => Vec::new(),
             },
@@ -910,13 +1066,22 @@ impl App {
             Screen::Jobs => self.jobs.move_by(delta, height),
             Screen::Details => {
                 self.details.scroll = if delta < 0 {
-                    self.details.scroll.saturating_sub(u16::try_from(delta.unsigned_abs()).unwrap_or(u16::MAX))
+                    self.details
+                        .scroll
+                        .saturating_sub(u16::try_from(delta.unsigned_abs()).unwrap_or(u16::MAX))
                 } else {
-                    self.details.scroll.saturating_add(u16::try_from(delta).unwrap_or(u16::MAX)).min(500)
+                    self.details
+                        .scroll
+                        .saturating_add(u16::try_from(delta).unwrap_or(u16::MAX))
+                        .min(500)
                 };
             }
             Screen::Logs => {
-                let reqs = self.logs.as_mut().map(|v| v.scroll(delta, height)).unwrap_or_default();
+                let reqs = self
+                    .logs
+                    .as_mut()
+                    .map(|v| v.scroll(delta, height))
+                    .unwrap_or_default();
                 return self.log_commands(reqs);
             }
             Screen::Dashboard => {}
@@ -933,16 +1098,26 @@ impl App {
                     r.job_name,
                     r.kind,
                     r.state_label(),
-                    r.exit_code.map_or_else(|| "-".to_owned(), |c| c.to_string())
+                    r.exit_code
+                        .map_or_else(|| "-".to_owned(), |c| c.to_string())
                 )
             }),
             Screen::Jobs => self.jobs.selected_job().map(|j| j.name().to_owned()),
-            Screen::Logs => self.logs.as_ref().and_then(|v| v.shown(v.cursor)).map(|l| l.text.clone()),
+            Screen::Logs => self
+                .logs
+                .as_ref()
+                .and_then(|v| v.shown(v.cursor))
+                .map(|l| l.text.clone()),
             Screen::Details => self.details.detail.as_ref().map(|_| {
                 self.details
                     .lines(&self.theme, self.now_ms)
                     .iter()
-                    .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>())
+                    .map(|l| {
+                        l.spans
+                            .iter()
+                            .map(|s| s.content.as_ref())
+                            .collect::<String>()
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             }),

@@ -24,7 +24,11 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { tail_kib: 512, max_lines: 50_000, save_dir: None }
+        Self {
+            tail_kib: 512,
+            max_lines: 50_000,
+            save_dir: None,
+        }
     }
 }
 
@@ -61,7 +65,11 @@ impl Config {
         })
     }
 
-    fn from_file(file: ConfigFile, source: Option<PathBuf>, mode: ColorMode) -> Result<Self, String> {
+    fn from_file(
+        file: ConfigFile,
+        source: Option<PathBuf>,
+        mode: ColorMode,
+    ) -> Result<Self, String> {
         let mut keys = keymap::default_config();
         for (section, overrides) in &file.keys {
             let entry = keys.entry(section.clone()).or_default();
@@ -72,18 +80,31 @@ impl Config {
         let keymap = Keymap::new(keys.clone())?;
         let mut theme_cfg = theme::default_config();
         theme_cfg.extend(file.theme.clone());
-        let mode = if file.color == ColorMode::Auto { mode } else { file.color };
+        let mode = if file.color == ColorMode::Auto {
+            mode
+        } else {
+            file.color
+        };
         let theme = Theme::new(&theme_cfg, mode)?;
-        let file = ConfigFile { keys, theme: theme_cfg, ..file };
-        Ok(Self { file, keymap, theme, source })
+        let file = ConfigFile {
+            keys,
+            theme: theme_cfg,
+            ..file
+        };
+        Ok(Self {
+            file,
+            keymap,
+            theme,
+            source,
+        })
     }
 
     /// Reads `path` if it exists; defaults otherwise.
     pub fn load(path: &Path, mode: ColorMode) -> Result<Self, String> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let file: ConfigFile = toml::from_str(&text)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let file: ConfigFile =
+                    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
                 Self::from_file(file, Some(path.to_owned()), mode)
                     .map_err(|e| format!("{}: {e}", path.display()))
             }
@@ -97,10 +118,16 @@ impl Config {
     /// The effective configuration as TOML, ready to copy into `tui.toml`.
     pub fn to_toml(&self) -> String {
         let header = match &self.source {
-            Some(p) => format!("# effective harbour-tui config (defaults + {})\n", p.display()),
-            None => "# effective harbour-tui config (compiled-in defaults; no tui.toml found)\n".to_owned(),
+            Some(p) => format!(
+                "# effective harbour-tui config (defaults + {})\n",
+                p.display()
+            ),
+            None => "# effective harbour-tui config (compiled-in defaults; no tui.toml found)\n"
+                .to_owned(),
         };
-        header + &toml::to_string_pretty(&self.file).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+        header
+            + &toml::to_string_pretty(&self.file)
+                .unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
 }
 
@@ -130,9 +157,17 @@ mod tests {
         )
         .unwrap();
         let cfg = Config::load(&path, ColorMode::Truecolor).unwrap();
-        assert_eq!(cfg.keymap.lookup(Screen::Runs, "x".parse::<KeyCombo>().unwrap()), Some(Action::Kill));
+        assert_eq!(
+            cfg.keymap
+                .lookup(Screen::Runs, "x".parse::<KeyCombo>().unwrap()),
+            Some(Action::Kill)
+        );
         // Defaults are still there.
-        assert_eq!(cfg.keymap.lookup(Screen::Runs, "ctrl-k".parse::<KeyCombo>().unwrap()), Some(Action::Kill));
+        assert_eq!(
+            cfg.keymap
+                .lookup(Screen::Runs, "ctrl-k".parse::<KeyCombo>().unwrap()),
+            Some(Action::Kill)
+        );
         assert_eq!(cfg.file.logs.tail_kib, 64);
         assert_eq!(cfg.theme.mode, ColorMode::Ansi16);
         // What --print-config prints loads back to the same thing.
@@ -160,6 +195,10 @@ mod tests {
     fn missing_file_gives_defaults() {
         let cfg = Config::load(Path::new("/nonexistent/tui.toml"), ColorMode::None).unwrap();
         assert!(cfg.source.is_none());
-        assert_eq!(cfg.keymap.lookup(Screen::Runs, "q".parse::<KeyCombo>().unwrap()), Some(Action::Quit));
+        assert_eq!(
+            cfg.keymap
+                .lookup(Screen::Runs, "q".parse::<KeyCombo>().unwrap()),
+            Some(Action::Quit)
+        );
     }
 }

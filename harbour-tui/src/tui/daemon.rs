@@ -34,9 +34,21 @@ pub fn start(socket: &Path) -> Result<String, String> {
         .map(std::fs::create_dir_all)
         .transpose()
         .ok()
-        .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&log).ok());
-    let (stdout, stderr) = match out.as_ref().and_then(|f| f.try_clone().ok().map(|g| (f, g))) {
-        Some((f, g)) => (Stdio::from(f.try_clone().map_err(|e| e.to_string())?), Stdio::from(g)),
+        .and_then(|_| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .ok()
+        });
+    let (stdout, stderr) = match out
+        .as_ref()
+        .and_then(|f| f.try_clone().ok().map(|g| (f, g)))
+    {
+        Some((f, g)) => (
+            Stdio::from(f.try_clone().map_err(|e| e.to_string())?),
+            Stdio::from(g),
+        ),
         None => (Stdio::null(), Stdio::null()),
     };
     let mut child = Command::new(&bin)
@@ -47,12 +59,20 @@ pub fn start(socket: &Path) -> Result<String, String> {
         .stderr(stderr)
         .process_group(0)
         .spawn()
-        .map_err(|e| format!("no harbourd is running and starting {} failed: {e}", bin.display()))?;
+        .map_err(|e| {
+            format!(
+                "no harbourd is running and starting {} failed: {e}",
+                bin.display()
+            )
+        })?;
     let pid = child.id();
     // Reap it if it exits while we run, so it does not linger as a zombie.
     std::thread::spawn(move || {
         let _ = child.wait();
     });
     tracing::info!(pid, bin = %bin.display(), "started harbourd");
-    Ok(format!("no harbourd was running: started one (pid {pid}, log {})", log.display()))
+    Ok(format!(
+        "no harbourd was running: started one (pid {pid}, log {})",
+        log.display()
+    ))
 }

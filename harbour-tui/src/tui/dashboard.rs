@@ -28,7 +28,12 @@ impl DashState {
             let inner = block.inner(area);
             frame.render_widget(block, area);
             let (msg, err) = widgets::load_message(&self.load, "the dashboard").unwrap_or_default();
-            widgets::message(frame, inner, &msg, theme.get(if err { "status-error" } else { "dim" }));
+            widgets::message(
+                frame,
+                inner,
+                &msg,
+                theme.get(if err { "status-error" } else { "dim" }),
+            );
             return;
         };
         let tall = area.height >= 30;
@@ -50,7 +55,10 @@ impl DashState {
         let inner = block.inner(host);
         frame.render_widget(block, host);
         frame.render_widget(
-            Paragraph::new(Line::from(Span::styled("host gauges and health checks appear here once harbourd monitors the host", theme.get("dim")))),
+            Paragraph::new(Line::from(Span::styled(
+                "host gauges and health checks appear here once harbourd monitors the host",
+                theme.get("dim"),
+            ))),
             inner,
         );
     }
@@ -61,7 +69,10 @@ impl DashState {
         frame.render_widget(block, area);
         let r = &d.runs;
         let n = |label: &'static str, v: u64, style: &str| {
-            vec![Span::styled(format!("{v}"), theme.get(style).bold()), Span::raw(format!(" {label}  "))]
+            vec![
+                Span::styled(format!("{v}"), theme.get(style).bold()),
+                Span::raw(format!(" {label}  ")),
+            ]
         };
         let line1: Vec<Span> = [
             n("jobs", d.jobs, "title"),
@@ -72,7 +83,11 @@ impl DashState {
         ]
         .concat();
         let line2: Vec<Span> = [
-            n("running", r.running + r.starting + r.terminating, "state-running"),
+            n(
+                "running",
+                r.running + r.starting + r.terminating,
+                "state-running",
+            ),
             n("queued", r.queued, "state-queued"),
             n("waiting", r.waiting_for_retry, "state-queued"),
         ]
@@ -85,7 +100,14 @@ impl DashState {
             n("cancelled", r.cancelled, "state-cancelled"),
         ]
         .concat();
-        frame.render_widget(Paragraph::new(vec![Line::from(line1), Line::from(line2), Line::from(line3)]), inner);
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::from(line1),
+                Line::from(line2),
+                Line::from(line3),
+            ]),
+            inner,
+        );
     }
 }
 
@@ -101,8 +123,16 @@ fn render_trend(frame: &mut Frame, area: Rect, theme: &Theme, d: &Dashboard) {
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if d.trend.iter().all(|t| t.succeeded + t.failed + t.cancelled == 0) {
-        widgets::message(frame, inner, "no run ended in the last 7 days", theme.get("dim"));
+    if d.trend
+        .iter()
+        .all(|t| t.succeeded + t.failed + t.cancelled == 0)
+    {
+        widgets::message(
+            frame,
+            inner,
+            "no run ended in the last 7 days",
+            theme.get("dim"),
+        );
         return;
     }
     let groups = d.trend.iter().map(|t| {
@@ -110,22 +140,37 @@ fn render_trend(frame: &mut Frame, area: Rect, theme: &Theme, d: &Dashboard) {
         BarGroup::with_label(
             Line::from(label),
             vec![
-                Bar::new(t.succeeded).style(theme.get("chart-succeeded")).value_style(theme.get("chart-succeeded").reversed()),
-                Bar::new(t.failed).style(theme.get("chart-failed")).value_style(theme.get("chart-failed").reversed()),
-                Bar::new(t.cancelled).style(theme.get("state-cancelled")).value_style(theme.get("state-cancelled").reversed()),
+                Bar::new(t.succeeded)
+                    .style(theme.get("chart-succeeded"))
+                    .value_style(theme.get("chart-succeeded").reversed()),
+                Bar::new(t.failed)
+                    .style(theme.get("chart-failed"))
+                    .value_style(theme.get("chart-failed").reversed()),
+                Bar::new(t.cancelled)
+                    .style(theme.get("state-cancelled"))
+                    .value_style(theme.get("state-cancelled").reversed()),
             ],
         )
     });
     // Seven groups of three bars with gaps must fit the width.
     let bar_width = ((inner.width.saturating_sub(7 * 2)) / 21).clamp(1, 5);
-    let mut chart = BarChart::default().bar_width(bar_width).bar_gap(0).group_gap(2);
+    let mut chart = BarChart::default()
+        .bar_width(bar_width)
+        .bar_gap(0)
+        .group_gap(2);
     for g in groups {
         chart = chart.data(g);
     }
     frame.render_widget(chart, inner);
 }
 
-fn render_failures(frame: &mut Frame, area: Rect, theme: &Theme, d: &Dashboard, now_ms: UnixMillis) {
+fn render_failures(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    d: &Dashboard,
+    now_ms: UnixMillis,
+) {
     let block = widgets::block(theme, " Recent failures ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -140,15 +185,22 @@ fn render_failures(frame: &mut Frame, area: Rect, theme: &Theme, d: &Dashboard, 
         .take(usize::from(inner.height))
         .map(|r| {
             let head = format!("#{} {} ", r.id, widgets::ellipsize(&r.job_name, 20));
-            let when = r.ended_ms.map_or_else(String::new, |t| format!(" {}", format::ago(t, now_ms)));
-            let label = r.result.map_or_else(|| r.state_label().to_owned(), |x| x.to_string());
+            let when = r
+                .ended_ms
+                .map_or_else(String::new, |t| format!(" {}", format::ago(t, now_ms)));
+            let label = r
+                .result
+                .map_or_else(|| r.state_label().to_owned(), |x| x.to_string());
             let used = head.chars().count() + label.chars().count() + when.chars().count() + 1;
             Line::from(vec![
                 Span::raw(head),
                 Span::styled(label, widgets::state_style(theme, r.lifecycle, r.result)),
                 Span::styled(when, theme.get("dim")),
                 Span::raw(" "),
-                Span::styled(widgets::ellipsize(&r.state_message, width.saturating_sub(used)), theme.get("dim")),
+                Span::styled(
+                    widgets::ellipsize(&r.state_message, width.saturating_sub(used)),
+                    theme.get("dim"),
+                ),
             ])
         })
         .collect();

@@ -22,7 +22,9 @@ pub struct DetailsState {
 impl DetailsState {
     /// The text of the screen, also what `y` copies.
     pub fn lines(&self, theme: &Theme, now_ms: UnixMillis) -> Vec<Line<'static>> {
-        let Some(d) = &self.detail else { return Vec::new() };
+        let Some(d) = &self.detail else {
+            return Vec::new();
+        };
         let r = &d.run;
         let key = |k: &str| Span::styled(format!("{k:<12}"), theme.get("column-header"));
         let kv = |k: &str, v: String| Line::from(vec![key(k), Span::raw(v)]);
@@ -30,24 +32,53 @@ impl DetailsState {
         let mut out = vec![
             Line::from(vec![
                 key("state"),
-                Span::styled(r.result.map_or_else(|| r.state_label().to_owned(), |x| x.to_string()), widgets::state_style(theme, r.lifecycle, r.result)),
-                Span::raw(if r.state_message.is_empty() { String::new() } else { format!("  {}", r.state_message) }),
+                Span::styled(
+                    r.result
+                        .map_or_else(|| r.state_label().to_owned(), |x| x.to_string()),
+                    widgets::state_style(theme, r.lifecycle, r.result),
+                ),
+                Span::raw(if r.state_message.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", r.state_message)
+                }),
             ]),
             kv("job", format!("{} (#{})", r.job_name, r.job_id)),
             kv("kind", r.kind.to_string()),
-            kv("trigger", format!("{} (attempt {})", r.trigger.as_str(), r.attempt)),
+            kv(
+                "trigger",
+                format!("{} (attempt {})", r.trigger.as_str(), r.attempt),
+            ),
         ];
         if let Some(p) = r.parent {
             out.push(kv("parent", format!("run {p}")));
         }
-        out.push(kv("pid", r.pid.map_or_else(|| "-".to_owned(), |p| p.to_string())));
-        out.push(kv("exit code", r.exit_code.map_or_else(|| "-".to_owned(), |c| c.to_string())));
+        out.push(kv(
+            "pid",
+            r.pid.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+        ));
+        out.push(kv(
+            "exit code",
+            r.exit_code
+                .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+        ));
         out.push(Line::default());
         out.push(section("Timing"));
         out.push(kv("queued", format::timestamp(r.queued_ms)));
-        out.push(kv("started", r.started_ms.map_or_else(|| "-".to_owned(), format::timestamp)));
-        out.push(kv("ended", r.ended_ms.map_or_else(|| "-".to_owned(), format::timestamp)));
-        out.push(kv("duration", r.duration_ms(now_ms).map_or_else(|| "-".to_owned(), format::duration_ms)));
+        out.push(kv(
+            "started",
+            r.started_ms
+                .map_or_else(|| "-".to_owned(), format::timestamp),
+        ));
+        out.push(kv(
+            "ended",
+            r.ended_ms.map_or_else(|| "-".to_owned(), format::timestamp),
+        ));
+        out.push(kv(
+            "duration",
+            r.duration_ms(now_ms)
+                .map_or_else(|| "-".to_owned(), format::duration_ms),
+        ));
         if let Some(t) = r.retry_at_ms {
             out.push(kv("retry at", format::timestamp(t)));
         }
@@ -66,11 +97,41 @@ impl DetailsState {
             out.push(kv("args", d.spec.args.join(" ")));
         }
         if !d.argv.is_empty() {
-            out.push(kv("argv", d.argv.join(" ")));
+            out.push(kv(
+                "argv",
+                d.argv
+                    .iter()
+                    .map(|a| {
+                        if a.is_empty() || a.contains(char::is_whitespace) {
+                            format!("{a:?}")
+                        } else {
+                            a.clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ));
         }
-        out.push(kv("cwd", d.spec.cwd.clone().unwrap_or_else(|| "(run directory)".to_owned())));
-        out.push(kv("retries", format!("{} (backoff {}s)", d.spec.retries, d.spec.retry_backoff_secs)));
-        out.push(kv("timeout", d.spec.timeout_secs.map_or_else(|| "none".to_owned(), |t| format!("{t}s"))));
+        out.push(kv(
+            "cwd",
+            d.spec
+                .cwd
+                .clone()
+                .unwrap_or_else(|| "(run directory)".to_owned()),
+        ));
+        out.push(kv(
+            "retries",
+            format!(
+                "{} (backoff {}s)",
+                d.spec.retries, d.spec.retry_backoff_secs
+            ),
+        ));
+        out.push(kv(
+            "timeout",
+            d.spec
+                .timeout_secs
+                .map_or_else(|| "none".to_owned(), |t| format!("{t}s")),
+        ));
         if let Some(s) = &d.spec.schedule {
             out.push(kv("schedule", s.clone()));
         }
@@ -88,39 +149,73 @@ impl DetailsState {
         }
         out.push(Line::default());
         out.push(section("Logs"));
-        out.push(kv("stdout", format!("{} ({})", d.stdout_path, format::bytes(r.stdout_bytes))));
-        out.push(kv("stderr", format!("{} ({})", d.stderr_path, format::bytes(r.stderr_bytes))));
+        out.push(kv(
+            "stdout",
+            format!("{} ({})", d.stdout_path, format::bytes(r.stdout_bytes)),
+        ));
+        out.push(kv(
+            "stderr",
+            format!("{} ({})", d.stderr_path, format::bytes(r.stderr_bytes)),
+        ));
         if d.logs_pruned {
-            out.push(Line::from(Span::styled("  removed by the retention policy", theme.get("status-warn"))));
+            out.push(Line::from(Span::styled(
+                "  removed by the retention policy",
+                theme.get("status-warn"),
+            )));
         }
         out.push(Line::default());
         out.push(section("History"));
         for t in &d.transitions {
             out.push(Line::from(vec![
-                Span::styled(format!("  {}  ", format::timestamp(t.at_ms)), theme.get("dim")),
                 Span::styled(
-                    t.result.map_or_else(|| t.lifecycle.as_str().to_owned(), |x| x.to_string()),
+                    format!("  {}  ", format::timestamp(t.at_ms)),
+                    theme.get("dim"),
+                ),
+                Span::styled(
+                    t.result
+                        .map_or_else(|| t.lifecycle.as_str().to_owned(), |x| x.to_string()),
                     widgets::state_style(theme, t.lifecycle, t.result),
                 ),
-                Span::raw(if t.message.is_empty() { String::new() } else { format!("  {}", t.message) }),
+                Span::raw(if t.message.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", t.message)
+                }),
             ]));
         }
         out
     }
 
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, now_ms: UnixMillis) {
-        let title = self.run.map_or_else(|| " Run ".to_owned(), |id| format!(" Run {id} "));
+        let title = self
+            .run
+            .map_or_else(|| " Run ".to_owned(), |id| format!(" Run {id} "));
         let block = widgets::block(theme, title);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         if self.run.is_none() {
-            widgets::message(frame, inner, "no run selected\nEnter on a run in the Runs screen shows it here", theme.get("dim"));
+            widgets::message(
+                frame,
+                inner,
+                "no run selected\nEnter on a run in the Runs screen shows it here",
+                theme.get("dim"),
+            );
             return;
         }
         if let Some((msg, err)) = widgets::load_message(&self.load, "the run") {
-            widgets::message(frame, inner, &msg, theme.get(if err { "status-error" } else { "dim" }));
+            widgets::message(
+                frame,
+                inner,
+                &msg,
+                theme.get(if err { "status-error" } else { "dim" }),
+            );
             return;
         }
-        frame.render_widget(Paragraph::new(self.lines(theme, now_ms)).wrap(Wrap { trim: false }).scroll((self.scroll, 0)), inner);
+        frame.render_widget(
+            Paragraph::new(self.lines(theme, now_ms))
+                .wrap(Wrap { trim: false })
+                .scroll((self.scroll, 0)),
+            inner,
+        );
     }
 }

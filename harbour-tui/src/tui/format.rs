@@ -24,7 +24,9 @@ fn local(at_ms: UnixMillis) -> Option<DateTime<Local>> {
 /// `14:03:22` for today, `11-19 14:03` otherwise.
 pub fn when(at_ms: UnixMillis, now_ms: UnixMillis) -> String {
     match (local(at_ms), local(now_ms)) {
-        (Some(t), Some(now)) if t.date_naive() == now.date_naive() => t.format("%H:%M:%S").to_string(),
+        (Some(t), Some(now)) if t.date_naive() == now.date_naive() => {
+            t.format("%H:%M:%S").to_string()
+        }
         (Some(t), _) => t.format("%m-%d %H:%M").to_string(),
         _ => "-".to_owned(),
     }
@@ -32,12 +34,18 @@ pub fn when(at_ms: UnixMillis, now_ms: UnixMillis) -> String {
 
 /// Full local time with zone, for details.
 pub fn timestamp(at_ms: UnixMillis) -> String {
-    local(at_ms).map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S%.3f %Z").to_string())
+    local(at_ms).map_or_else(
+        || "-".to_owned(),
+        |t| t.format("%Y-%m-%d %H:%M:%S%.3f %Z").to_string(),
+    )
 }
 
 /// `HH:MM:SS.mmm`, for log line arrival times.
 pub fn clock(at_ms: UnixMillis) -> String {
-    local(at_ms).map_or_else(|| "--:--:--.---".to_owned(), |t| t.format("%H:%M:%S%.3f").to_string())
+    local(at_ms).map_or_else(
+        || "--:--:--.---".to_owned(),
+        |t| t.format("%H:%M:%S%.3f").to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -22,7 +22,10 @@ pub enum InputOutcome {
 
 impl LineInput {
     pub fn new(text: &str) -> Self {
-        Self { text: text.to_owned(), cursor: text.len() }
+        Self {
+            text: text.to_owned(),
+            cursor: text.len(),
+        }
     }
 
     pub fn set(&mut self, text: &str) {
@@ -31,11 +34,17 @@ impl LineInput {
     }
 
     fn prev_boundary(&self) -> usize {
-        self.text[..self.cursor].char_indices().next_back().map_or(0, |(i, _)| i)
+        self.text[..self.cursor]
+            .char_indices()
+            .next_back()
+            .map_or(0, |(i, _)| i)
     }
 
     fn next_boundary(&self) -> usize {
-        self.text[self.cursor..].chars().next().map_or(self.cursor, |c| self.cursor + c.len_utf8())
+        self.text[self.cursor..]
+            .chars()
+            .next()
+            .map_or(self.cursor, |c| self.cursor + c.len_utf8())
     }
 
     pub fn handle(&mut self, key: &KeyEvent) -> InputOutcome {

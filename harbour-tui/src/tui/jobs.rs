@@ -63,7 +63,12 @@ impl JobsState {
             .filter(|i| {
                 let j = &self.jobs[*i];
                 let state = if j.paused { "paused" } else { "" };
-                self.filter.accepts([j.name(), j.spec.kind.as_str(), j.spec.schedule.as_deref().unwrap_or(""), state])
+                self.filter.accepts([
+                    j.name(),
+                    j.spec.kind.as_str(),
+                    j.spec.schedule.as_deref().unwrap_or(""),
+                    state,
+                ])
             })
             .collect();
         view.sort_by(|a, b| self.jobs[*a].name().cmp(self.jobs[*b].name()));
@@ -89,20 +94,33 @@ impl JobsState {
         let title = if self.filter.is_empty() {
             format!(" Jobs ({}) ", self.view.len())
         } else {
-            format!(" Jobs ({}/{}) /{} ", self.view.len(), self.jobs.len(), self.filter.text)
+            format!(
+                " Jobs ({}/{}) /{} ",
+                self.view.len(),
+                self.jobs.len(),
+                self.filter.text
+            )
         };
         let block = widgets::block(theme, title);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         if let Some((msg, err)) = widgets::load_message(&self.load, "jobs") {
-            widgets::message(frame, inner, &msg, theme.get(if err { "status-error" } else { "dim" }));
+            widgets::message(
+                frame,
+                inner,
+                &msg,
+                theme.get(if err { "status-error" } else { "dim" }),
+            );
             return;
         }
         if self.view.is_empty() {
             let msg = if self.jobs.is_empty() {
                 "no jobs defined\ncreate one with `harbour jobs create`".to_owned()
             } else {
-                format!("no job matches /{}\nesc clears the filter", self.filter.text)
+                format!(
+                    "no job matches /{}\nesc clears the filter",
+                    self.filter.text
+                )
             };
             widgets::message(frame, inner, &msg, theme.get("dim"));
             return;
@@ -123,37 +141,55 @@ impl JobsState {
         }
         let height = usize::from(inner.height.saturating_sub(1));
         let top = widgets::scroll_top(self.top, self.selected, height, self.view.len());
-        let rows = self.view.iter().enumerate().skip(top).take(height).map(|(pos, i)| {
-            let j = &self.jobs[*i];
-            let last = match &j.last_run {
-                Some(l) => Span::styled(
-                    l.result.map_or(l.lifecycle.as_str(), |r| r.as_str()),
-                    widgets::state_style(theme, l.lifecycle, l.result),
-                ),
-                None => Span::styled("never", theme.get("dim")),
-            };
-            let state = if j.paused {
-                "paused".to_owned()
-            } else if j.active_runs > 0 {
-                format!("{} active", j.active_runs)
-            } else {
-                "idle".to_owned()
-            };
-            let mut cells = vec![
-                Cell::from(j.name().to_owned()),
-                Cell::from(j.spec.kind.as_str()),
-                Cell::from(j.spec.schedule.clone().unwrap_or_else(|| "-".to_owned())),
-                Cell::from(j.next_fire_ms.map_or_else(|| "-".to_owned(), |t| format::when(t, now_ms))),
-                Cell::from(last),
-                Cell::from(state),
-            ];
-            if wide {
-                cells.push(Cell::from(j.last_run.as_ref().map_or_else(|| "-".to_owned(), |l| format!("#{} {}", l.id, format::ago(l.queued_ms, now_ms)))));
-            }
-            let row = Row::new(cells);
-            if pos == self.selected { row.style(theme.get("selected")) } else { row }
-        });
-        let table = Table::new(rows, widths).header(Row::new(header).style(theme.get("column-header"))).column_spacing(1);
+        let rows = self
+            .view
+            .iter()
+            .enumerate()
+            .skip(top)
+            .take(height)
+            .map(|(pos, i)| {
+                let j = &self.jobs[*i];
+                let last = match &j.last_run {
+                    Some(l) => Span::styled(
+                        l.result.map_or(l.lifecycle.as_str(), |r| r.as_str()),
+                        widgets::state_style(theme, l.lifecycle, l.result),
+                    ),
+                    None => Span::styled("never", theme.get("dim")),
+                };
+                let state = if j.paused {
+                    "paused".to_owned()
+                } else if j.active_runs > 0 {
+                    format!("{} active", j.active_runs)
+                } else {
+                    "idle".to_owned()
+                };
+                let mut cells = vec![
+                    Cell::from(j.name().to_owned()),
+                    Cell::from(j.spec.kind.as_str()),
+                    Cell::from(j.spec.schedule.clone().unwrap_or_else(|| "-".to_owned())),
+                    Cell::from(
+                        j.next_fire_ms
+                            .map_or_else(|| "-".to_owned(), |t| format::when(t, now_ms)),
+                    ),
+                    Cell::from(last),
+                    Cell::from(state),
+                ];
+                if wide {
+                    cells.push(Cell::from(j.last_run.as_ref().map_or_else(
+                        || "-".to_owned(),
+                        |l| format!("#{} {}", l.id, format::ago(l.queued_ms, now_ms)),
+                    )));
+                }
+                let row = Row::new(cells);
+                if pos == self.selected {
+                    row.style(theme.get("selected"))
+                } else {
+                    row
+                }
+            });
+        let table = Table::new(rows, widths)
+            .header(Row::new(header).style(theme.get("column-header")))
+            .column_spacing(1);
         frame.render_widget(table, inner);
     }
 }

@@ -51,7 +51,9 @@ impl FromStr for KeyCombo {
         let mut rest = s;
         // A lone "-" is the minus key, not a separator.
         while rest.len() > 1 {
-            let Some((prefix, tail)) = rest.split_once('-') else { break };
+            let Some((prefix, tail)) = rest.split_once('-') else {
+                break;
+            };
             match prefix.to_ascii_lowercase().as_str() {
                 "ctrl" | "c" => mods |= KeyModifiers::CONTROL,
                 "alt" | "a" | "meta" | "m" => mods |= KeyModifiers::ALT,
@@ -84,7 +86,11 @@ impl FromStr for KeyCombo {
                 let mut chars = rest.chars();
                 match (chars.next(), chars.next()) {
                     (Some(c), None) => KeyCode::Char(c),
-                    _ => return Err(format!("'{s}' is not a key; write keys like q, G, ctrl-k, pgdn, enter, f5")),
+                    _ => {
+                        return Err(format!(
+                            "'{s}' is not a key; write keys like q, G, ctrl-k, pgdn, enter, f5"
+                        ));
+                    }
                 }
             }
         };
@@ -258,20 +264,29 @@ impl Keymap {
             .copied()
     }
 
-    /// The keys that do something on `screen`, screen keys first, for the help overlay.
+    /// The keys that do something on `screen`, for the help overlay: one entry per action
+    /// (its keys joined), the screen's own first, each group in the actions' order.
     pub fn bindings(&self, screen: Screen) -> Vec<(String, Action, bool)> {
-        let mut out: Vec<(String, Action, bool)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut out: Vec<(String, Action, bool)> = Vec::new();
         for (section, local) in [(screen.keymap_section(), true), ("global", false)] {
+            let mut group: Vec<(Action, Vec<String>)> = Vec::new();
             if let Some(keys) = self.config.get(section) {
                 for (key, action) in keys {
-                    if let Ok(combo) = key.parse::<KeyCombo>()
-                        && seen.insert(combo)
-                    {
-                        out.push((combo.to_string(), *action, local));
+                    let Ok(combo) = key.parse::<KeyCombo>() else {
+                        continue;
+                    };
+                    if !seen.insert(combo) {
+                        continue;
+                    }
+                    match group.iter_mut().find(|(a, _)| a == action) {
+                        Some((_, ks)) => ks.push(combo.to_string()),
+                        None => group.push((*action, vec![combo.to_string()])),
                     }
                 }
             }
+            group.sort_by_key(|(a, _)| Action::ALL.iter().position(|x| x == a));
+            out.extend(group.into_iter().map(|(a, ks)| (ks.join(" "), a, local)));
         }
         out
     }
@@ -302,7 +317,9 @@ mod tests {
 
     #[test]
     fn key_names_round_trip() {
-        for name in ["q", "G", "ctrl-k", "pgdn", "enter", "esc", "?", "f5", "space", "-", "alt-x"] {
+        for name in [
+            "q", "G", "ctrl-k", "pgdn", "enter", "esc", "?", "f5", "space", "-", "alt-x",
+        ] {
             let combo: KeyCombo = name.parse().unwrap();
             assert_eq!(combo.to_string(), name, "{name}");
         }

@@ -102,9 +102,17 @@ pub struct Window {
 /// What the view asks the shell to do after a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogRequest {
-    Read { stream: LogStream, offset: u64, max: u64, kind: ChunkKind },
+    Read {
+        stream: LogStream,
+        offset: u64,
+        max: u64,
+        kind: ChunkKind,
+    },
     /// (Re)start following `stream` from `offset`.
-    Follow { stream: LogStream, offset: u64 },
+    Follow {
+        stream: LogStream,
+        offset: u64,
+    },
     StopFollow,
 }
 
@@ -227,7 +235,10 @@ impl LogView {
             w.end = from;
             w.size = size;
             w.skip_head = from > 0;
-            out.push(LogRequest::Follow { stream: s, offset: from });
+            out.push(LogRequest::Follow {
+                stream: s,
+                offset: from,
+            });
         }
         out
     }
@@ -242,7 +253,12 @@ impl LogView {
             let w = &mut self.win[idx(*s)];
             w.size = sizes[idx(*s)];
             w.loading = true;
-            out.push(LogRequest::Read { stream: *s, offset: 0, max: PAGE_BYTES, kind: ChunkKind::Append });
+            out.push(LogRequest::Read {
+                stream: *s,
+                offset: 0,
+                max: PAGE_BYTES,
+                kind: ChunkKind::Append,
+            });
         }
         out
     }
@@ -292,7 +308,9 @@ impl LogView {
 
     fn evict_front(&mut self) {
         while self.lines.len() > self.max_lines {
-            let Some(line) = self.lines.pop_front() else { break };
+            let Some(line) = self.lines.pop_front() else {
+                break;
+            };
             self.bytes_held -= line.text.len();
             self.win[idx(line.stream)].start = line.end;
             if self.visible.front() == Some(&self.first_no) {
@@ -306,7 +324,9 @@ impl LogView {
 
     fn evict_back(&mut self) {
         while self.lines.len() > self.max_lines {
-            let Some(line) = self.lines.pop_back() else { break };
+            let Some(line) = self.lines.pop_back() else {
+                break;
+            };
             self.bytes_held -= line.text.len();
             let no = self.first_no + self.lines.len() as u64;
             if self.visible.back() == Some(&no) {
@@ -322,7 +342,12 @@ impl LogView {
 
     /// Splits `bytes` (starting at stream offset `pos`) into lines; returns the lines and
     /// the unfinished tail.
-    fn split(stream: LogStream, mut pos: u64, bytes: &[u8], at_ms: Option<UnixMillis>) -> (Vec<LogLine>, usize) {
+    fn split(
+        stream: LogStream,
+        mut pos: u64,
+        bytes: &[u8],
+        at_ms: Option<UnixMillis>,
+    ) -> (Vec<LogLine>, usize) {
         let mut out = Vec::new();
         let mut rest = bytes;
         let mut consumed = 0;
@@ -350,7 +375,13 @@ impl LogView {
     }
 
     /// Takes in a page. Returns what to ask of the daemon next.
-    pub fn take_chunk(&mut self, stream: LogStream, kind: ChunkKind, chunk: LogChunk, at_ms: UnixMillis) -> Vec<LogRequest> {
+    pub fn take_chunk(
+        &mut self,
+        stream: LogStream,
+        kind: ChunkKind,
+        chunk: LogChunk,
+        at_ms: UnixMillis,
+    ) -> Vec<LogRequest> {
         let i = idx(stream);
         self.win[i].size = self.win[i].size.max(chunk.size);
         self.win[i].loading = false;
@@ -400,7 +431,13 @@ impl LogView {
         }
         if complete && !tail.is_empty() {
             let end = tail_pos + tail.len() as u64;
-            self.push_back(LogLine { stream, text: sanitize(&tail), offset: tail_pos, end, at_ms: live });
+            self.push_back(LogLine {
+                stream,
+                text: sanitize(&tail),
+                offset: tail_pos,
+                end,
+                at_ms: live,
+            });
             tail.clear();
         }
         let w = &mut self.win[i];
@@ -415,7 +452,9 @@ impl LogView {
         if chunk.offset >= start {
             return;
         }
-        let len = usize::try_from(start - chunk.offset).unwrap_or(0).min(chunk.data.len());
+        let len = usize::try_from(start - chunk.offset)
+            .unwrap_or(0)
+            .min(chunk.data.len());
         let mut data = &chunk.data[..len];
         let mut pos = chunk.offset;
         if pos > 0
@@ -430,7 +469,13 @@ impl LogView {
             // The page ends where the window starts, so whatever is left is a whole line
             // whose newline is already... missing only for an unterminated line: keep it.
             let tail = &data[consumed..];
-            lines.push(LogLine { stream, text: sanitize(tail), offset: pos + consumed as u64, end: start, at_ms: None });
+            lines.push(LogLine {
+                stream,
+                text: sanitize(tail),
+                offset: pos + consumed as u64,
+                end: start,
+                at_ms: None,
+            });
         }
         // Take at most half the window from one page, so the lines around the cursor stay.
         let room = self.max_lines / 2;
@@ -469,7 +514,12 @@ impl LogView {
             if w.start > 0 && !w.loading {
                 w.loading = true;
                 let from = w.start.saturating_sub(PAGE_BYTES);
-                out.push(LogRequest::Read { stream: *s, offset: from, max: w.start - from, kind: ChunkKind::Older });
+                out.push(LogRequest::Read {
+                    stream: *s,
+                    offset: from,
+                    max: w.start - from,
+                    kind: ChunkKind::Older,
+                });
             }
         }
         out
@@ -484,7 +534,12 @@ impl LogView {
             let w = &mut self.win[idx(*s)];
             if w.end < w.size && !w.loading {
                 w.loading = true;
-                out.push(LogRequest::Read { stream: *s, offset: w.end, max: PAGE_BYTES, kind: ChunkKind::Append });
+                out.push(LogRequest::Read {
+                    stream: *s,
+                    offset: w.end,
+                    max: PAGE_BYTES,
+                    kind: ChunkKind::Append,
+                });
             }
         }
         out
@@ -538,9 +593,21 @@ impl LogView {
     /// `G`: back to the end and following. Reloads the tail when the window is far behind.
     pub fn follow_tail(&mut self) -> Vec<LogRequest> {
         let running = self.run_info.as_ref().is_none_or(|r| r.is_active())
-            || self.show.streams().iter().any(|s| !self.win[idx(*s)].complete);
-        let behind: u64 = [0, 1].iter().map(|i| self.win[*i].size.saturating_sub(self.win[*i].end)).sum();
-        if behind > self.tail_bytes || self.win.iter().any(|w| w.start == w.end && w.size > 0 && self.lines.is_empty()) {
+            || self
+                .show
+                .streams()
+                .iter()
+                .any(|s| !self.win[idx(*s)].complete);
+        let behind: u64 = [0, 1]
+            .iter()
+            .map(|i| self.win[*i].size.saturating_sub(self.win[*i].end))
+            .sum();
+        if behind > self.tail_bytes
+            || self
+                .win
+                .iter()
+                .any(|w| w.start == w.end && w.size > 0 && self.lines.is_empty())
+        {
             let sizes = [self.win[0].size, self.win[1].size];
             return self.start_tail(sizes);
         }
@@ -551,7 +618,10 @@ impl LogView {
             for s in [LogStream::Stdout, LogStream::Stderr] {
                 let w = &self.win[idx(s)];
                 if !w.complete {
-                    out.push(LogRequest::Follow { stream: s, offset: w.end });
+                    out.push(LogRequest::Follow {
+                        stream: s,
+                        offset: w.end,
+                    });
                 }
             }
         }
@@ -560,7 +630,12 @@ impl LogView {
 
     /// `g`: the first line, loading the start of the log when it is not in memory.
     pub fn go_top(&mut self) -> Vec<LogRequest> {
-        if self.show.streams().iter().all(|s| self.win[idx(*s)].start == 0) {
+        if self
+            .show
+            .streams()
+            .iter()
+            .all(|s| self.win[idx(*s)].start == 0)
+        {
             let mut out = Vec::new();
             if self.follow {
                 self.follow = false;
@@ -584,7 +659,12 @@ impl LogView {
             self.visible.len().saturating_sub(1)
         } else {
             anchor
-                .and_then(|(s, off)| (0..self.visible.len()).find(|i| self.shown(*i).is_some_and(|l| l.stream == s && l.offset >= off)))
+                .and_then(|(s, off)| {
+                    (0..self.visible.len()).find(|i| {
+                        self.shown(*i)
+                            .is_some_and(|l| l.stream == s && l.offset >= off)
+                    })
+                })
                 .unwrap_or(0)
         };
         self.top = self.cursor;
@@ -602,7 +682,9 @@ impl LogView {
     /// Moves the cursor to the next (or previous) line that matches; wraps within memory.
     /// Returns whether a match was found.
     pub fn find(&mut self, forward: bool, include_current: bool, height: usize) -> bool {
-        let Some(q) = self.search.clone().filter(|q| !q.is_empty()) else { return false };
+        let Some(q) = self.search.clone().filter(|q| !q.is_empty()) else {
+            return false;
+        };
         let len = self.visible.len();
         if len == 0 {
             return false;
@@ -610,7 +692,11 @@ impl LogView {
         let start = self.cursor.min(len - 1);
         for step in 0..len {
             let off = if include_current { step } else { step + 1 };
-            let i = if forward { (start + off) % len } else { (start + len * 2 - off % len) % len };
+            let i = if forward {
+                (start + off) % len
+            } else {
+                (start + len * 2 - off % len) % len
+            };
             if self.shown(i).is_some_and(|l| Self::matches(&q, &l.text)) {
                 self.follow = false;
                 self.cursor = i;
@@ -644,20 +730,37 @@ mod tests {
     use super::*;
 
     fn chunk(offset: u64, data: &str, size: u64, complete: bool) -> LogChunk {
-        LogChunk { offset, data: data.as_bytes().to_vec(), size, complete }
+        LogChunk {
+            offset,
+            data: data.as_bytes().to_vec(),
+            size,
+            complete,
+        }
     }
 
     fn texts(v: &LogView) -> Vec<String> {
-        (0..v.shown_len()).map(|i| v.shown(i).unwrap().text.clone()).collect()
+        (0..v.shown_len())
+            .map(|i| v.shown(i).unwrap().text.clone())
+            .collect()
     }
 
     #[test]
     fn follow_splits_lines_across_chunks() {
         let mut v = LogView::new(RunId(1), 0, 1000, 1024);
         v.start_tail([0, 0]);
-        v.take_chunk(LogStream::Stdout, ChunkKind::Append, chunk(0, "one\ntw", 6, false), 1);
+        v.take_chunk(
+            LogStream::Stdout,
+            ChunkKind::Append,
+            chunk(0, "one\ntw", 6, false),
+            1,
+        );
         assert_eq!(texts(&v), ["one"]);
-        v.take_chunk(LogStream::Stdout, ChunkKind::Append, chunk(6, "o\nthree", 13, true), 2);
+        v.take_chunk(
+            LogStream::Stdout,
+            ChunkKind::Append,
+            chunk(6, "o\nthree", 13, true),
+            2,
+        );
         assert_eq!(texts(&v), ["one", "two", "three"]);
         assert_eq!(v.cursor, 2);
         assert!(v.win[0].complete);
@@ -669,7 +772,12 @@ mod tests {
         v.start_tail([12, 0]);
         assert_eq!(v.win[0].start, 7);
         // bytes 7.. of "line1\nline2\n" are "ne2\n": the cut line is dropped.
-        v.take_chunk(LogStream::Stdout, ChunkKind::Append, chunk(7, "ne2\nline3\n", 18, false), 1);
+        v.take_chunk(
+            LogStream::Stdout,
+            ChunkKind::Append,
+            chunk(7, "ne2\nline3\n", 18, false),
+            1,
+        );
         assert_eq!(texts(&v), ["line3"]);
         assert_eq!(v.win[0].start, 11);
     }
@@ -681,7 +789,12 @@ mod tests {
         let mut off = 0u64;
         for n in 0..1000 {
             let s = format!("line {n}\n");
-            v.take_chunk(LogStream::Stdout, ChunkKind::Append, chunk(off, &s, off + s.len() as u64, false), 1);
+            v.take_chunk(
+                LogStream::Stdout,
+                ChunkKind::Append,
+                chunk(off, &s, off + s.len() as u64, false),
+                1,
+            );
             off += s.len() as u64;
         }
         assert_eq!(v.shown_len(), 100);
@@ -690,7 +803,16 @@ mod tests {
         // Scrolling to the top asks for the page before the window and stops following.
         let reqs = v.scroll(-1000, 20);
         assert!(reqs.contains(&LogRequest::StopFollow));
-        let Some(LogRequest::Read { offset, max, kind: ChunkKind::Older, .. }) = reqs.iter().find(|r| matches!(r, LogRequest::Read { .. })).cloned() else {
+        let Some(LogRequest::Read {
+            offset,
+            max,
+            kind: ChunkKind::Older,
+            ..
+        }) = reqs
+            .iter()
+            .find(|r| matches!(r, LogRequest::Read { .. }))
+            .cloned()
+        else {
             panic!("no page request: {reqs:?}")
         };
         assert_eq!(offset + max, first_off);
@@ -699,7 +821,12 @@ mod tests {
             all.push_str(&format!("line {n}\n"));
         }
         let page = &all[offset as usize..(offset + max) as usize];
-        v.take_chunk(LogStream::Stdout, ChunkKind::Older, chunk(offset, page, off, false), 2);
+        v.take_chunk(
+            LogStream::Stdout,
+            ChunkKind::Older,
+            chunk(offset, page, off, false),
+            2,
+        );
         assert_eq!(v.shown_len(), 100, "still bounded");
         // The lines just before the old window are now shown, in order, and the cursor
         // kept its line.
@@ -718,9 +845,24 @@ mod tests {
     fn merged_and_single_stream_views() {
         let mut v = LogView::new(RunId(1), 0, 1000, 1024);
         v.start_tail([0, 0]);
-        v.take_chunk(LogStream::Stdout, ChunkKind::Append, chunk(0, "out1\n", 5, false), 1);
-        v.take_chunk(LogStream::Stderr, ChunkKind::Append, chunk(0, "err1\n", 5, false), 1);
-        v.take_chunk(LogStream::Stdout, ChunkKind::Append, chunk(5, "out2\n", 10, false), 1);
+        v.take_chunk(
+            LogStream::Stdout,
+            ChunkKind::Append,
+            chunk(0, "out1\n", 5, false),
+            1,
+        );
+        v.take_chunk(
+            LogStream::Stderr,
+            ChunkKind::Append,
+            chunk(0, "err1\n", 5, false),
+            1,
+        );
+        v.take_chunk(
+            LogStream::Stdout,
+            ChunkKind::Append,
+            chunk(5, "out2\n", 10, false),
+            1,
+        );
         assert_eq!(texts(&v), ["out1", "err1", "out2"]);
         v.toggle_stream();
         assert_eq!(texts(&v), ["out1", "out2"]);
@@ -734,10 +876,19 @@ mod tests {
     fn search_jumps_and_wraps() {
         let mut v = LogView::new(RunId(1), 0, 1000, 1024);
         v.start_tail([0, 0]);
-        v.take_chunk(LogStream::Stdout, ChunkKind::Append, chunk(0, "a\nERROR x\nb\nerror y\nc\n", 24, false), 1);
+        v.take_chunk(
+            LogStream::Stdout,
+            ChunkKind::Append,
+            chunk(0, "a\nERROR x\nb\nerror y\nc\n", 24, false),
+            1,
+        );
         v.search = Some("error".into());
         assert!(v.find(true, false, 10));
-        assert_eq!(v.shown(v.cursor).unwrap().text, "ERROR x", "wraps to the first match");
+        assert_eq!(
+            v.shown(v.cursor).unwrap().text,
+            "ERROR x",
+            "wraps to the first match"
+        );
         assert!(!v.follow);
         assert!(v.find(true, false, 10));
         assert_eq!(v.shown(v.cursor).unwrap().text, "error y");

@@ -16,9 +16,15 @@ use super::widgets;
 
 /// Splits `text` into spans, the matches of `query` in the match style.
 fn highlight<'a>(text: &'a str, query: Option<&str>, base: Style, hit: Style) -> Vec<Span<'a>> {
-    let Some(q) = query.filter(|q| !q.is_empty()) else { return vec![Span::styled(text, base)] };
+    let Some(q) = query.filter(|q| !q.is_empty()) else {
+        return vec![Span::styled(text, base)];
+    };
     let case_sensitive = q.chars().any(char::is_uppercase);
-    let hay = if case_sensitive { text.to_owned() } else { text.to_lowercase() };
+    let hay = if case_sensitive {
+        text.to_owned()
+    } else {
+        text.to_lowercase()
+    };
     // Lowercasing can change byte lengths; fall back to no highlight rather than mis-cut.
     if hay.len() != text.len() {
         return vec![Span::styled(text, base)];
@@ -62,22 +68,56 @@ fn line_spans<'a>(v: &'a LogView, line: &'a LogLine, selected: bool, theme: &The
             Span::raw(" ")
         });
     }
-    let base = if selected { theme.get("selected") } else { Style::default() };
-    let text = if v.wrap { line.text.as_str() } else { skip_cols(&line.text, v.hscroll) };
-    spans.extend(highlight(text, v.search.as_deref(), base, theme.get("match")));
+    let base = if selected {
+        theme.get("selected")
+    } else {
+        Style::default()
+    };
+    let text = if v.wrap {
+        line.text.as_str()
+    } else {
+        skip_cols(&line.text, v.hscroll)
+    };
+    spans.extend(highlight(
+        text,
+        v.search.as_deref(),
+        base,
+        theme.get("match"),
+    ));
     let l = Line::from(spans);
-    if selected { l.style(theme.get("selected")) } else { l }
+    if selected {
+        l.style(theme.get("selected"))
+    } else {
+        l
+    }
 }
 
-pub fn render(v: Option<&LogView>, frame: &mut Frame, area: Rect, theme: &Theme, _now_ms: UnixMillis) {
+pub fn render(
+    v: Option<&LogView>,
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    _now_ms: UnixMillis,
+) {
     let Some(v) = v else {
         let block = widgets::block(theme, " Logs ");
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        widgets::message(frame, inner, "no run's logs open\nl on a run in the Runs screen opens them", theme.get("dim"));
+        widgets::message(
+            frame,
+            inner,
+            "no run's logs open\nl on a run in the Runs screen opens them",
+            theme.get("dim"),
+        );
         return;
     };
-    let state = v.run_info.as_ref().map_or_else(String::new, |r| format!(" {} {}", r.job_name, r.state_label()));
+    let state = v.run_info.as_ref().map_or_else(String::new, |r| {
+        format!(
+            " {} {}",
+            widgets::ellipsize(&r.job_name, 24),
+            r.state_label()
+        )
+    });
     let mut flags = vec![v.show.label().to_owned()];
     if v.follow {
         flags.push("follow".into());
@@ -86,23 +126,40 @@ pub fn render(v: Option<&LogView>, frame: &mut Frame, area: Rect, theme: &Theme,
         flags.push("wrap".into());
     }
     if let Some((at, total)) = v.match_position() {
-        flags.push(format!("/{} {at}/{total}", v.search.as_deref().unwrap_or("")));
+        flags.push(format!(
+            "/{} {at}/{total}",
+            v.search.as_deref().unwrap_or("")
+        ));
     }
     let title = Line::from(vec![
         Span::raw(format!(" Logs: run {}", v.run)),
-        Span::styled(state, v.run_info.as_ref().map_or(Style::default(), |r| widgets::state_style(theme, r.lifecycle, r.result))),
+        Span::styled(
+            state,
+            v.run_info.as_ref().map_or(Style::default(), |r| {
+                widgets::state_style(theme, r.lifecycle, r.result)
+            }),
+        ),
         Span::styled(format!(" [{}] ", flags.join(", ")), theme.get("dim")),
     ]);
     let block = widgets::block(theme, title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if let Some(e) = &v.error {
-        widgets::message(frame, inner, &format!("cannot read the log:\n{e}"), theme.get("status-error"));
+        widgets::message(
+            frame,
+            inner,
+            &format!("cannot read the log:\n{e}"),
+            theme.get("status-error"),
+        );
         return;
     }
     if v.shown_len() == 0 {
         let done = v.run_info.as_ref().is_some_and(|r| !r.is_active());
-        let msg = if done { "the run printed nothing" } else { "waiting for output…" };
+        let msg = if done {
+            "the run printed nothing"
+        } else {
+            "waiting for output…"
+        };
         widgets::message(frame, inner, msg, theme.get("dim"));
         return;
     }
@@ -128,13 +185,19 @@ pub fn render(v: Option<&LogView>, frame: &mut Frame, area: Rect, theme: &Theme,
             (top, (top + height).min(v.shown_len()))
         };
         let lines: Vec<Line> = (first..last)
-            .filter_map(|i| v.shown(i).map(|l| line_spans(v, l, !v.follow && i == v.cursor, theme)))
+            .filter_map(|i| {
+                v.shown(i)
+                    .map(|l| line_spans(v, l, !v.follow && i == v.cursor, theme))
+            })
             .collect();
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
     } else {
         let top = v.top_for(height);
         let lines: Vec<Line> = (top..(top + height).min(v.shown_len()))
-            .filter_map(|i| v.shown(i).map(|l| line_spans(v, l, !v.follow && i == v.cursor, theme)))
+            .filter_map(|i| {
+                v.shown(i)
+                    .map(|l| line_spans(v, l, !v.follow && i == v.cursor, theme))
+            })
             .collect();
         frame.render_widget(Paragraph::new(lines), inner);
     }
@@ -146,9 +209,13 @@ mod tests {
 
     #[test]
     fn highlights_every_match() {
-        let spans = highlight("an error and an ERROR", Some("error"), Style::default(), Style::default().add_modifier(ratatui::style::Modifier::BOLD));
+        let spans = highlight(
+            "an error and an ERROR",
+            Some("error"),
+            Style::default(),
+            Style::default().add_modifier(ratatui::style::Modifier::BOLD),
+        );
         let texts: Vec<&str> = spans.iter().map(|s| s.content.as_ref()).collect();
         assert_eq!(texts, ["an ", "error", " and an ", "ERROR"]);
     }
 }
-

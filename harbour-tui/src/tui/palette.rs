@@ -24,11 +24,19 @@ pub const COMMANDS: [(&str, &[&str], &str); 12] = [
     ("runs", &["run", "r", "2"], "the runs table"),
     ("jobs", &["job", "j", "3"], "the job definitions"),
     ("logs", &["log", "l", "4"], "logs [RUN]: a run's logs"),
-    ("describe", &["details", "desc", "show"], "describe RUN: a run's details"),
+    (
+        "describe",
+        &["details", "desc", "show"],
+        "describe RUN: a run's details",
+    ),
     ("submit", &["new", "s"], "submit a new run"),
     ("kill", &["k"], "kill RUN"),
     ("restart", &["rerun"], "restart RUN"),
-    ("filter", &["f", "grep"], "filter TEXT: filter runs (! inverts)"),
+    (
+        "filter",
+        &["f", "grep"],
+        "filter TEXT: filter runs (! inverts)",
+    ),
     ("refresh", &["reload"], "fetch everything again"),
     ("help", &["?", "h"], "keys of this screen"),
     ("quit", &["q", "q!", "exit", "qa"], "leave harbour-tui"),
@@ -46,7 +54,9 @@ pub fn candidates(prefix: &str) -> Vec<(&'static str, &'static str)> {
     let word = prefix.split_whitespace().next().unwrap_or("");
     COMMANDS
         .iter()
-        .filter(|(name, aliases, _)| name.starts_with(word) || aliases.iter().any(|a| a.starts_with(word)))
+        .filter(|(name, aliases, _)| {
+            name.starts_with(word) || aliases.iter().any(|a| a.starts_with(word))
+        })
         .map(|(name, _, help)| (*name, *help))
         .collect()
 }
@@ -70,9 +80,12 @@ fn run_arg(cmd: &str, arg: Option<&str>) -> Result<RunId, String> {
 pub fn parse(line: &str) -> Result<PaletteCmd, String> {
     let line = line.trim();
     let mut words = line.splitn(2, char::is_whitespace);
-    let Some(word) = words.next().filter(|w| !w.is_empty()) else { return Ok(PaletteCmd::Nothing) };
+    let Some(word) = words.next().filter(|w| !w.is_empty()) else {
+        return Ok(PaletteCmd::Nothing);
+    };
     let arg = words.next().map(str::trim).filter(|a| !a.is_empty());
-    let cmd = canonical(word).ok_or_else(|| format!("'{word}' is not a command; Tab completes, :help lists keys"))?;
+    let cmd = canonical(word)
+        .ok_or_else(|| format!("'{word}' is not a command; Tab completes, :help lists keys"))?;
     Ok(match cmd {
         "dashboard" => PaletteCmd::Go(Screen::Dashboard),
         "runs" => PaletteCmd::Go(Screen::Runs),
@@ -99,7 +112,10 @@ mod tests {
         assert_eq!(parse("dash").unwrap(), PaletteCmd::Go(Screen::Dashboard));
         assert_eq!(parse("logs 42").unwrap(), PaletteCmd::Logs(Some(RunId(42))));
         assert_eq!(parse("logs").unwrap(), PaletteCmd::Logs(None));
-        assert_eq!(parse("filter !etl").unwrap(), PaletteCmd::Filter("!etl".into()));
+        assert_eq!(
+            parse("filter !etl").unwrap(),
+            PaletteCmd::Filter("!etl".into())
+        );
         assert!(parse("kill").unwrap_err().contains("run id"));
         assert!(parse("launch").unwrap_err().contains("not a command"));
         assert_eq!(parse("  ").unwrap(), PaletteCmd::Nothing);
@@ -110,6 +126,9 @@ mod tests {
         assert_eq!(complete("jo"), "jobs ");
         assert_eq!(complete("desc"), "describe ");
         assert_eq!(complete("logs 4"), "logs 4");
-        assert_eq!(candidates("re").iter().map(|c| c.0).collect::<Vec<_>>(), ["restart", "refresh"]);
+        assert_eq!(
+            candidates("re").iter().map(|c| c.0).collect::<Vec<_>>(),
+            ["restart", "refresh"]
+        );
     }
 }

@@ -30,7 +30,15 @@ pub enum Column {
 }
 
 impl Column {
-    pub const ALL: [Column; 7] = [Self::Id, Self::Job, Self::Kind, Self::State, Self::Started, Self::Duration, Self::Exit];
+    pub const ALL: [Column; 7] = [
+        Self::Id,
+        Self::Job,
+        Self::Kind,
+        Self::State,
+        Self::Started,
+        Self::Duration,
+        Self::Exit,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -53,7 +61,9 @@ pub struct Filter {
 
 impl Filter {
     pub fn new(text: &str) -> Self {
-        Self { text: text.trim().to_owned() }
+        Self {
+            text: text.trim().to_owned(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -74,7 +84,9 @@ impl Filter {
         if needle.is_empty() {
             return true;
         }
-        let hit = fields.into_iter().any(|f| f.to_lowercase().contains(&needle));
+        let hit = fields
+            .into_iter()
+            .any(|f| f.to_lowercase().contains(&needle));
         hit != self.inverted()
     }
 }
@@ -145,7 +157,13 @@ impl RunsState {
             .filter(|i| {
                 let r = &self.runs[*i];
                 let id = r.id.to_string();
-                f.accepts([id.as_str(), r.job_name.as_str(), r.kind.as_str(), r.state_label(), r.state_message.as_str()])
+                f.accepts([
+                    id.as_str(),
+                    r.job_name.as_str(),
+                    r.kind.as_str(),
+                    r.state_label(),
+                    r.state_message.as_str(),
+                ])
             })
             .collect();
         let runs = &self.runs;
@@ -212,20 +230,33 @@ impl RunsState {
         let title = if self.filter.is_empty() {
             format!(" Runs ({}) ", self.view.len())
         } else {
-            format!(" Runs ({}/{}) /{} ", self.view.len(), self.runs.len(), self.filter.text)
+            format!(
+                " Runs ({}/{}) /{} ",
+                self.view.len(),
+                self.runs.len(),
+                self.filter.text
+            )
         };
         let block = widgets::block(theme, title);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         if let Some((msg, err)) = widgets::load_message(&self.load, "runs") {
-            widgets::message(frame, inner, &msg, theme.get(if err { "status-error" } else { "dim" }));
+            widgets::message(
+                frame,
+                inner,
+                &msg,
+                theme.get(if err { "status-error" } else { "dim" }),
+            );
             return;
         }
         if self.view.is_empty() {
             let msg = if self.runs.is_empty() {
                 "no runs yet\ns submits one".to_owned()
             } else {
-                format!("no run matches /{}\nesc clears the filter", self.filter.text)
+                format!(
+                    "no run matches /{}\nesc clears the filter",
+                    self.filter.text
+                )
             };
             widgets::message(frame, inner, &msg, theme.get("dim"));
             return;
@@ -247,7 +278,13 @@ impl RunsState {
             .iter()
             .map(|(c, _)| {
                 let arrow = match self.sort {
-                    Some((s, desc)) if s == *c => if desc { "▼" } else { "▲" },
+                    Some((s, desc)) if s == *c => {
+                        if desc {
+                            "▼"
+                        } else {
+                            "▲"
+                        }
+                    }
                     _ => "",
                 };
                 Cell::from(format!("{}{arrow}", c.title()))
@@ -261,27 +298,49 @@ impl RunsState {
         }
         let height = usize::from(inner.height.saturating_sub(1));
         let top = widgets::scroll_top(self.top, self.selected, height, self.view.len());
-        let rows = self.view.iter().enumerate().skip(top).take(height).map(|(pos, i)| {
-            let r = &self.runs[*i];
-            let state = Span::styled(r.state_label(), widgets::state_style(theme, r.lifecycle, r.result));
-            let mut cells: Vec<Cell> = Vec::with_capacity(cols.len() + 1);
-            for (c, _) in &cols {
-                cells.push(match c {
-                    Column::Id => Cell::from(r.id.to_string()),
-                    Column::Job => Cell::from(r.job_name.clone()),
-                    Column::Kind => Cell::from(r.kind.as_str()),
-                    Column::State => Cell::from(Line::from(state.clone())),
-                    Column::Started => Cell::from(r.started_ms.map_or_else(|| "-".to_owned(), |t| format::when(t, now_ms))),
-                    Column::Duration => Cell::from(r.duration_ms(now_ms).map_or_else(|| "-".to_owned(), format::duration_ms)),
-                    Column::Exit => Cell::from(r.exit_code.map_or_else(|| "-".to_owned(), |c| c.to_string())),
-                });
-            }
-            if wide {
-                cells.push(Cell::from(r.state_message.clone()).style(theme.get("dim")));
-            }
-            let row = Row::new(cells);
-            if pos == self.selected { row.style(theme.get("selected")) } else { row }
-        });
+        let rows = self
+            .view
+            .iter()
+            .enumerate()
+            .skip(top)
+            .take(height)
+            .map(|(pos, i)| {
+                let r = &self.runs[*i];
+                let state = Span::styled(
+                    r.state_label(),
+                    widgets::state_style(theme, r.lifecycle, r.result),
+                );
+                let mut cells: Vec<Cell> = Vec::with_capacity(cols.len() + 1);
+                for (c, _) in &cols {
+                    cells.push(match c {
+                        Column::Id => Cell::from(r.id.to_string()),
+                        Column::Job => Cell::from(r.job_name.clone()),
+                        Column::Kind => Cell::from(r.kind.as_str()),
+                        Column::State => Cell::from(Line::from(state.clone())),
+                        Column::Started => Cell::from(
+                            r.started_ms
+                                .map_or_else(|| "-".to_owned(), |t| format::when(t, now_ms)),
+                        ),
+                        Column::Duration => Cell::from(
+                            r.duration_ms(now_ms)
+                                .map_or_else(|| "-".to_owned(), format::duration_ms),
+                        ),
+                        Column::Exit => Cell::from(
+                            r.exit_code
+                                .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                        ),
+                    });
+                }
+                if wide {
+                    cells.push(Cell::from(r.state_message.clone()).style(theme.get("dim")));
+                }
+                let row = Row::new(cells);
+                if pos == self.selected {
+                    row.style(theme.get("selected"))
+                } else {
+                    row
+                }
+            });
         let table = Table::new(rows, widths)
             .header(Row::new(header_cells).style(theme.get("column-header")))
             .column_spacing(1);
@@ -326,7 +385,12 @@ pub(crate) mod tests {
         let mut s = RunsState::default();
         s.set_all(vec![
             run(3, "etl", Lifecycle::Running, None),
-            run(2, "report", Lifecycle::Terminated, Some(RunResult::Failed { exit_code: Some(1) })),
+            run(
+                2,
+                "report",
+                Lifecycle::Terminated,
+                Some(RunResult::Failed { exit_code: Some(1) }),
+            ),
             run(1, "etl", Lifecycle::Terminated, Some(RunResult::Succeeded)),
         ]);
         assert_eq!(s.view.len(), 3);
@@ -344,7 +408,10 @@ pub(crate) mod tests {
     #[test]
     fn selection_follows_the_run_through_updates_and_sorts() {
         let mut s = RunsState::default();
-        s.set_all(vec![run(2, "b", Lifecycle::Running, None), run(1, "a", Lifecycle::Queued, None)]);
+        s.set_all(vec![
+            run(2, "b", Lifecycle::Running, None),
+            run(1, "a", Lifecycle::Queued, None),
+        ]);
         s.select_id(RunId(1));
         s.upsert(run(3, "c", Lifecycle::Queued, None));
         s.rebuild(Some(RunId(1)));

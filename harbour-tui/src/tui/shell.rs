@@ -96,15 +96,25 @@ async fn supervise(opts: Options, tx: mpsc::Sender<Msg>, client_tx: watch::Sende
             }
         };
         client_tx.send_replace(Some(c.clone()));
-        let connected = Msg::Connected { version: c.hello.version.clone(), socket: c.socket.display().to_string() };
+        let connected = Msg::Connected {
+            version: c.hello.version.clone(),
+            socket: c.socket.display().to_string(),
+        };
         if tx.send(connected).await.is_err() {
             return;
         }
         let why = loop {
-            match c.rpc.events(client::long_poll_ctx(WAIT_MS), after, WAIT_MS).await.flat() {
+            match c
+                .rpc
+                .events(client::long_poll_ctx(WAIT_MS), after, WAIT_MS)
+                .await
+                .flat()
+            {
                 Ok(batch) => {
                     after = batch.last_seq;
-                    if (!batch.events.is_empty() || batch.lost.is_some()) && tx.send(Msg::Events(batch)).await.is_err() {
+                    if (!batch.events.is_empty() || batch.lost.is_some())
+                        && tx.send(Msg::Events(batch)).await.is_err()
+                    {
                         return;
                     }
                 }
@@ -126,7 +136,10 @@ async fn supervise(opts: Options, tx: mpsc::Sender<Msg>, client_tx: watch::Sende
 
 /// Waits for a connection.
 async fn connected(rx: &mut watch::Receiver<Option<Client>>) -> Option<Client> {
-    rx.wait_for(Option::is_some).await.ok().and_then(|c| c.clone())
+    rx.wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|c| c.clone())
 }
 
 /// Runs commands as tasks.
@@ -154,16 +167,38 @@ impl Exec {
                     h.abort();
                 }
             }
-            Command::FollowLog { epoch, run, stream, offset } => {
+            Command::FollowLog {
+                epoch,
+                run,
+                stream,
+                offset,
+            } => {
                 self.followers.retain(|h| !h.is_finished());
-                self.followers.push(tokio::spawn(follow(self.client.clone(), tx, epoch, run, stream, offset)));
+                self.followers.push(tokio::spawn(follow(
+                    self.client.clone(),
+                    tx,
+                    epoch,
+                    run,
+                    stream,
+                    offset,
+                )));
             }
             other => {
                 let Some(c) = client else {
                     // Lists are fetched again on reconnect; actions need saying.
-                    if !matches!(other, Command::FetchRuns | Command::FetchJobs | Command::FetchDashboard | Command::FetchRun(_)) {
+                    if !matches!(
+                        other,
+                        Command::FetchRuns
+                            | Command::FetchJobs
+                            | Command::FetchDashboard
+                            | Command::FetchRun(_)
+                    ) {
                         tokio::spawn(async move {
-                            let _ = tx.send(Msg::Done(Err("not connected to harbourd; try again once it is back".into()))).await;
+                            let _ = tx
+                                .send(Msg::Done(Err(
+                                    "not connected to harbourd; try again once it is back".into(),
+                                )))
+                                .await;
                         });
                     }
                     return;
@@ -182,7 +217,11 @@ async fn fetch_runs(c: &Client) -> Result<Vec<harbour_shared::Run>, ClientError>
     let mut all = Vec::new();
     let mut before = None;
     loop {
-        let filter = RunFilter { limit: 1000, before, ..RunFilter::default() };
+        let filter = RunFilter {
+            limit: 1000,
+            before,
+            ..RunFilter::default()
+        };
         let page = c.rpc.list_runs(client::ctx(), filter).await.flat()?;
         let n = page.len();
         before = page.last().map(|r| r.id);
@@ -200,52 +239,142 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
     Some(match cmd {
         Command::FetchRuns => Msg::Runs(fetch_runs(c).await.map_err(e)),
         Command::FetchJobs => Msg::Jobs(c.rpc.list_jobs(ctx(), false).await.flat().map_err(e)),
-        Command::FetchDashboard => Msg::Dashboard(c.rpc.dashboard(ctx()).await.flat().map(Box::new).map_err(e)),
-        Command::FetchRun(id) => Msg::RunDetail(id, c.rpc.get_run(ctx(), id).await.flat().map(Box::new).map_err(e)),
-        Command::Kill(id) => Msg::Done(
-            c.rpc.kill_run(ctx(), id).await.flat().map(|r| format!("run {id}: {}", r.state_label())).map_err(|x| format!("kill run {id}: {}", e(x))),
-        ),
-        Command::Restart(id) => Msg::RunMade(c.rpc.restart_run(ctx(), id).await.flat().map_err(|x| format!("restart run {id}: {}", e(x)))),
-        Command::Submit(spec) => Msg::RunMade(c.rpc.submit(ctx(), spec).await.flat().map_err(|x| format!("submit: {}", e(x)))),
-        Command::RunJob(id, name) => {
-            Msg::RunMade(c.rpc.run_job(ctx(), harbour_shared::JobRef::Id(id)).await.flat().map_err(|x| format!("run {name}: {}", e(x))))
+        Command::FetchDashboard => {
+            Msg::Dashboard(c.rpc.dashboard(ctx()).await.flat().map(Box::new).map_err(e))
         }
+        Command::FetchRun(id) => Msg::RunDetail(
+            id,
+            c.rpc
+                .get_run(ctx(), id)
+                .await
+                .flat()
+                .map(Box::new)
+                .map_err(e),
+        ),
+        Command::Kill(id) => Msg::Done(
+            c.rpc
+                .kill_run(ctx(), id)
+                .await
+                .flat()
+                .map(|r| format!("run {id}: {}", r.state_label()))
+                .map_err(|x| format!("kill run {id}: {}", e(x))),
+        ),
+        Command::Restart(id) => Msg::RunMade(
+            c.rpc
+                .restart_run(ctx(), id)
+                .await
+                .flat()
+                .map_err(|x| format!("restart run {id}: {}", e(x))),
+        ),
+        Command::Submit(spec) => Msg::RunMade(
+            c.rpc
+                .submit(ctx(), spec)
+                .await
+                .flat()
+                .map_err(|x| format!("submit: {}", e(x))),
+        ),
+        Command::RunJob(id, name) => Msg::RunMade(
+            c.rpc
+                .run_job(ctx(), harbour_shared::JobRef::Id(id))
+                .await
+                .flat()
+                .map_err(|x| format!("run {name}: {}", e(x))),
+        ),
         Command::SetPaused(id, paused) => Msg::Done(
             c.rpc
                 .set_job_paused(ctx(), harbour_shared::JobRef::Id(id), paused)
                 .await
                 .flat()
-                .map(|j| format!("{} {}", j.name(), if j.paused { "paused" } else { "resumed" }))
+                .map(|j| {
+                    format!(
+                        "{} {}",
+                        j.name(),
+                        if j.paused { "paused" } else { "resumed" }
+                    )
+                })
                 .map_err(e),
         ),
         Command::DeleteJob(id, name) => Msg::Done(
-            c.rpc.delete_job(ctx(), harbour_shared::JobRef::Id(id)).await.flat().map(|_| format!("deleted job {name}")).map_err(|x| format!("delete {name}: {}", e(x))),
+            c.rpc
+                .delete_job(ctx(), harbour_shared::JobRef::Id(id))
+                .await
+                .flat()
+                .map(|_| format!("deleted job {name}"))
+                .map_err(|x| format!("delete {name}: {}", e(x))),
         ),
-        Command::ReadLog { epoch, run, stream, offset, max, kind } => {
-            match c.rpc.read_log(client::long_poll_ctx(0), run, stream, offset, max.min(MAX_LOG_CHUNK_BYTES), 0).await.flat() {
-                Ok(chunk) => Msg::LogChunk { epoch, stream, kind, chunk, at_ms: now_ms() },
+        Command::ReadLog {
+            epoch,
+            run,
+            stream,
+            offset,
+            max,
+            kind,
+        } => {
+            match c
+                .rpc
+                .read_log(
+                    client::long_poll_ctx(0),
+                    run,
+                    stream,
+                    offset,
+                    max.min(MAX_LOG_CHUNK_BYTES),
+                    0,
+                )
+                .await
+                .flat()
+            {
+                Ok(chunk) => Msg::LogChunk {
+                    epoch,
+                    stream,
+                    kind,
+                    chunk,
+                    at_ms: now_ms(),
+                },
                 Err(x) => Msg::LogFailed { epoch, why: e(x) },
             }
         }
         Command::SaveLog { run, streams, dir } => Msg::Done(save_log(c, run, &streams, &dir).await),
-        Command::FollowLog { .. } | Command::StopFollow | Command::Yank(_) | Command::Quit => return None,
+        Command::FollowLog { .. } | Command::StopFollow | Command::Yank(_) | Command::Quit => {
+            return None;
+        }
     })
 }
 
-async fn save_log(c: &Client, run: RunId, streams: &[LogStream], dir: &std::path::Path) -> Result<String, String> {
+async fn save_log(
+    c: &Client,
+    run: RunId,
+    streams: &[LogStream],
+    dir: &std::path::Path,
+) -> Result<String, String> {
     use tokio::io::AsyncWriteExt as _;
     let mut saved = Vec::new();
     for s in streams {
         let path = dir.join(format!("harbour-run-{run}.{s}.log"));
-        let mut f = tokio::fs::File::create(&path).await.map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let mut f = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let mut off = 0;
         let mut total = 0u64;
         loop {
-            let chunk = c.rpc.read_log(client::long_poll_ctx(0), run, *s, off, MAX_LOG_CHUNK_BYTES, 0).await.flat().map_err(|e| describe(&e))?;
+            let chunk = c
+                .rpc
+                .read_log(
+                    client::long_poll_ctx(0),
+                    run,
+                    *s,
+                    off,
+                    MAX_LOG_CHUNK_BYTES,
+                    0,
+                )
+                .await
+                .flat()
+                .map_err(|e| describe(&e))?;
             if chunk.data.is_empty() {
                 break;
             }
-            f.write_all(&chunk.data).await.map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            f.write_all(&chunk.data)
+                .await
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             total += chunk.data.len() as u64;
             off = chunk.next_offset();
             if off >= chunk.size {
@@ -253,21 +382,57 @@ async fn save_log(c: &Client, run: RunId, streams: &[LogStream], dir: &std::path
             }
         }
         f.flush().await.map_err(|e| e.to_string())?;
-        saved.push(format!("{} ({})", path.display(), super::format::bytes(total)));
+        saved.push(format!(
+            "{} ({})",
+            path.display(),
+            super::format::bytes(total)
+        ));
     }
     Ok(format!("saved {}", saved.join(", ")))
 }
 
 /// Follows one stream until the run ends, across reconnects.
-async fn follow(mut client: watch::Receiver<Option<Client>>, tx: mpsc::Sender<Msg>, epoch: u64, run: RunId, stream: LogStream, mut offset: u64) {
+async fn follow(
+    mut client: watch::Receiver<Option<Client>>,
+    tx: mpsc::Sender<Msg>,
+    epoch: u64,
+    run: RunId,
+    stream: LogStream,
+    mut offset: u64,
+) {
     loop {
-        let Some(c) = connected(&mut client).await else { return };
-        match c.rpc.read_log(client::long_poll_ctx(WAIT_MS), run, stream, offset, FOLLOW_BYTES, WAIT_MS).await.flat() {
+        let Some(c) = connected(&mut client).await else {
+            return;
+        };
+        match c
+            .rpc
+            .read_log(
+                client::long_poll_ctx(WAIT_MS),
+                run,
+                stream,
+                offset,
+                FOLLOW_BYTES,
+                WAIT_MS,
+            )
+            .await
+            .flat()
+        {
             Ok(chunk) => {
                 let complete = chunk.complete;
                 offset = chunk.next_offset();
                 let quiet = chunk.data.is_empty() && !complete;
-                if !quiet && tx.send(Msg::LogChunk { epoch, stream, kind: ChunkKind::Append, chunk, at_ms: now_ms() }).await.is_err() {
+                if !quiet
+                    && tx
+                        .send(Msg::LogChunk {
+                            epoch,
+                            stream,
+                            kind: ChunkKind::Append,
+                            chunk,
+                            at_ms: now_ms(),
+                        })
+                        .await
+                        .is_err()
+                {
                     return;
                 }
                 if complete {
@@ -275,13 +440,20 @@ async fn follow(mut client: watch::Receiver<Option<Client>>, tx: mpsc::Sender<Ms
                 }
             }
             Err(ClientError::Api(e)) => {
-                let _ = tx.send(Msg::LogFailed { epoch, why: e.to_string() }).await;
+                let _ = tx
+                    .send(Msg::LogFailed {
+                        epoch,
+                        why: e.to_string(),
+                    })
+                    .await;
                 return;
             }
             Err(e) => {
                 tracing::info!(error = %e, "log follow interrupted; waiting for the connection");
                 // Wait for the supervisor to notice and reconnect.
-                let _ = tokio::time::timeout(Duration::from_secs(2), client.wait_for(Option::is_none)).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), client.wait_for(Option::is_none))
+                        .await;
             }
         }
     }
@@ -292,14 +464,20 @@ pub async fn run(terminal: &mut DefaultTerminal, app: &mut App, opts: Options) -
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
     let (client_tx, client_rx) = watch::channel::<Option<Client>>(None);
     let supervisor = tokio::spawn(supervise(opts, tx.clone(), client_tx));
-    let mut exec = Exec { tx, client: client_rx, followers: Vec::new() };
+    let mut exec = Exec {
+        tx,
+        client: client_rx,
+        followers: Vec::new(),
+    };
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let size = terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
     let mut dirty = true;
-    let mut last_draw = Instant::now().checked_sub(FRAME).unwrap_or_else(Instant::now);
+    let mut last_draw = Instant::now()
+        .checked_sub(FRAME)
+        .unwrap_or_else(Instant::now);
     loop {
         if dirty && last_draw.elapsed() >= FRAME {
             terminal.draw(|f| ui::render(app, f))?;

@@ -1,0 +1,696 @@
+//! Tests of the whole app without a terminal or a daemon: `update` driven by keys and
+//! messages (checking the commands it asks for), and insta snapshots of every screen drawn on
+//! ratatui's `TestBackend` in its loaded, empty, error and 80x24 states.
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use harbour_shared::{
+    Dashboard, DayTrend, EnvVar, Event, EventBatch, EventKind, EventsLost, Job, JobId, JobKind,
+    JobSource, JobSpec, LastRun, Lifecycle, LogChunk, LogStream, RunCounts, RunDetail, RunId,
+    RunResult, Transition,
+};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::action::Screen;
+use super::app::{App, Command, Conn, Msg, Overlay};
+use super::config::Config;
+use super::logs::ChunkKind;
+use super::runs::tests::run;
+use super::theme::ColorMode;
+use super::ui;
+use super::widgets::Load;
+
+const NOW: i64 = 1_000_000 + 60_000;
+
+fn app() -> App {
+    let mut a = App::new(
+        &Config::defaults(ColorMode::Truecolor),
+        PathBuf::from("/work"),
+        NOW,
+    );
+    a.update(Msg::Resize(80, 24));
+    a.update(Msg::Connected {
+        version: "0.1.0".into(),
+        socket: "/run/harbour.sock".into(),
+    });
+    a
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn code(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn typed(a: &mut App, text: &str) -> Vec<Command> {
+    text.chars().flat_map(|c| a.update(key(c))).collect()
+}
+
+fn runs() -> Vec<harbour_shared::Run> {
+    let mut v = vec![
+        run(5, "nightly-etl", Lifecycle::Running, None),
+        run(
+            4,
+            "report",
+            Lifecycle::Terminated,
+            Some(RunResult::Failed { exit_code: Some(2) }),
+        ),
+        run(
+            3,
+            "nightly-etl",
+            Lifecycle::Terminated,
+            Some(RunResult::Succeeded),
+        ),
+        run(2, "backfill", Lifecycle::Queued, None),
+        run(
+            1,
+            "report",
+            Lifecycle::Terminated,
+            Some(RunResult::Cancelled),
+        ),
+    ];
+    v[1].state_message = "exited with code 2".into();
+    v[3].started_ms = None;
+    v
+}
+
+fn job(id: i64, name: &str, schedule: Option<&str>, paused: bool) -> Job {
+    let mut spec = JobSpec::new(JobKind::Python, JobSource::File("/srv/etl.py".into()));
+    spec.name = name.into();
+    spec.schedule = schedule.map(str::to_owned);
+    Job {
+        id: JobId(id),
+        spec,
+        one_off: false,
+        paused,
+        created_ms: 1_000_000,
+        updated_ms: 1_000_000,
+        next_fire_ms: schedule.filter(|_| !paused).map(|_| NOW + 3_600_000),
+        last_run: Some(LastRun {
+            id: RunId(id * 10),
+            lifecycle: Lifecycle::Terminated,
+            result: Some(RunResult::Succeeded),
+            queued_ms: NOW - 120_000,
+        }),
+        active_runs: 0,
+    }
+}
+
+fn dashboard() -> Dashboard {
+    let days = [
+        "2026-11-15",
+        "2026-11-16",
+        "2026-11-17",
+        "2026-11-18",
+        "2026-11-19",
+        "2026-11-20",
+        "2026-11-21",
+    ];
+    Dashboard {
+        jobs: 4,
+        scheduled_jobs: 2,
+        runs: RunCounts {
+            running: 1,
+            queued: 2,
+            succeeded: 40,
+            failed: 3,
+            cancelled: 1,
+            ..RunCounts::default()
+        },
+        notebooks: 0,
+        clusters: 0,
+        trend: days
+            .iter()
+            .enumerate()
+            .map(|(i, d)| DayTrend {
+                date: (*d).into(),
+                succeeded: 3 + i as u64,
+                failed: (i % 3) as u64,
+                cancelled: u64::from(i == 4),
+            })
+            .collect(),
+        recent_failures: vec![runs()[1].clone()],
+    }
+}
+
+fn detail() -> RunDetail {
+    let mut spec = JobSpec::new(JobKind::Shell, JobSource::Code("echo start\nexit 2".into()));
+    spec.env = vec![EnvVar {
+        key: "STAGE".into(),
+        value: "prod".into(),
+    }];
+    spec.name = "report".into();
+    RunDetail {
+        run: runs()[1].clone(),
+        spec,
+        transitions: vec![
+            Transition {
+                at_ms: 1_000_000,
+                lifecycle: Lifecycle::Queued,
+                result: None,
+                message: "submitted".into(),
+            },
+            Transition {
+                at_ms: 1_004_000,
+                lifecycle: Lifecycle::Running,
+                result: None,
+                message: String::new(),
+            },
+            Transition {
+                at_ms: 1_009_000,
+                lifecycle: Lifecycle::Terminated,
+                result: Some(RunResult::Failed { exit_code: Some(2) }),
+                message: "exited with code 2".into(),
+            },
+        ],
+        argv: vec!["/bin/sh".into(), "-c".into(), "echo start\nexit 2".into()],
+        stdout_path: "/data/runs/4/stdout".into(),
+        stderr_path: "/data/runs/4/stderr".into(),
+        logs_pruned: false,
+    }
+}
+
+fn loaded() -> App {
+    let mut a = app();
+    a.update(Msg::Runs(Ok(runs())));
+    a.update(Msg::Jobs(Ok(vec![
+        job(1, "nightly-etl", Some("0 2 * * *"), false),
+        job(2, "report", None, true),
+    ])));
+    a.update(Msg::Dashboard(Ok(Box::new(dashboard()))));
+    a
+}
+
+fn log_chunk(a: &mut App, stream: LogStream, offset: u64, text: &str) {
+    let epoch = a.logs.as_ref().unwrap().epoch;
+    let size = offset + text.len() as u64;
+    a.update(Msg::LogChunk {
+        epoch,
+        stream,
+        kind: ChunkKind::Append,
+        chunk: LogChunk {
+            offset,
+            data: text.as_bytes().to_vec(),
+            size,
+            complete: false,
+        },
+        at_ms: NOW,
+    });
+}
+
+fn draw(a: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::render(a, f)).unwrap();
+    t.backend().to_string()
+}
+
+macro_rules! snap {
+    ($name:expr, $text:expr) => {
+        insta::with_settings!({
+            filters => vec![
+                (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \S+", "[timestamp]"),
+                (r"\b\d\d-\d\d \d\d:\d\d\b", "MM-DD hh:mm"),
+                (r"\b\d\d:\d\d:\d\d\b", "hh:mm:ss"),
+            ],
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!($name, $text);
+        });
+    };
+}
+
+// ---- update: navigation, filtering, confirmation flows --------------------------------
+
+#[test]
+fn navigation_by_number_brackets_palette_and_esc() {
+    let mut a = loaded();
+    assert_eq!(a.screen, Screen::Runs);
+    a.update(key('3'));
+    assert_eq!(a.screen, Screen::Jobs);
+    a.update(key(']'));
+    assert_eq!(a.screen, Screen::Logs);
+    a.update(key(']'));
+    assert_eq!(a.screen, Screen::Dashboard);
+    a.update(key('['));
+    assert_eq!(a.screen, Screen::Logs);
+    a.update(key(':'));
+    typed(&mut a, "jobs");
+    a.update(code(KeyCode::Enter));
+    assert_eq!(a.screen, Screen::Jobs);
+    a.update(code(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Logs, "esc goes back");
+    a.update(code(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Dashboard);
+    // Palette with completion and an alias.
+    a.update(key(':'));
+    typed(&mut a, "ru");
+    a.update(code(KeyCode::Tab));
+    assert_eq!(a.prompt.as_ref().unwrap().1.text, "runs ");
+    a.update(code(KeyCode::Enter));
+    assert_eq!(a.screen, Screen::Runs);
+    let cmds = a.update(key('q'));
+    assert!(a.quit && cmds == [Command::Quit]);
+}
+
+#[test]
+fn selection_moves_with_hjkl_and_arrows() {
+    let mut a = loaded();
+    assert_eq!(a.runs.selected_run().unwrap().id, RunId(5));
+    a.update(key('j'));
+    a.update(code(KeyCode::Down));
+    assert_eq!(a.runs.selected_run().unwrap().id, RunId(3));
+    a.update(key('k'));
+    assert_eq!(a.runs.selected_run().unwrap().id, RunId(4));
+    a.update(key('G'));
+    assert_eq!(a.runs.selected_run().unwrap().id, RunId(1));
+    a.update(key('g'));
+    assert_eq!(a.runs.selected_run().unwrap().id, RunId(5));
+    let cmds = a.update(code(KeyCode::Enter));
+    assert_eq!(a.screen, Screen::Details);
+    assert_eq!(cmds, [Command::FetchRun(RunId(5))]);
+}
+
+#[test]
+fn filter_is_live_inverts_and_survives_screen_changes() {
+    let mut a = loaded();
+    a.update(key('/'));
+    typed(&mut a, "etl");
+    assert_eq!(a.runs.view.len(), 2, "filters as you type");
+    a.update(code(KeyCode::Enter));
+    assert!(a.prompt.is_none());
+    a.update(key('1'));
+    a.update(key('2'));
+    assert_eq!(a.runs.filter.text, "etl", "the filter is kept");
+    assert_eq!(a.runs.view.len(), 2);
+    a.update(key('/'));
+    a.update(code(KeyCode::Home));
+    typed(&mut a, "!");
+    assert_eq!(a.runs.filter.text, "!etl");
+    assert_eq!(a.runs.view.len(), 3);
+    a.update(code(KeyCode::Enter));
+    // A new run that matches the filter shows up; one that does not stays hidden.
+    a.update(Msg::Events(EventBatch {
+        events: vec![
+            Event {
+                seq: 1,
+                at_ms: NOW,
+                kind: EventKind::RunChanged(run(6, "nightly-etl", Lifecycle::Queued, None)),
+            },
+            Event {
+                seq: 2,
+                at_ms: NOW,
+                kind: EventKind::RunChanged(run(7, "adhoc", Lifecycle::Queued, None)),
+            },
+        ],
+        last_seq: 2,
+        lost: None,
+    }));
+    assert_eq!(a.runs.view.len(), 4);
+    // Esc clears the filter before it goes back.
+    a.update(code(KeyCode::Esc));
+    assert!(a.runs.filter.is_empty());
+    assert_eq!(a.screen, Screen::Runs);
+    assert_eq!(a.runs.view.len(), 7);
+}
+
+#[test]
+fn kill_asks_first() {
+    let mut a = loaded();
+    assert!(a.update(ctrl('k')).is_empty());
+    assert!(
+        matches!(&a.overlay, Some(Overlay::Confirm { prompt, .. }) if prompt.contains("run 5"))
+    );
+    assert!(a.update(key('n')).is_empty(), "no kills without a yes");
+    assert!(a.overlay.is_none());
+    a.update(ctrl('k'));
+    assert_eq!(a.update(key('y')), [Command::Kill(RunId(5))]);
+    assert!(a.overlay.is_none());
+    a.update(Msg::Done(Ok("run 5: terminating".into())));
+    assert_eq!(a.status.as_ref().unwrap().text, "run 5: terminating");
+}
+
+#[test]
+fn jobs_run_pause_and_delete_with_confirmation() {
+    let mut a = loaded();
+    a.update(key('3'));
+    assert_eq!(a.jobs.selected_job().unwrap().name(), "nightly-etl");
+    assert_eq!(
+        a.update(key('r')),
+        [Command::RunJob(JobId(1), "nightly-etl".into())]
+    );
+    assert_eq!(a.update(key('p')), [Command::SetPaused(JobId(1), true)]);
+    a.update(key('j'));
+    assert_eq!(
+        a.update(key('p')),
+        [Command::SetPaused(JobId(2), false)],
+        "paused jobs resume"
+    );
+    assert!(a.update(ctrl('d')).is_empty());
+    assert_eq!(
+        a.update(code(KeyCode::Enter)),
+        [Command::DeleteJob(JobId(2), "report".into())]
+    );
+    a.update(Msg::Events(EventBatch {
+        events: vec![Event {
+            seq: 3,
+            at_ms: NOW,
+            kind: EventKind::JobDeleted(JobId(2)),
+        }],
+        last_seq: 3,
+        lost: None,
+    }));
+    assert_eq!(a.jobs.view.len(), 1);
+    // Enter on a job shows its runs.
+    a.update(key('g'));
+    a.update(code(KeyCode::Enter));
+    assert_eq!(a.screen, Screen::Runs);
+    assert_eq!(a.runs.filter.text, "nightly-etl");
+}
+
+#[test]
+fn submit_form_makes_a_spec() {
+    let mut a = loaded();
+    a.update(key('s'));
+    assert!(matches!(a.overlay, Some(Overlay::Submit(_))));
+    assert!(
+        a.update(code(KeyCode::Enter)).is_empty(),
+        "empty code is refused"
+    );
+    typed(&mut a, "etl.py");
+    a.update(code(KeyCode::Up)); // source
+    a.update(code(KeyCode::Right)); // file
+    a.update(code(KeyCode::Up)); // kind
+    a.update(code(KeyCode::Right)); // python
+    let cmds = a.update(code(KeyCode::Enter));
+    let mut want = JobSpec::new(JobKind::Python, JobSource::File("/work/etl.py".into()));
+    want.name = String::new();
+    assert_eq!(cmds, [Command::Submit(want)]);
+    let mut made = run(9, "etl.py", Lifecycle::Queued, None);
+    made.started_ms = None;
+    a.update(Msg::RunMade(Ok(made)));
+    assert_eq!(
+        a.runs.selected_run().unwrap().id,
+        RunId(9),
+        "the new run is selected"
+    );
+}
+
+#[test]
+fn logs_open_follow_and_search() {
+    let mut a = loaded();
+    a.update(Msg::Resize(80, 12));
+    let cmds = a.update(key('l'));
+    assert_eq!(a.screen, Screen::Logs);
+    let epoch = a.logs.as_ref().unwrap().epoch;
+    assert!(cmds.contains(&Command::FollowLog {
+        epoch,
+        run: RunId(5),
+        stream: LogStream::Stdout,
+        offset: 0
+    }));
+    assert!(cmds.contains(&Command::FollowLog {
+        epoch,
+        run: RunId(5),
+        stream: LogStream::Stderr,
+        offset: 0
+    }));
+    let text: String = (1..=50).map(|i| format!("line {i}\n")).collect();
+    log_chunk(&mut a, LogStream::Stdout, 0, &text);
+    let v = a.logs.as_ref().unwrap();
+    assert!(v.follow);
+    assert_eq!(v.shown(v.cursor).unwrap().text, "line 50");
+    // A chunk for an older view of the log is ignored.
+    a.update(Msg::LogChunk {
+        epoch: epoch - 1,
+        stream: LogStream::Stdout,
+        kind: ChunkKind::Append,
+        chunk: LogChunk {
+            offset: 0,
+            data: b"stale\n".to_vec(),
+            size: 6,
+            complete: false,
+        },
+        at_ms: NOW,
+    });
+    assert_eq!(a.logs.as_ref().unwrap().shown_len(), 50);
+    a.update(key('/'));
+    typed(&mut a, "line 2");
+    let cmds = a.update(code(KeyCode::Enter));
+    assert_eq!(cmds, [Command::StopFollow], "a search stops following");
+    let v = a.logs.as_ref().unwrap();
+    assert_eq!(
+        v.shown(v.cursor).unwrap().text,
+        "line 29",
+        "the nearest match above"
+    );
+    a.update(key('n'));
+    let v = a.logs.as_ref().unwrap();
+    assert_eq!(
+        v.shown(v.cursor).unwrap().text,
+        "line 2",
+        "n wraps to the first match"
+    );
+    a.update(key('N'));
+    let v = a.logs.as_ref().unwrap();
+    assert_eq!(v.shown(v.cursor).unwrap().text, "line 29");
+    // G follows again from where the window ends.
+    let cmds = a.update(key('G'));
+    assert!(cmds.contains(&Command::FollowLog {
+        epoch,
+        run: RunId(5),
+        stream: LogStream::Stdout,
+        offset: text.len() as u64
+    }));
+    assert!(a.logs.as_ref().unwrap().follow);
+    // Save writes both streams of the merged view.
+    let cmds = a.update(ctrl('s'));
+    assert_eq!(
+        cmds,
+        [Command::SaveLog {
+            run: RunId(5),
+            streams: vec![LogStream::Stdout, LogStream::Stderr],
+            dir: PathBuf::from("/work")
+        }]
+    );
+}
+
+#[test]
+fn disconnect_keeps_the_screen_and_reconnect_refetches() {
+    let mut a = loaded();
+    a.update(key('3'));
+    a.update(Msg::Disconnected("connection reset".into()));
+    assert!(matches!(a.conn, Conn::Reconnecting { .. }));
+    assert_eq!(a.screen, Screen::Jobs);
+    let cmds = a.update(Msg::Connected {
+        version: "0.1.0".into(),
+        socket: "/s".into(),
+    });
+    assert_eq!(a.screen, Screen::Jobs);
+    assert!(cmds.contains(&Command::FetchRuns) && cmds.contains(&Command::FetchJobs));
+    // Lost events refetch too.
+    a.update(Msg::Dashboard(Ok(Box::new(dashboard()))));
+    let cmds = a.update(Msg::Events(EventBatch {
+        events: vec![],
+        last_seq: 9,
+        lost: Some(EventsLost { from: 1, to: 8 }),
+    }));
+    assert!(cmds.contains(&Command::FetchRuns));
+}
+
+#[test]
+fn run_state_changes_reach_the_row() {
+    let mut a = loaded();
+    let mut done = run(
+        5,
+        "nightly-etl",
+        Lifecycle::Terminated,
+        Some(RunResult::Succeeded),
+    );
+    done.exit_code = Some(0);
+    a.update(Msg::Events(EventBatch {
+        events: vec![Event {
+            seq: 4,
+            at_ms: NOW,
+            kind: EventKind::RunChanged(done),
+        }],
+        last_seq: 4,
+        lost: None,
+    }));
+    assert_eq!(a.runs.get(RunId(5)).unwrap().state_label(), "succeeded");
+    assert!(draw(&a, 80, 24).contains("succeeded"));
+}
+
+// ---- snapshots -------------------------------------------------------------------------
+
+#[test]
+fn snapshot_runs() {
+    let mut a = loaded();
+    snap!("runs_loaded_120x30", draw(&a, 120, 30));
+    snap!("runs_narrow_80x24", draw(&a, 80, 24));
+    a.update(key('/'));
+    typed(&mut a, "etl");
+    snap!("runs_filtering_80x24", draw(&a, 80, 24));
+    typed(&mut a, "zzz");
+    a.update(code(KeyCode::Enter));
+    snap!("runs_filter_matches_nothing", draw(&a, 80, 24));
+    let mut e = app();
+    e.update(Msg::Runs(Ok(vec![])));
+    snap!("runs_empty", draw(&e, 80, 24));
+    let mut f = app();
+    f.update(Msg::Runs(Err(
+        "harbourd unavailable: the store is locked".into()
+    )));
+    snap!("runs_error", draw(&f, 80, 24));
+    let loading = app();
+    snap!("runs_loading", draw(&loading, 80, 24));
+}
+
+#[test]
+fn snapshot_jobs() {
+    let mut a = loaded();
+    a.update(key('3'));
+    snap!("jobs_loaded_120x30", draw(&a, 120, 30));
+    snap!("jobs_narrow_80x24", draw(&a, 80, 24));
+    let mut e = app();
+    e.update(key('3'));
+    e.update(Msg::Jobs(Ok(vec![])));
+    snap!("jobs_empty", draw(&e, 80, 24));
+    e.jobs.load = Load::Failed("the call to harbourd failed: deadline exceeded".into());
+    snap!("jobs_error", draw(&e, 80, 24));
+}
+
+#[test]
+fn snapshot_dashboard() {
+    let mut a = loaded();
+    a.update(key('1'));
+    snap!("dashboard_loaded_120x30", draw(&a, 120, 30));
+    snap!("dashboard_narrow_80x24", draw(&a, 80, 24));
+    let mut e = app();
+    e.update(key('1'));
+    let mut empty = dashboard();
+    empty.trend.iter_mut().for_each(|t| {
+        t.succeeded = 0;
+        t.failed = 0;
+        t.cancelled = 0;
+    });
+    empty.recent_failures.clear();
+    empty.runs = RunCounts::default();
+    e.update(Msg::Dashboard(Ok(Box::new(empty))));
+    snap!("dashboard_empty", draw(&e, 80, 24));
+    let mut f = app();
+    f.update(key('1'));
+    f.update(Msg::Dashboard(Err(
+        "internal error 7f3a in harbourd; its log has the details under that id".into(),
+    )));
+    snap!("dashboard_error", draw(&f, 80, 24));
+}
+
+#[test]
+fn snapshot_details() {
+    let mut a = loaded();
+    a.update(key('j'));
+    a.update(code(KeyCode::Enter));
+    snap!("details_loading", draw(&a, 80, 24));
+    a.update(Msg::RunDetail(RunId(4), Ok(Box::new(detail()))));
+    snap!("details_loaded_120x40", draw(&a, 120, 40));
+    snap!("details_narrow_80x24", draw(&a, 80, 24));
+    a.update(Msg::RunDetail(
+        RunId(4),
+        Err("run 4 not found; harbour runs lists runs".into()),
+    ));
+    snap!("details_error", draw(&a, 80, 24));
+    let mut e = app();
+    e.update(key('['));
+    e.update(key('['));
+    e.screen = Screen::Details;
+    snap!("details_empty", draw(&e, 80, 24));
+}
+
+#[test]
+fn snapshot_logs() {
+    let mut e = app();
+    e.update(key('4'));
+    snap!("logs_none_open", draw(&e, 80, 24));
+    let mut a = loaded();
+    a.update(key('l'));
+    snap!("logs_waiting", draw(&a, 80, 24));
+    let out: String = (1..=40)
+        .map(|i| format!("{i:>3} INFO processed batch {i} of 40 rows=1000\n"))
+        .collect();
+    log_chunk(&mut a, LogStream::Stdout, 0, &out);
+    log_chunk(
+        &mut a,
+        LogStream::Stderr,
+        0,
+        "WARN slow partition 7 (12.3s)\n",
+    );
+    snap!("logs_following_80x24", draw(&a, 80, 24));
+    snap!("logs_following_120x30", draw(&a, 120, 30));
+    a.update(key('/'));
+    typed(&mut a, "batch 1");
+    a.update(code(KeyCode::Enter));
+    a.update(key('t'));
+    snap!("logs_search_timestamps", draw(&a, 80, 24));
+    a.update(key('e'));
+    a.update(key('e'));
+    snap!("logs_stderr_only", draw(&a, 80, 24));
+    let epoch = a.logs.as_ref().unwrap().epoch;
+    a.update(Msg::LogFailed {
+        epoch,
+        why: "logs of run 5 not found; they were removed by the retention policy".into(),
+    });
+    snap!("logs_error", draw(&a, 80, 24));
+}
+
+#[test]
+fn snapshot_overlays_and_connection() {
+    let mut a = loaded();
+    a.update(key('?'));
+    snap!("help_runs", draw(&a, 80, 24));
+    a.update(code(KeyCode::Esc));
+    a.update(ctrl('k'));
+    snap!("confirm_kill", draw(&a, 80, 24));
+    a.update(key('n'));
+    a.update(key('s'));
+    typed(&mut a, "echo hi");
+    snap!("submit_form", draw(&a, 80, 24));
+    a.update(code(KeyCode::Esc));
+    a.update(key(':'));
+    typed(&mut a, "re");
+    snap!("palette", draw(&a, 80, 24));
+    a.update(code(KeyCode::Esc));
+    a.update(Msg::Disconnected("the connection was reset".into()));
+    snap!("reconnecting", draw(&a, 80, 24));
+    let mut big = loaded();
+    big.update(Msg::DaemonStarted(
+        "no harbourd was running: started one (pid 42, log /data/harbourd.log)".into(),
+    ));
+    snap!("daemon_started_250x70", draw(&big, 250, 70));
+}
+
+#[test]
+fn no_color_keeps_the_selection_visible() {
+    let mut a = App::new(&Config::defaults(ColorMode::None), PathBuf::from("/"), NOW);
+    a.update(Msg::Runs(Ok(runs())));
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| ui::render(&a, f)).unwrap();
+    let buf = t.backend().buffer();
+    // Row 3 is the selected run; no cell anywhere has a colour.
+    assert!(
+        buf[(3, 3)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    );
+    for cell in buf.content() {
+        assert!(matches!(cell.fg, ratatui::style::Color::Reset), "{cell:?}");
+        assert!(matches!(cell.bg, ratatui::style::Color::Reset), "{cell:?}");
+    }
+}

@@ -124,7 +124,9 @@ fn parse_spec(spec: &str) -> Result<Style, String> {
         if let Some(m) = modifier {
             style = style.add_modifier(m);
         } else if word == "on" {
-            let bg = words.next().ok_or_else(|| format!("'{spec}': a colour must follow 'on'"))?;
+            let bg = words
+                .next()
+                .ok_or_else(|| format!("'{spec}': a colour must follow 'on'"))?;
             style = style.bg(parse_color(bg)?);
         } else if first {
             style = style.fg(parse_color(word)?);
@@ -161,13 +163,21 @@ fn to_256(r: u8, g: u8, b: u8) -> u8 {
     let steps = [0u8, 95, 135, 175, 215, 255];
     let cube_rgb = (steps[ri as usize], steps[gi as usize], steps[bi as usize]);
     let avg = (u16::from(r) + u16::from(g) + u16::from(b)) / 3;
-    let gray_idx = if avg > 238 { 23 } else { avg.saturating_sub(3) / 10 } as u8;
+    let gray_idx = if avg > 238 {
+        23
+    } else {
+        avg.saturating_sub(3) / 10
+    } as u8;
     let gray = 8 + 10 * gray_idx;
     let dist = |(a, b2, c): (u8, u8, u8)| {
         let d = |x: u8, y: u8| (i32::from(x) - i32::from(y)).pow(2);
         d(a, r) + d(b2, g) + d(c, b)
     };
-    if dist((gray, gray, gray)) < dist(cube_rgb) { 232 + gray_idx } else { cube }
+    if dist((gray, gray, gray)) < dist(cube_rgb) {
+        232 + gray_idx
+    } else {
+        cube
+    }
 }
 
 fn rgb_of_256(i: u8) -> (u8, u8, u8) {
@@ -176,7 +186,11 @@ fn rgb_of_256(i: u8) -> (u8, u8, u8) {
         16..=231 => {
             let i = i - 16;
             let steps = [0u8, 95, 135, 175, 215, 255];
-            (steps[(i / 36) as usize], steps[((i / 6) % 6) as usize], steps[(i % 6) as usize])
+            (
+                steps[(i / 36) as usize],
+                steps[((i / 6) % 6) as usize],
+                steps[(i % 6) as usize],
+            )
         }
         _ => {
             let v = 8 + 10 * (i - 232);
@@ -209,7 +223,10 @@ fn to_16(r: u8, g: u8, b: u8) -> Color {
         let sq = |p: u8, q: u8| (i32::from(p) - i32::from(q)).pow(2);
         sq(x, r) + sq(y, g) + sq(z, b)
     };
-    BASIC16.iter().min_by_key(|(_, rgb)| d(*rgb)).map_or(Color::Reset, |(c, _)| *c)
+    BASIC16
+        .iter()
+        .min_by_key(|(_, rgb)| d(*rgb))
+        .map_or(Color::Reset, |(c, _)| *c)
 }
 
 fn degrade(color: Option<Color>, mode: ColorMode) -> Option<Color> {
@@ -251,7 +268,9 @@ impl Theme {
             let mut s = parse_spec(spec).map_err(|e| format!("[theme] {name}: {e}"))?;
             s.fg = degrade(s.fg, mode);
             s.bg = degrade(s.bg, mode);
-            if mode == ColorMode::None && (name == "selected" || name == "match" || name == "tab-active") {
+            if mode == ColorMode::None
+                && (name == "selected" || name == "match" || name == "tab-active")
+            {
                 s = s.add_modifier(Modifier::REVERSED);
             }
             styles.insert(name.clone(), s);
@@ -281,12 +300,22 @@ mod tests {
     fn colours_degrade() {
         let cfg = ThemeConfig::new();
         let t256 = Theme::new(&cfg, ColorMode::Ansi256).unwrap();
-        assert!(matches!(t256.get("state-failed").fg, Some(Color::Indexed(_))));
+        assert!(matches!(
+            t256.get("state-failed").fg,
+            Some(Color::Indexed(_))
+        ));
         let t16 = Theme::new(&cfg, ColorMode::Ansi16).unwrap();
-        assert!(!matches!(t16.get("state-failed").fg, Some(Color::Rgb(..) | Color::Indexed(_))));
+        assert!(!matches!(
+            t16.get("state-failed").fg,
+            Some(Color::Rgb(..) | Color::Indexed(_))
+        ));
         let none = Theme::new(&cfg, ColorMode::None).unwrap();
         assert_eq!(none.get("state-failed").fg, None);
-        assert!(none.get("selected").add_modifier.contains(Modifier::REVERSED));
+        assert!(
+            none.get("selected")
+                .add_modifier
+                .contains(Modifier::REVERSED)
+        );
         assert_eq!(to_256(255, 0, 0), 196);
         assert_eq!(to_16(250, 10, 10), Color::LightRed);
     }
@@ -294,12 +323,32 @@ mod tests {
     #[test]
     fn detection_follows_the_environment() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
         };
-        assert_eq!(ColorMode::Auto.detect(env(&[("NO_COLOR", "1"), ("COLORTERM", "truecolor")])), ColorMode::None);
-        assert_eq!(ColorMode::Auto.detect(env(&[("COLORTERM", "truecolor")])), ColorMode::Truecolor);
-        assert_eq!(ColorMode::Auto.detect(env(&[("TERM", "xterm-256color")])), ColorMode::Ansi256);
-        assert_eq!(ColorMode::Auto.detect(env(&[("TERM", "xterm")])), ColorMode::Ansi16);
-        assert_eq!(ColorMode::Ansi16.detect(env(&[("NO_COLOR", "1")])), ColorMode::Ansi16);
+        assert_eq!(
+            ColorMode::Auto.detect(env(&[("NO_COLOR", "1"), ("COLORTERM", "truecolor")])),
+            ColorMode::None
+        );
+        assert_eq!(
+            ColorMode::Auto.detect(env(&[("COLORTERM", "truecolor")])),
+            ColorMode::Truecolor
+        );
+        assert_eq!(
+            ColorMode::Auto.detect(env(&[("TERM", "xterm-256color")])),
+            ColorMode::Ansi256
+        );
+        assert_eq!(
+            ColorMode::Auto.detect(env(&[("TERM", "xterm")])),
+            ColorMode::Ansi16
+        );
+        assert_eq!(
+            ColorMode::Ansi16.detect(env(&[("NO_COLOR", "1")])),
+            ColorMode::Ansi16
+        );
     }
 }

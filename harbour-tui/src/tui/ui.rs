@@ -10,13 +10,18 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::action::Screen;
 use super::app::{App, Conn, FormField, Level, Overlay, Prompt};
+use super::logs_ui;
 use super::palette;
 use super::widgets;
-use super::logs_ui;
 
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
-    let [header, body, status] = Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let [header, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     render_header(app, frame, header);
     let theme = &app.theme;
     match app.screen {
@@ -40,26 +45,46 @@ pub fn render(app: &App, frame: &mut Frame) {
 
 fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
-    let mut spans = vec![Span::styled(" harbour ", theme.get("tab-active")), Span::raw(" ")];
+    let mut spans = vec![
+        Span::styled(" harbour ", theme.get("tab-active")),
+        Span::raw(" "),
+    ];
     for (i, s) in Screen::CYCLE.iter().enumerate() {
-        let style = if *s == app.screen { theme.get("tab-active") } else { theme.get("tab") };
+        let style = if *s == app.screen {
+            theme.get("tab-active")
+        } else {
+            theme.get("tab")
+        };
         spans.push(Span::styled(format!("{} {}", i + 1, s.title()), style));
         spans.push(Span::raw(" "));
     }
     if app.screen == Screen::Details {
-        spans.push(Span::styled(Screen::Details.title(), theme.get("tab-active")));
+        spans.push(Span::styled(
+            Screen::Details.title(),
+            theme.get("tab-active"),
+        ));
     }
     let (conn, style) = match &app.conn {
         Conn::Connecting => ("connecting…".to_owned(), theme.get("status-warn")),
-        Conn::Connected { version, .. } => (format!("● harbourd {version}"), theme.get("state-succeeded")),
+        Conn::Connected { version, .. } => (
+            format!("● harbourd {version}"),
+            theme.get("state-succeeded"),
+        ),
         Conn::Reconnecting { .. } => ("○ reconnecting…".to_owned(), theme.get("status-error")),
     };
     let left = Line::from(spans);
     let right_w = u16::try_from(conn.chars().count() + 1).unwrap_or(0);
     frame.render_widget(Paragraph::new(left).style(theme.get("header")), area);
     if area.width > right_w + 40 {
-        let r = Rect { x: area.x + area.width - right_w, width: right_w, ..area };
-        frame.render_widget(Paragraph::new(Line::from(Span::styled(conn, style))).style(theme.get("header")), r);
+        let r = Rect {
+            x: area.x + area.width - right_w,
+            width: right_w,
+            ..area
+        };
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(conn, style))).style(theme.get("header")),
+            r,
+        );
     }
 }
 
@@ -67,7 +92,9 @@ fn hints(app: &App) -> &'static str {
     match app.screen {
         Screen::Runs => "enter details  l logs  ctrl-k kill  r restart  s submit  / filter  ? help",
         Screen::Jobs => "r run now  p pause  ctrl-d delete  enter runs  / filter  ? help",
-        Screen::Logs => "/ search  n/N next  e streams  w wrap  t time  G follow  ctrl-s save  ? help",
+        Screen::Logs => {
+            "/ search  n/N next  e streams  w wrap  t time  G follow  ctrl-s save  ? help"
+        }
         Screen::Details => "l logs  ctrl-k kill  r restart  esc back  ? help",
         Screen::Dashboard => "1-4 screens  : palette  ? help  q quit",
     }
@@ -81,14 +108,23 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
             Prompt::Search => "search /",
             Prompt::Palette => ":",
         };
-        let line = Line::from(vec![Span::styled(lead, theme.get("key")), Span::raw(input.text.clone())]);
+        let line = Line::from(vec![
+            Span::styled(lead, theme.get("key")),
+            Span::raw(input.text.clone()),
+        ]);
         frame.render_widget(Paragraph::new(line).style(theme.get("status")), area);
         let x = area.x + u16::try_from(lead.chars().count()).unwrap_or(0) + input.cursor_col();
-        frame.set_cursor_position(Position { x: x.min(area.right().saturating_sub(1)), y: area.y });
+        frame.set_cursor_position(Position {
+            x: x.min(area.right().saturating_sub(1)),
+            y: area.y,
+        });
         return;
     }
     let (text, style) = match (&app.conn, &app.status) {
-        (Conn::Reconnecting { why }, _) => (format!("harbourd went away, reconnecting… ({why})"), theme.get("status-error")),
+        (Conn::Reconnecting { why }, _) => (
+            format!("harbourd went away, reconnecting… ({why})"),
+            theme.get("status-error"),
+        ),
         (_, Some(s)) => (
             s.text.clone(),
             match s.level {
@@ -100,7 +136,10 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
         _ => (hints(app).to_owned(), theme.get("status")),
     };
     let text = widgets::ellipsize(&text, usize::from(area.width));
-    frame.render_widget(Paragraph::new(Line::from(Span::styled(text, style))).style(theme.get("status")), area);
+    frame.render_widget(
+        Paragraph::new(Line::from(Span::styled(text, style))).style(theme.get("status")),
+        area,
+    );
 }
 
 fn render_palette_candidates(app: &App, frame: &mut Frame, body: Rect, text: &str) {
@@ -108,16 +147,29 @@ fn render_palette_candidates(app: &App, frame: &mut Frame, body: Rect, text: &st
     if cands.is_empty() || text.contains(' ') {
         return;
     }
-    let h = u16::try_from(cands.len()).unwrap_or(0).min(body.height.saturating_sub(2)) + 2;
+    let h = u16::try_from(cands.len())
+        .unwrap_or(0)
+        .min(body.height.saturating_sub(2))
+        + 2;
     let w = 50.min(body.width);
-    let r = Rect { x: body.x, y: body.bottom().saturating_sub(h), width: w, height: h };
+    let r = Rect {
+        x: body.x,
+        y: body.bottom().saturating_sub(h),
+        width: w,
+        height: h,
+    };
     frame.render_widget(Clear, r);
     let block = widgets::block(&app.theme, " commands (tab completes) ");
     let inner = block.inner(r);
     frame.render_widget(block, r);
     let lines: Vec<Line> = cands
         .iter()
-        .map(|(name, help)| Line::from(vec![Span::styled(format!("{name:<10}"), app.theme.get("key")), Span::styled(*help, app.theme.get("dim"))]))
+        .map(|(name, help)| {
+            Line::from(vec![
+                Span::styled(format!("{name:<10}"), app.theme.get("key")),
+                Span::styled(*help, app.theme.get("dim")),
+            ])
+        })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
 }
@@ -125,7 +177,10 @@ fn render_palette_candidates(app: &App, frame: &mut Frame, body: Rect, text: &st
 fn render_help(app: &App, frame: &mut Frame, body: Rect) {
     let theme = &app.theme;
     let bindings = app.keymap.bindings(app.screen);
-    let mut lines = vec![Line::from(Span::styled(format!("{} keys", app.screen.title()), theme.get("title")))];
+    let mut lines = vec![Line::from(Span::styled(
+        format!("{} keys", app.screen.title()),
+        theme.get("title"),
+    ))];
     let mut in_global = false;
     for (key, action, local) in bindings {
         if !local && !in_global {
@@ -133,10 +188,16 @@ fn render_help(app: &App, frame: &mut Frame, body: Rect) {
             lines.push(Line::default());
             lines.push(Line::from(Span::styled("Everywhere", theme.get("title"))));
         }
-        lines.push(Line::from(vec![Span::styled(format!("  {key:<10}"), theme.get("key")), Span::raw(action.describe())]));
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {key:<16} "), theme.get("key")),
+            Span::raw(action.describe()),
+        ]));
     }
     lines.push(Line::default());
-    lines.push(Line::from(Span::styled("keys are set in tui.toml; harbour-tui --print-config shows them", theme.get("dim"))));
+    lines.push(Line::from(Span::styled(
+        "keys are set in tui.toml; harbour-tui --print-config shows them",
+        theme.get("dim"),
+    )));
     let r = widgets::centered(body, 60, body.height.saturating_sub(2).max(5));
     frame.render_widget(Clear, r);
     let block = widgets::block(theme, " Help (esc closes, j/k scroll) ");
@@ -155,24 +216,47 @@ fn render_confirm(app: &App, frame: &mut Frame, body: Rect, prompt: &str) {
     let lines = vec![
         Line::from(prompt.to_owned()),
         Line::default(),
-        Line::from(vec![Span::styled("y", theme.get("key")), Span::raw(" yes   "), Span::styled("n", theme.get("key")), Span::raw(" no")]),
+        Line::from(vec![
+            Span::styled("y", theme.get("key")),
+            Span::raw(" yes   "),
+            Span::styled("n", theme.get("key")),
+            Span::raw(" no"),
+        ]),
     ];
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
 }
 
 fn render_submit(app: &App, frame: &mut Frame, body: Rect) {
-    let Some(Overlay::Submit(form)) = &app.overlay else { return };
+    let Some(Overlay::Submit(form)) = &app.overlay else {
+        return;
+    };
     let theme = &app.theme;
     let r = widgets::centered(body, 70, 10);
     frame.render_widget(Clear, r);
-    let block = widgets::block(theme, " Submit a run (tab next field, enter submits, esc cancels) ");
+    let block = widgets::block(
+        theme,
+        " Submit a run (tab next field, enter submits, esc cancels) ",
+    );
     let inner = block.inner(r);
     frame.render_widget(block, r);
-    let mark = |f: FormField| if form.field == f { Span::styled("▶ ", theme.get("key")) } else { Span::raw("  ") };
-    let choice = |label: &str, on: bool| -> Span<'static> {
-        if on { Span::styled(format!("[{label}]"), theme.get("selected")) } else { Span::raw(format!(" {label} ")) }
+    let mark = |f: FormField| {
+        if form.field == f {
+            Span::styled("▶ ", theme.get("key"))
+        } else {
+            Span::raw("  ")
+        }
     };
-    let mut kinds = vec![mark(FormField::Kind), Span::styled("kind    ", theme.get("column-header"))];
+    let choice = |label: &str, on: bool| -> Span<'static> {
+        if on {
+            Span::styled(format!("[{label}]"), theme.get("selected"))
+        } else {
+            Span::raw(format!(" {label} "))
+        }
+    };
+    let mut kinds = vec![
+        mark(FormField::Kind),
+        Span::styled("kind    ", theme.get("column-header")),
+    ];
     for k in harbour_shared::JobKind::ALL {
         kinds.push(choice(k.as_str(), form.kind == k));
         kinds.push(Span::raw(" "));
@@ -185,15 +269,33 @@ fn render_submit(app: &App, frame: &mut Frame, body: Rect) {
         choice("file", form.file),
     ];
     let label = if form.file { "path    " } else { "code    " };
-    let text = vec![mark(FormField::Text), Span::styled(label, theme.get("column-header")), Span::raw(form.text.text.clone())];
-    let mut lines = vec![Line::from(kinds), Line::from(source), Line::from(text), Line::default()];
+    let text = vec![
+        mark(FormField::Text),
+        Span::styled(label, theme.get("column-header")),
+        Span::raw(form.text.text.clone()),
+    ];
+    let mut lines = vec![
+        Line::from(kinds),
+        Line::from(source),
+        Line::from(text),
+        Line::default(),
+    ];
     match &form.error {
-        Some(e) => lines.push(Line::from(Span::styled(e.clone(), theme.get("status-error")))),
-        None => lines.push(Line::from(Span::styled("←/→ change kind and source", theme.get("dim")))),
+        Some(e) => lines.push(Line::from(Span::styled(
+            e.clone(),
+            theme.get("status-error"),
+        ))),
+        None => lines.push(Line::from(Span::styled(
+            "←/→ change kind and source",
+            theme.get("dim"),
+        ))),
     }
     frame.render_widget(Paragraph::new(lines).style(Style::default()), inner);
     if form.field == FormField::Text {
         let x = inner.x + 10 + form.text.cursor_col();
-        frame.set_cursor_position(Position { x: x.min(inner.right().saturating_sub(1)), y: inner.y + 2 });
+        frame.set_cursor_position(Position {
+            x: x.min(inner.right().saturating_sub(1)),
+            y: inner.y + 2,
+        });
     }
 }

@@ -23,9 +23,13 @@ pub enum Load {
 pub fn state_style(theme: &Theme, lifecycle: Lifecycle, result: Option<RunResult>) -> Style {
     match (lifecycle, result) {
         (_, Some(RunResult::Succeeded)) => theme.get("state-succeeded"),
-        (_, Some(RunResult::Failed { .. } | RunResult::TimedOut | RunResult::Lost)) => theme.get("state-failed"),
+        (_, Some(RunResult::Failed { .. } | RunResult::TimedOut | RunResult::Lost)) => {
+            theme.get("state-failed")
+        }
         (_, Some(RunResult::Cancelled)) => theme.get("state-cancelled"),
-        (Lifecycle::Running | Lifecycle::Starting | Lifecycle::Terminating, None) => theme.get("state-running"),
+        (Lifecycle::Running | Lifecycle::Starting | Lifecycle::Terminating, None) => {
+            theme.get("state-running")
+        }
         _ => theme.get("state-queued"),
     }
 }
@@ -42,10 +46,20 @@ pub fn block<'a>(theme: &Theme, title: impl Into<Line<'a>>) -> Block<'a> {
 /// A message in the middle of `area`: what a screen shows while loading, when empty or after
 /// an error.
 pub fn message(frame: &mut Frame, area: Rect, text: &str, style: Style) {
-    let lines: Vec<Line> = text.lines().map(|l| Line::from(Span::styled(l.to_owned(), style))).collect();
+    let lines: Vec<Line> = text
+        .lines()
+        .map(|l| Line::from(Span::styled(l.to_owned(), style)))
+        .collect();
     let height = u16::try_from(lines.len()).unwrap_or(1).min(area.height);
-    let [mid] = Layout::vertical([Constraint::Length(height + 1)]).flex(Flex::Center).areas(area);
-    frame.render_widget(Paragraph::new(lines).alignment(Alignment::Center).wrap(Wrap { trim: true }), mid);
+    let [mid] = Layout::vertical([Constraint::Length(height + 1)])
+        .flex(Flex::Center)
+        .areas(area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        mid,
+    );
 }
 
 /// The standard message for a screen's load state; `None` when loaded.
@@ -53,7 +67,10 @@ pub fn load_message(load: &Load, what: &str) -> Option<(String, bool)> {
     match load {
         Load::Loading => Some((format!("loading {what}…"), false)),
         Load::Loaded => None,
-        Load::Failed(why) => Some((format!("could not load {what}:\n{why}\nctrl-r retries"), true)),
+        Load::Failed(why) => Some((
+            format!("could not load {what}:\n{why}\nctrl-r retries"),
+            true,
+        )),
     }
 }
 
@@ -61,7 +78,12 @@ pub fn load_message(load: &Load, what: &str) -> Option<(String, bool)> {
 pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
 }
 
 /// Cuts `s` to `width` columns, ending with `…` when cut.
