@@ -35,7 +35,12 @@ struct Args {
 fn init_logging(path: Option<PathBuf>) -> anyhow::Result<()> {
     let path = path.unwrap_or_else(|| {
         directories::BaseDirs::new()
-            .map(|b| b.state_dir().unwrap_or_else(|| b.cache_dir()).join("harbour").join("harbour-tui.log"))
+            .map(|b| {
+                b.state_dir()
+                    .unwrap_or_else(|| b.cache_dir())
+                    .join("harbour")
+                    .join("harbour-tui.log")
+            })
             .unwrap_or_else(|| std::env::temp_dir().join("harbour-tui.log"))
     });
     if let Some(dir) = path.parent() {
@@ -49,7 +54,10 @@ fn init_logging(path: Option<PathBuf>) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::sync::Mutex::new(file))
         .with_ansi(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("HARBOUR_TUI_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HARBOUR_TUI_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .init();
     Ok(())
 }
@@ -69,7 +77,10 @@ fn main() -> anyhow::Result<()> {
     let opts = shell::Options { socket, autostart };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let mut app = App::new(&cfg, cwd, shell::now_ms());
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let mouse = cfg.file.mouse;
     let mut term = terminal::enter(mouse)?;
     let result = rt.block_on(shell::run(&mut term, &mut app, opts));
