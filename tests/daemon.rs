@@ -1,1 +1,734 @@
+//! The daemon end to end: the real `harbourd` binary on a temp dir, driven through the real
+//! client over its Unix socket.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::Write as _;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::time::{Duration, Instant};
+
+use harbour_shared::{
+    Error, EventKind, JobKind, JobPatch, JobRef, JobSource, JobSpec, Lifecycle, LogStream,
+    PROTOCOL_VERSION, RunFilter, RunId, RunResult, RunStateFilter, Trigger,
+};
+use harbour_tests::{Daemon, processes_in_group, wait_run, wait_terminated};
+use harbour_tui::client::{self, Client, ClientError, Flatten as _};
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn shell(code: &str) -> JobSpec {
+    JobSpec::new(JobKind::Shell, JobSource::Code(code.into()))
+}
+
+async fn submit(client: &Client, spec: JobSpec) -> RunId {
+    client
+        .rpc
+        .submit(client::ctx(), spec)
+        .await
+        .flat()
+        .expect("submit")
+        .id
+}
+
+/// Everything a follower gets reading from 0 until the run is complete.
+async fn follow(client: &Client, run: RunId, stream: LogStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let chunk = client
+            .rpc
+            .read_log(
+                client::long_poll_ctx(2_000),
+                run,
+                stream,
+                out.len() as u64,
+                1 << 20,
+                2_000,
+            )
+            .await
+            .flat()
+            .expect("read_log");
+        assert_eq!(chunk.offset, out.len() as u64);
+        out.extend_from_slice(&chunk.data);
+        if chunk.complete {
+            return out;
+        }
+    }
+}
+
+fn api_error<T: std::fmt::Debug>(result: Result<T, ClientError>) -> Error {
+    match result {
+        Err(ClientError::Api(e)) => e,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_reports_the_daemon() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    assert_eq!(client.hello.protocol, PROTOCOL_VERSION);
+    let status = client.rpc.status(client::ctx()).await.flat().unwrap();
+    assert_eq!(status.mode, "user");
+    assert_eq!(status.socket, daemon.socket.display().to_string());
+    assert_eq!(status.data_dir, daemon.data_dir.display().to_string());
+    assert_eq!(status.runs.total(), 0);
+    assert_eq!(status.pid, daemon.pid());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shell_run_succeeds_with_its_output_and_history() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    let mut spec = shell("echo hi; echo oops >&2; echo \"arg=$1 env=$GREETING\"");
+    spec.args = vec!["a b; $(rm -rf /)".into()];
+    spec.env = vec!["GREETING=hello".parse().unwrap()];
+    let id = submit(&client, spec).await;
+    let out = follow(&client, id, LogStream::Stdout).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "hi\narg=a b; $(rm -rf /) env=hello\n"
+    );
+    assert_eq!(follow(&client, id, LogStream::Stderr).await, b"oops\n");
+    let detail = wait_terminated(&client, id, LONG).await;
+    assert_eq!(detail.run.result, Some(RunResult::Succeeded));
+    assert_eq!(detail.run.trigger, Trigger::Submit);
+    assert_eq!(detail.run.stdout_bytes, out.len() as u64);
+    let lifecycles: Vec<_> = detail.transitions.iter().map(|t| t.lifecycle).collect();
+    assert_eq!(
+        lifecycles,
+        [
+            Lifecycle::Queued,
+            Lifecycle::Starting,
+            Lifecycle::Running,
+            Lifecycle::Terminated
+        ]
+    );
+    assert_eq!(detail.argv[0], "/bin/sh");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follower_gets_every_byte_once_while_the_run_writes() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    // ~6 MB in many small writes, followed while it is being written.
+    let id = submit(&client, shell("i=0; while [ $i -lt 60000 ]; do echo \"line $i ........................................................................................\"; i=$((i+1)); done")).await;
+    let out = follow(&client, id, LogStream::Stdout).await;
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 60_000);
+    for (i, line) in lines.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("line {i} ")),
+            "line {i} is {line:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_carry_the_exit_code_and_python_gets_argv() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    let failed = submit(&client, shell("exit 3")).await;
+    let mut py = JobSpec::new(
+        JobKind::Python,
+        JobSource::Code("import sys; print(sys.argv[1:]); sys.exit(int(sys.argv[2]))".into()),
+    );
+    py.args = vec!["--arg".into(), "0".into()];
+    let python = submit(&client, py).await;
+    let failed = wait_terminated(&client, failed, LONG).await;
+    assert_eq!(
+        failed.run.result,
+        Some(RunResult::Failed { exit_code: Some(3) })
+    );
+    assert_eq!(failed.run.state_message, "exited with code 3");
+    let python = wait_terminated(&client, python, LONG).await;
+    assert_eq!(
+        python.run.result,
+        Some(RunResult::Succeeded),
+        "{}",
+        python.run.state_message
+    );
+    assert_eq!(
+        follow(&client, python.run.id, LogStream::Stdout).await,
+        b"['--arg', '0']\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_stops_the_whole_process_group_and_leaves_no_orphan() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    // A run whose children ignore nothing and one that ignores SIGTERM: both must go.
+    let id = submit(
+        &client,
+        shell("sleep 300 & (trap '' TERM; sleep 300) & echo started; wait"),
+    )
+    .await;
+    let running = wait_run(&client, id, LONG, |r| r.stdout_bytes > 0).await;
+    let pgid = running.run.pid.expect("pid");
+    assert!(
+        processes_in_group(pgid).len() >= 3,
+        "the run and its children are in one group"
+    );
+    let killed = client.rpc.kill_run(client::ctx(), id).await.flat().unwrap();
+    assert_eq!(killed.lifecycle, Lifecycle::Terminating);
+    let done = wait_terminated(&client, id, LONG).await;
+    assert_eq!(done.run.result, Some(RunResult::Cancelled));
+    assert!(
+        done.run.state_message.starts_with("cancelled by a user"),
+        "{}",
+        done.run.state_message
+    );
+    assert_eq!(
+        processes_in_group(pgid),
+        Vec::<u32>::new(),
+        "no process of the run survives"
+    );
+    // Killing it again is a conflict that says what to do.
+    let again = api_error(client.rpc.kill_run(client::ctx(), id).await.flat());
+    assert!(again.to_string().contains("harbour restart"), "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leftover_children_are_stopped_when_the_run_ends() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    let id = submit(&client, shell("sleep 300 & echo $! ; exit 0")).await;
+    let done = wait_terminated(&client, id, LONG).await;
+    assert_eq!(done.run.result, Some(RunResult::Succeeded));
+    assert!(processes_in_group(done.run.pid.unwrap()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timeouts_and_retries_with_backoff() {
+    let daemon = Daemon::start_with("[runs]\nkill_grace_secs = 1\n");
+    let client = daemon.client().await;
+    let mut spec = shell("echo attempt $HARBOUR_ATTEMPT; sleep 30");
+    spec.timeout_secs = Some(1);
+    spec.retries = 1;
+    spec.retry_backoff_secs = 1;
+    let first = submit(&client, spec).await;
+    let first = wait_terminated(&client, first, LONG).await;
+    assert_eq!(first.run.result, Some(RunResult::TimedOut));
+    // Its retry waits, then runs as attempt 2, and times out too; no third attempt.
+    let retry = client
+        .rpc
+        .list_runs(
+            client::ctx(),
+            RunFilter {
+                job: Some(JobRef::Id(first.run.job_id)),
+                ..Default::default()
+            },
+        )
+        .await
+        .flat()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.parent == Some(first.run.id))
+        .expect("a retry run");
+    assert_eq!(retry.trigger, Trigger::Retry);
+    assert_eq!(retry.attempt, 2);
+    let retried = wait_terminated(&client, retry.id, LONG).await;
+    assert!(
+        retried
+            .transitions
+            .iter()
+            .any(|t| t.lifecycle == Lifecycle::WaitingForRetry)
+    );
+    assert_eq!(retried.run.result, Some(RunResult::TimedOut));
+    assert_eq!(
+        follow(&client, retry.id, LogStream::Stdout).await,
+        b"attempt 2\n"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = client
+        .rpc
+        .list_runs(
+            client::ctx(),
+            RunFilter {
+                job: Some(JobRef::Id(first.run.job_id)),
+                ..Default::default()
+            },
+        )
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(all.len(), 2, "retries = 1 means two attempts in all");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_queue_respects_the_concurrency_limit() {
+    let daemon = Daemon::start_with("[runs]\nmax_concurrent = 1\n");
+    let client = daemon.client().await;
+    let first = submit(&client, shell("sleep 1")).await;
+    let second = submit(&client, shell("true")).await;
+    wait_run(&client, first, LONG, |r| r.lifecycle == Lifecycle::Running).await;
+    let queued = client
+        .rpc
+        .get_run(client::ctx(), second)
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(queued.run.lifecycle, Lifecycle::Queued);
+    let second = wait_terminated(&client, second, LONG).await;
+    let first = client
+        .rpc
+        .get_run(client::ctx(), first)
+        .await
+        .flat()
+        .unwrap();
+    assert!(
+        second.run.started_ms >= first.run.ended_ms,
+        "the second starts after the first ends"
+    );
+    // A queued run can be cancelled before it starts.
+    let blocker = submit(&client, shell("sleep 5")).await;
+    let waiting = submit(&client, shell("true")).await;
+    let cancelled = client
+        .rpc
+        .kill_run(client::ctx(), waiting)
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(cancelled.result, Some(RunResult::Cancelled));
+    assert_eq!(cancelled.started_ms, None);
+    client
+        .rpc
+        .kill_run(client::ctx(), blocker)
+        .await
+        .flat()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_leaves_history_intact_and_active_runs_lost_and_retried() {
+    let mut daemon = Daemon::start();
+    let client = daemon.client().await;
+    let done = submit(&client, shell("echo finished")).await;
+    wait_terminated(&client, done, LONG).await;
+    let mut spec = shell("echo before; sleep 300");
+    spec.retries = 1;
+    spec.retry_backoff_secs = 0;
+    let active = submit(&client, spec).await;
+    let running = wait_run(&client, active, LONG, |r| r.stdout_bytes > 0).await;
+    let pgid = running.run.pid.unwrap();
+    daemon.kill9();
+    assert!(
+        !processes_in_group(pgid).is_empty(),
+        "the run outlives a crashed daemon"
+    );
+    daemon.spawn();
+    let client = daemon.client().await;
+    let done = client
+        .rpc
+        .get_run(client::ctx(), done)
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(done.run.result, Some(RunResult::Succeeded));
+    assert_eq!(
+        follow(&client, done.run.id, LogStream::Stdout).await,
+        b"finished\n"
+    );
+    let lost = client
+        .rpc
+        .get_run(client::ctx(), active)
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(lost.run.result, Some(RunResult::Lost));
+    assert!(
+        lost.run
+            .state_message
+            .contains("leftover processes were stopped"),
+        "{}",
+        lost.run.state_message
+    );
+    assert_eq!(
+        follow(&client, active, LogStream::Stdout).await,
+        b"before\n"
+    );
+    assert!(
+        processes_in_group(pgid).is_empty(),
+        "the new daemon stopped the old run's processes"
+    );
+    let retry = client
+        .rpc
+        .list_runs(
+            client::ctx(),
+            RunFilter {
+                state: Some(RunStateFilter::Active),
+                ..Default::default()
+            },
+        )
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(retry.len(), 1, "the lost run is retried per its policy");
+    assert_eq!(retry[0].parent, Some(active));
+    client
+        .rpc
+        .kill_run(client::ctx(), retry[0].id)
+        .await
+        .flat()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_and_removes_the_socket() {
+    let mut daemon = Daemon::start_with("[runs]\nkill_grace_secs = 2\n");
+    let client = daemon.client().await;
+    let id = submit(&client, shell("echo up; sleep 300")).await;
+    let running = wait_run(&client, id, LONG, |r| r.stdout_bytes > 0).await;
+    let status = daemon.terminate();
+    assert!(status.success(), "{status}");
+    assert!(
+        !daemon.socket.exists(),
+        "the socket file is removed on exit"
+    );
+    assert!(processes_in_group(running.run.pid.unwrap()).is_empty());
+    daemon.spawn();
+    let client = daemon.client().await;
+    let run = client.rpc.get_run(client::ctx(), id).await.flat().unwrap();
+    assert_eq!(run.run.result, Some(RunResult::Lost));
+    assert!(
+        run.run.state_message.contains("harbourd stopped"),
+        "{}",
+        run.run.state_message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_daemon_refuses_to_start_and_says_why() {
+    let daemon = Daemon::start();
+    let output = daemon.command().output().expect("run harbourd");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("another harbourd"), "{stderr}");
+    // The first one is unharmed.
+    let client = daemon.client().await;
+    client.rpc.status(client::ctx()).await.flat().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_clear_errors() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    let rpc = &client.rpc;
+    let unknown = api_error(rpc.get_run(client::ctx(), RunId(999)).await.flat());
+    assert!(matches!(unknown, Error::NotFound { .. }), "{unknown}");
+    assert!(unknown.to_string().contains("run 999 not found"));
+    let unknown_job = api_error(
+        rpc.run_job(client::ctx(), JobRef::Name("nope".into()))
+            .await
+            .flat(),
+    );
+    assert!(
+        matches!(unknown_job, Error::NotFound { .. }),
+        "{unknown_job}"
+    );
+    let empty = api_error(rpc.submit(client::ctx(), shell("   ")).await.flat());
+    assert!(
+        matches!(&empty, Error::Invalid { field, .. } if field == "code"),
+        "{empty}"
+    );
+    let missing = JobSpec::new(
+        JobKind::Python,
+        JobSource::File("/no/such/script.py".into()),
+    );
+    let missing = api_error(rpc.submit(client::ctx(), missing).await.flat());
+    assert!(
+        matches!(&missing, Error::Invalid { field, .. } if field == "file"),
+        "{missing}"
+    );
+    let mut cron = shell("true");
+    cron.name = "nightly".into();
+    cron.schedule = Some("at noon".into());
+    let cron = api_error(rpc.create_job(client::ctx(), cron).await.flat());
+    assert!(
+        matches!(&cron, Error::Invalid { field, .. } if field == "schedule"),
+        "{cron}"
+    );
+    let mut env = shell("true");
+    env.env = vec![harbour_shared::EnvVar {
+        key: "NOT VALID".into(),
+        value: "1".into(),
+    }];
+    let env = api_error(rpc.submit(client::ctx(), env).await.flat());
+    assert!(
+        matches!(&env, Error::Invalid { field, .. } if field == "env"),
+        "{env}"
+    );
+    let pyspark = JobSpec::new(JobKind::Pyspark, JobSource::Code("print(1)".into()));
+    let pyspark = api_error(rpc.submit(client::ctx(), pyspark).await.flat());
+    assert!(
+        pyspark
+            .to_string()
+            .contains("Spark runtime unavailable: not configured"),
+        "{pyspark}"
+    );
+    let patch = api_error(
+        rpc.update_job(client::ctx(), JobRef::Name("x".into()), JobPatch::default())
+            .await
+            .flat(),
+    );
+    assert!(matches!(patch, Error::Invalid { .. }), "{patch}");
+    // Nothing of that was stored.
+    let status = rpc.status(client::ctx()).await.flat().unwrap();
+    assert_eq!(status.runs.total(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn protocol_and_framing_abuse_is_contained() {
+    let daemon = Daemon::start();
+    let good = daemon.client().await;
+    // Another protocol version is told so.
+    let stream = tokio::net::UnixStream::connect(&daemon.socket)
+        .await
+        .unwrap();
+    let other =
+        harbour_shared::HarbourClient::new(Default::default(), client::transport(stream)).spawn();
+    let mismatch = other
+        .hello(client::ctx(), PROTOCOL_VERSION + 1)
+        .await
+        .flat();
+    assert!(matches!(
+        api_error(mismatch),
+        Error::ProtocolMismatch { .. }
+    ));
+    // Skipping hello is refused.
+    let status = other.status(client::ctx()).await.flat();
+    assert!(api_error(status).to_string().contains("call hello"));
+    // Garbage bytes, an oversized frame and a half-written frame end those connections only.
+    let mut garbage = StdUnixStream::connect(&daemon.socket).unwrap();
+    garbage
+        .write_all(b"\x00\x00\x00\x10this is not bincode at all")
+        .unwrap();
+    let mut oversize = StdUnixStream::connect(&daemon.socket).unwrap();
+    oversize.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let mut partial = StdUnixStream::connect(&daemon.socket).unwrap();
+    partial.write_all(&[0, 0, 1]).unwrap();
+    for conn in [&mut garbage, &mut oversize] {
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 64];
+        let n = std::io::Read::read(conn, &mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "the daemon closes a connection that sends garbage");
+    }
+    let status = good.rpc.status(client::ctx()).await.flat().unwrap();
+    assert_eq!(status.runs.total(), 0);
+    drop(partial);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_are_definitions_with_runs_restarts_and_pauses() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    let rpc = &client.rpc;
+    let mut spec = shell("echo job $HARBOUR_JOB_NAME");
+    spec.name = "greeter".into();
+    let job = rpc
+        .create_job(client::ctx(), spec.clone())
+        .await
+        .flat()
+        .unwrap();
+    let dup = api_error(rpc.create_job(client::ctx(), spec).await.flat());
+    assert!(matches!(dup, Error::Conflict(_)), "{dup}");
+    let run = rpc
+        .run_job(client::ctx(), JobRef::Name("greeter".into()))
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(run.trigger, Trigger::Manual);
+    wait_terminated(&client, run.id, LONG).await;
+    assert_eq!(
+        follow(&client, run.id, LogStream::Stdout).await,
+        b"job greeter\n"
+    );
+    let patch = JobPatch {
+        source: Some(JobSource::Code("echo v2".into())),
+        ..Default::default()
+    };
+    rpc.update_job(client::ctx(), JobRef::Id(job.id), patch)
+        .await
+        .flat()
+        .unwrap();
+    let restarted = rpc.restart_run(client::ctx(), run.id).await.flat().unwrap();
+    assert_eq!(
+        (restarted.trigger, restarted.parent),
+        (Trigger::Restart, Some(run.id))
+    );
+    wait_terminated(&client, restarted.id, LONG).await;
+    assert_eq!(
+        follow(&client, restarted.id, LogStream::Stdout).await,
+        b"v2\n",
+        "restart runs the job as it is now"
+    );
+    let old = rpc.get_run(client::ctx(), run.id).await.flat().unwrap();
+    assert_eq!(
+        old.spec.source,
+        JobSource::Code("echo job $HARBOUR_JOB_NAME".into()),
+        "a run keeps what it ran"
+    );
+    let paused = rpc
+        .set_job_paused(client::ctx(), JobRef::Id(job.id), true)
+        .await
+        .flat()
+        .unwrap();
+    assert!(paused.paused);
+    let listed = rpc.list_jobs(client::ctx(), false).await.flat().unwrap();
+    assert_eq!(
+        listed.len(),
+        1,
+        "one-off submissions are not listed as jobs"
+    );
+    assert_eq!(
+        listed[0].last_run.as_ref().map(|r| r.id),
+        Some(restarted.id)
+    );
+    rpc.delete_job(client::ctx(), JobRef::Id(job.id))
+        .await
+        .flat()
+        .unwrap();
+    assert!(
+        rpc.list_jobs(client::ctx(), false)
+            .await
+            .flat()
+            .unwrap()
+            .is_empty()
+    );
+    // Its runs stay in the history.
+    rpc.get_run(client::ctx(), run.id).await.flat().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cron_schedules_fire_on_time_and_skip_overlaps() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    let rpc = &client.rpc;
+    let mut spec = shell("sleep 60");
+    spec.name = "every-second".into();
+    spec.schedule = Some("* * * * * *".into());
+    let job = rpc.create_job(client::ctx(), spec).await.flat().unwrap();
+    let next = job.next_fire_ms.expect("a next fire time");
+    assert!(next > job.created_ms && next - job.created_ms <= 1_000);
+    let after = rpc
+        .events(client::ctx(), 0, 0)
+        .await
+        .flat()
+        .unwrap()
+        .last_seq;
+    tokio::time::sleep(Duration::from_millis(2_600)).await;
+    let runs = rpc
+        .list_runs(
+            client::ctx(),
+            RunFilter {
+                job: Some(JobRef::Id(job.id)),
+                ..Default::default()
+            },
+        )
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(
+        runs.len(),
+        1,
+        "fires while the first run is active are skipped: {runs:?}"
+    );
+    assert_eq!(runs[0].trigger, Trigger::Schedule);
+    let events = rpc
+        .events(client::long_poll_ctx(0), after, 0)
+        .await
+        .flat()
+        .unwrap();
+    assert!(
+        events
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::ScheduleSkipped { .. }))
+    );
+    rpc.set_job_paused(client::ctx(), JobRef::Id(job.id), true)
+        .await
+        .flat()
+        .unwrap();
+    let paused = rpc
+        .get_job(client::ctx(), JobRef::Id(job.id))
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(paused.next_fire_ms, None);
+    rpc.kill_run(client::ctx(), runs[0].id)
+        .await
+        .flat()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_follow_state_changes_in_commit_order() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    let start = client
+        .rpc
+        .events(client::ctx(), 0, 0)
+        .await
+        .flat()
+        .unwrap()
+        .last_seq;
+    let id = submit(&client, shell("echo x")).await;
+    let mut after = start;
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + LONG;
+    while !seen.contains(&Lifecycle::Terminated) {
+        assert!(Instant::now() < deadline, "saw only {seen:?}");
+        let batch = client
+            .rpc
+            .events(client::long_poll_ctx(1_000), after, 1_000)
+            .await
+            .flat()
+            .unwrap();
+        assert!(batch.lost.is_none());
+        for event in &batch.events {
+            assert!(event.seq > after);
+            after = event.seq;
+            if let EventKind::RunChanged(run) = &event.kind
+                && run.id == id
+            {
+                seen.push(run.lifecycle);
+            }
+        }
+        after = batch.last_seq;
+    }
+    assert_eq!(
+        seen,
+        [
+            Lifecycle::Queued,
+            Lifecycle::Starting,
+            Lifecycle::Running,
+            Lifecycle::Terminated
+        ]
+    );
+    // A sequence number from another daemon is reported as lost, not silently skipped.
+    let lost = client.rpc.events(client::ctx(), 1, 0).await.flat().unwrap();
+    assert!(lost.lost.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_counts_and_trend() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    let ok = submit(&client, shell("true")).await;
+    let bad = submit(&client, shell("false")).await;
+    wait_terminated(&client, ok, LONG).await;
+    wait_terminated(&client, bad, LONG).await;
+    let dash = client.rpc.dashboard(client::ctx()).await.flat().unwrap();
+    assert_eq!((dash.runs.succeeded, dash.runs.failed), (1, 1));
+    assert_eq!(dash.trend.len(), 7);
+    let today = dash.trend.last().unwrap();
+    assert_eq!((today.succeeded, today.failed), (1, 1));
+    assert_eq!(
+        dash.recent_failures
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        [bad]
+    );
+}
