@@ -146,6 +146,8 @@ pub fn spawn(launch: &Launch<'_>) -> io::Result<Spawned> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty argv"))?;
     let child = Command::new(program)
         .args(args)
+        // systemd's notification socket is the daemon's alone.
+        .env_remove("NOTIFY_SOCKET")
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
         .current_dir(launch.cwd)
         .stdin(Stdio::null())
