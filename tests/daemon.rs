@@ -732,3 +732,71 @@ async fn dashboard_counts_and_trend() {
         [bad]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn system_mode_socket_is_group_shared() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let mut daemon = Daemon::start();
+    daemon.terminate();
+    let group = nix::unistd::Group::from_gid(nix::unistd::getgid())
+        .unwrap()
+        .unwrap();
+    let run_dir = daemon.root.path().join("run");
+    let socket = run_dir.join("harbourd.sock");
+    let mut cmd = daemon.command();
+    cmd.arg("--system")
+        .env("HARBOUR_SOCKET", &socket)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    std::fs::write(
+        daemon.config_dir.join("harbourd.toml"),
+        format!("[daemon]\nsocket_group = \"{}\"\n", group.name),
+    )
+    .unwrap();
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "no socket in system mode");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(meta.gid(), group.gid.as_raw());
+    let dir_mode = std::fs::metadata(&run_dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode & 0o002, 0, "the socket dir is not world-writable");
+    let client = client::connect(&socket).await.unwrap();
+    let status = client.rpc.status(client::ctx()).await.flat().unwrap();
+    assert_eq!(status.mode, "system");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(!socket.exists());
+}
+
+#[test]
+fn a_bad_config_is_refused_by_name() {
+    let mut daemon = Daemon::start();
+    daemon.terminate();
+    std::fs::write(
+        daemon.config_dir.join("harbourd.toml"),
+        "[runs]\nmax_concurent = 2\n",
+    )
+    .unwrap();
+    let output = daemon.command().output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("max_concurent"), "{stderr}");
+    let check = daemon.command().arg("check-config").output().unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    std::fs::write(
+        daemon.config_dir.join("harbourd.toml"),
+        "[runs]\nmax_concurrent = 2\n",
+    )
+    .unwrap();
+    let check = daemon.command().arg("check-config").output().unwrap();
+    assert!(check.status.success());
+    assert!(String::from_utf8_lossy(&check.stdout).contains("max_concurrent = 2"));
+}

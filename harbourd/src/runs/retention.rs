@@ -61,3 +61,63 @@ pub async fn prune(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::jobs;
+    use crate::store::runs::{NewRun, StateChange};
+    use harbour_shared::{JobKind, JobSource, JobSpec, Lifecycle, LogStream, RunResult, Trigger};
+
+    async fn ended_run(store: &Store, ended_ms: i64) -> harbour_shared::RunId {
+        store
+            .call(move |c| {
+                let spec = JobSpec::new(JobKind::Shell, JobSource::Code("true".into()));
+                let job_id = jobs::insert(c, &spec, true, 0)?;
+                let new = NewRun {
+                    job_id,
+                    spec,
+                    trigger: Trigger::Submit,
+                    attempt: 1,
+                    parent: None,
+                    lifecycle: Lifecycle::Queued,
+                    retry_at_ms: None,
+                    message: String::new(),
+                };
+                let run = runs::insert(c, &new, 0)?;
+                let done = StateChange {
+                    lifecycle: Some(Lifecycle::Terminated),
+                    result: Some(RunResult::Succeeded),
+                    ended_ms: Some(ended_ms),
+                    ..StateChange::default()
+                };
+                Ok(runs::change_state(c, run.id, &done, ended_ms)?.id)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn removes_only_old_run_directories_and_remembers_it() {
+        let data = tempfile::tempdir().unwrap();
+        let dirs = RunDirs::new(data.path());
+        let store = Store::open_in_memory().unwrap();
+        let old = ended_run(&store, 1_000).await;
+        let recent = ended_run(&store, 9_000).await;
+        for id in [old, recent] {
+            std::fs::create_dir_all(dirs.work(id)).unwrap();
+            std::fs::write(dirs.log(id, LogStream::Stdout), b"output").unwrap();
+        }
+        assert_eq!(prune(&store, &dirs, 5_000).await.unwrap(), 1);
+        assert!(!dirs.dir(old).exists());
+        assert!(dirs.log(recent, LogStream::Stdout).exists());
+        let pruned = store
+            .call(move |c| runs::extras(c, old))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(pruned.logs_pruned);
+        // Already pruned runs are not visited again.
+        assert_eq!(prune(&store, &dirs, 5_000).await.unwrap(), 0);
+    }
+}
