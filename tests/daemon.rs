@@ -156,7 +156,7 @@ async fn failures_carry_the_exit_code_and_python_gets_argv() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_stops_the_whole_process_group_and_leaves_no_orphan() {
-    let daemon = Daemon::start();
+    let daemon = Daemon::start_with("[runs]\nkill_grace_secs = 1\n");
     let client = daemon.client().await;
     // A run whose children ignore nothing and one that ignores SIGTERM: both must go.
     let id = submit(

@@ -174,28 +174,62 @@ pub fn signal_group(pgid: u32, signal: Signal) -> bool {
     }
 }
 
-/// Whether any process of the group is still alive.
+/// Whether any process of the group is still alive. Zombies do not count: they are dead,
+/// only waiting for a parent (init, or whoever adopted them) to reap them.
 pub fn group_alive(pgid: u32) -> bool {
-    match i32::try_from(pgid) {
+    let exists = match i32::try_from(pgid) {
         Ok(pgid) if pgid > 1 => killpg(Pid::from_raw(pgid), None) != Err(Errno::ESRCH),
         _ => false,
-    }
+    };
+    exists && live_members(pgid)
+}
+
+/// Whether `/proc` shows a member of the group that is not a zombie.
+fn live_members(pgid: u32) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return true;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            return false;
+        };
+        stat_fields(pid).is_some_and(|f| f.pgrp == pgid && f.state != 'Z')
+    })
+}
+
+struct StatFields {
+    state: char,
+    pgrp: u32,
+    start_ticks: u64,
+}
+
+/// The fields of `/proc/PID/stat` we use. The command name (field 2) may hold spaces and
+/// parentheses, so fields are counted from after its last ')'.
+fn stat_fields(pid: u32) -> Option<StatFields> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = rest.next()?.chars().next()?; // field 3
+    let pgrp = rest.nth(1)?.parse().ok()?; // field 5
+    let start_ticks = rest.nth(16)?.parse().ok()?; // field 22
+    Some(StatFields {
+        state,
+        pgrp,
+        start_ticks,
+    })
 }
 
 /// The start time (clock ticks since boot) of a process, from `/proc/PID/stat`.
 pub fn start_ticks(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: fields resume after the
-    // last ')'. starttime is field 22, the 20th after it.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    stat_fields(pid).map(|f| f.start_ticks)
 }
 
-/// The process group of a process, from `/proc/PID/stat` (field 5).
+/// The process group of a process, from `/proc/PID/stat`.
 pub fn process_group_of(pid: u32) -> Option<u32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(2)?.parse().ok()
+    stat_fields(pid).map(|f| f.pgrp)
 }
 
 /// Whether the group `pgid` still holds processes that belong to the run whose leader
