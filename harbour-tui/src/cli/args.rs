@@ -136,7 +136,8 @@ Examples:
   harbour logs --from 1048576 42 > rest.log
 
 The bytes are written exactly as the run wrote them. With -f, harbour keeps reading until the \
-run has ended and the stream is complete, printing every byte once.";
+run has ended and the stream is complete, printing every byte once. With --json, each page read \
+is one line of JSON (a LogChunk: offset, data as an array of byte values, size, complete).";
 
 /// How a job's code is given: a file or inline code, exactly one.
 #[derive(Debug, Clone, Args)]

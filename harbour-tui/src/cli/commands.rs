@@ -176,17 +176,12 @@ async fn pause(socket: &Path, out: &Out, job: &JobRef, paused: bool) -> Result<(
     out.show(&job, || format!("{verb} job {} ({})\n", job.id, job.name()))
 }
 
-/// `42 terminating: SIGTERM sent` — what `kill` answers.
+/// What `kill` answers: `run 42: terminating: cancelled by a user; SIGTERM sent ...`.
 fn state_line(run: &Run) -> String {
     if run.state_message.is_empty() {
-        format!("{} {}\n", run.id, fmt::run_state(run))
+        format!("run {}: {}\n", run.id, fmt::run_state(run))
     } else {
-        format!(
-            "{} {}: {}\n",
-            run.id,
-            fmt::run_state(run),
-            run.state_message
-        )
+        format!("run {}: {}\n", run.id, run.state_message)
     }
 }
 
