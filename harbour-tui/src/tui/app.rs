@@ -428,6 +428,8 @@ impl App {
                         .map_or_else(|| format!("job {job}"), |j| j.name().to_owned());
                     self.warn(format!("{name}: scheduled run skipped: {reason}"));
                 }
+                // Clusters have no screen here yet; the dashboard counts them.
+                EventKind::ClusterChanged(_) | EventKind::ClusterDeleted(_) => dash_changed = true,
             }
         }
         if runs_changed {

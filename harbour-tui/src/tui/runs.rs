@@ -377,6 +377,7 @@ pub(crate) mod tests {
             },
             stdout_bytes: 0,
             stderr_bytes: 0,
+            spark: None,
         }
     }
 
