@@ -118,7 +118,7 @@ pub fn spark_version(home: &Path) -> Option<String> {
         return text
             .lines()
             .find(|l| l.starts_with("__version__"))
-            .and_then(|l| l.split('"').nth(1))
+            .and_then(|l| l.split(['"', '\'']).nth(1))
             .map(str::to_owned);
     }
     let text = fs::read_to_string(home.join("RELEASE")).ok()?;
@@ -319,7 +319,7 @@ mod tests {
     #[test]
     fn reads_the_spark_version_of_a_pyspark_home() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("version.py"), "__version__: str = \"4.3.0\"\n").unwrap();
+        fs::write(dir.path().join("version.py"), "__version__: str = '4.3.0'\n").unwrap();
         assert_eq!(spark_version(dir.path()).as_deref(), Some("4.3.0"));
     }
 
