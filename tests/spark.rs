@@ -165,7 +165,9 @@ async fn spark_end_to_end() {
     while Instant::now() < deadline {
         if let Ok(p) = progress(&client, run).await
             && p.source == ProgressSource::Live
-            && p.stages.iter().any(|s| s.tasks.active > 0 || s.status == "ACTIVE")
+            && p.stages
+                .iter()
+                .any(|s| s.tasks.active > 0 || s.status == "ACTIVE")
         {
             seen_live = Some(p);
             break;
@@ -180,7 +182,11 @@ async fn spark_end_to_end() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let live = seen_live.expect("live progress while the run was active");
-    assert!(live.app_id.as_deref().is_some_and(|id| id.starts_with("local-")));
+    assert!(
+        live.app_id
+            .as_deref()
+            .is_some_and(|id| id.starts_with("local-"))
+    );
     let detail = wait_terminated(&client, run, Duration::from_secs(120)).await;
     assert_eq!(
         detail.run.result,
@@ -188,14 +194,26 @@ async fn spark_end_to_end() {
         "{}",
         std::fs::read_to_string(&detail.stderr_path).unwrap_or_default()
     );
-    let app = detail.run.spark.clone().expect("the run records its Spark app");
+    let app = detail
+        .run
+        .spark
+        .clone()
+        .expect("the run records its Spark app");
     assert!(app.ui_url.starts_with("http://127.0.0.1:"));
-    assert!(detail.argv.iter().any(|a| a == "spark.eventLog.enabled=true"));
+    assert!(
+        detail
+            .argv
+            .iter()
+            .any(|a| a == "spark.eventLog.enabled=true")
+    );
     let after = progress(&client, run).await.unwrap();
     assert_eq!(after.source, ProgressSource::EventLog);
     assert_eq!(after.jobs.len(), 1, "{after:?}");
     assert_eq!(after.jobs[0].status, "SUCCEEDED");
-    assert_eq!(after.jobs[0].tasks.completed, 6, "4 map tasks + 2 reduce tasks");
+    assert_eq!(
+        after.jobs[0].tasks.completed, 6,
+        "4 map tasks + 2 reduce tasks"
+    );
     assert_eq!(after.stages.len(), 2);
     assert!(after.stages.iter().all(|s| s.status == "COMPLETE"));
 
@@ -218,7 +236,10 @@ async fn spark_end_to_end() {
     let stdout = std::fs::read_to_string(&detail.stdout_path).unwrap();
     assert!(stdout.contains("SUM 4950"), "{stdout}");
     let p = progress(&client, run).await.unwrap();
-    assert!(p.app_id.as_deref().is_some_and(|id| id.starts_with("app-")), "{p:?}");
+    assert!(
+        p.app_id.as_deref().is_some_and(|id| id.starts_with("app-")),
+        "{p:?}"
+    );
     assert_eq!(p.jobs[0].status, "SUCCEEDED");
     assert_eq!(p.stages[0].tasks.failed, 1, "{p:?}");
     assert_eq!(p.stages[0].tasks.completed, 2, "{p:?}");
@@ -240,13 +261,23 @@ async fn spark_end_to_end() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let running = wait_run(&client, run, Duration::from_secs(10), |r| r.pid.is_some()).await;
-    client.rpc.kill_run(client::ctx(), run).await.flat().unwrap();
+    client
+        .rpc
+        .kill_run(client::ctx(), run)
+        .await
+        .flat()
+        .unwrap();
     let killed = wait_terminated(&client, run, Duration::from_secs(60)).await;
     assert_eq!(killed.run.result, Some(RunResult::Cancelled));
     let pgid = running.run.pid.unwrap();
-    assert!(processes_in_group(pgid).is_empty(), "the driver's group is gone");
+    assert!(
+        processes_in_group(pgid).is_empty(),
+        "the driver's group is gone"
+    );
     wait_cluster(&client, "t1", |c| {
-        c.health.as_ref().is_some_and(|h| h.cores_used == 0 && h.running_apps == 0)
+        c.health
+            .as_ref()
+            .is_some_and(|h| h.cores_used == 0 && h.running_apps == 0)
     })
     .await;
 
@@ -307,15 +338,20 @@ async fn spark_end_to_end() {
         panic!("{err:?}")
     };
     assert_eq!(field, "query");
-    assert!(why.contains("PARSE_SYNTAX_ERROR") || why.contains("syntax"), "{why}");
+    assert!(
+        why.contains("PARSE_SYNTAX_ERROR") || why.contains("syntax"),
+        "{why}"
+    );
     assert!(why.contains("pos") || why.contains("position"), "{why}");
     let err = api_error(sql(&client, "SELECT * FROM no_such_table").await);
     assert!(err.to_string().contains("no_such_table"), "{err}");
 
     // A real PostgreSQL table through JDBC.
     let pg = Postgres::start();
-    pg.psql("CREATE TABLE orders (id int, item text, qty int); \
-             INSERT INTO orders VALUES (1, 'apple', 3), (2, 'pear', 5), (3, 'fig', 7);");
+    pg.psql(
+        "CREATE TABLE orders (id int, item text, qty int); \
+             INSERT INTO orders VALUES (1, 'apple', 3), (2, 'pear', 5), (3, 'fig', 7);",
+    );
     client
         .rpc
         .add_table(
@@ -334,9 +370,12 @@ async fn spark_end_to_end() {
         .await
         .flat()
         .unwrap();
-    let result = sql(&client, "SELECT item, qty FROM orders WHERE qty > 4 ORDER BY id")
-        .await
-        .unwrap();
+    let result = sql(
+        &client,
+        "SELECT item, qty FROM orders WHERE qty > 4 ORDER BY id",
+    )
+    .await
+    .unwrap();
     assert_eq!(
         result.rows,
         vec![
@@ -361,7 +400,13 @@ async fn spark_end_to_end() {
         String::from_utf8_lossy(&left.stdout).trim().is_empty(),
         "no process of the cluster is left"
     );
-    let err = api_error(client.rpc.get_cluster(client::ctx(), "t1".into()).await.flat());
+    let err = api_error(
+        client
+            .rpc
+            .get_cluster(client::ctx(), "t1".into())
+            .await
+            .flat(),
+    );
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
 }
 
@@ -397,10 +442,7 @@ fn make_parquet(path: &Path, rows: usize) {
          pq.write_table(t, '{}')\n",
         path.display()
     );
-    let status = Command::new(python())
-        .args(["-c", &code])
-        .status()
-        .unwrap();
+    let status = Command::new(python()).args(["-c", &code]).status().unwrap();
     assert!(status.success());
 }
 
@@ -516,7 +558,13 @@ impl Drop for Postgres {
             Command::new(&pg_ctl)
         };
         let _ = cmd
-            .args(["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "stop"])
+            .args([
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "stop",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -537,7 +585,11 @@ fn runtime_install_is_idempotent() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("already installed"), "{text}");
     assert!(started.elapsed() < Duration::from_secs(60));
     let out = Command::new(bin("harbourd"))
@@ -549,7 +601,10 @@ fn runtime_install_is_idempotent() {
         .unwrap();
     let info: harbour_shared::RuntimeInfo = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info.spark_version.as_deref(), Some("4.3.0"));
-    assert!(info.java.is_some_and(|j| j.contains("17") || j.contains("21")));
+    assert!(
+        info.java
+            .is_some_and(|j| j.contains("17") || j.contains("21"))
+    );
 }
 
 /// Wrong cluster requests are refused with what to do, before anything starts.
@@ -563,7 +618,11 @@ async fn cluster_requests_are_checked() {
         cores: 1,
         memory: memory.into(),
     };
-    for spec in [bad("x y", 1, "1g"), bad("ok", 0, "1g"), bad("ok", 1, "lots")] {
+    for spec in [
+        bad("x y", 1, "1g"),
+        bad("ok", 0, "1g"),
+        bad("ok", 1, "lots"),
+    ] {
         let err = api_error(client.rpc.create_cluster(client::ctx(), spec).await.flat());
         assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
     }
@@ -575,7 +634,13 @@ async fn cluster_requests_are_checked() {
             .flat(),
     );
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    let err = api_error(client.rpc.delete_cluster(client::ctx(), "local".into()).await.flat());
+    let err = api_error(
+        client
+            .rpc
+            .delete_cluster(client::ctx(), "local".into())
+            .await
+            .flat(),
+    );
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
     // External clusters: registered, tested, listed.
     let ext = client

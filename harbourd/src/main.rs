@@ -134,10 +134,16 @@ fn runtime(command: RuntimeCommand, config: &Config, paths: &Paths) -> ExitCode 
         RuntimeCommand::Status { json } => {
             let info = runtime::info(&config.spark, &paths.data_dir);
             if json {
-                println!("{}", serde_json::to_string_pretty(&info).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&info).unwrap_or_default()
+                );
             } else {
                 let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-                println!("runtime dir:   {}", runtime::runtime_dir(&config.spark, &paths.data_dir).display());
+                println!(
+                    "runtime dir:   {}",
+                    runtime::runtime_dir(&config.spark, &paths.data_dir).display()
+                );
                 println!("SPARK_HOME:    {}", show(&info.spark_home));
                 println!("spark version: {}", show(&info.spark_version));
                 println!("python:        {}", show(&info.python));

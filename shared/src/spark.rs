@@ -302,7 +302,9 @@ impl std::str::FromStr for TableFormat {
             .ok_or_else(|| {
                 crate::Error::invalid(
                     "format",
-                    format!("'{s}' is not a table format; use parquet, csv, json, orc, delta or jdbc"),
+                    format!(
+                        "'{s}' is not a table format; use parquet, csv, json, orc, delta or jdbc"
+                    ),
                 )
             })
     }

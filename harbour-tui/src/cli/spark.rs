@@ -111,7 +111,11 @@ pub async fn clusters(socket: &Path, out: &Out, command: &ClustersCommand) -> Re
 /// Polls a cluster until it is no longer pending.
 async fn wait_settled(client: &Client, name: &str) -> Result<Cluster, CliError> {
     loop {
-        let cluster = client.rpc.get_cluster(ctx(), name.to_owned()).await.flat()?;
+        let cluster = client
+            .rpc
+            .get_cluster(ctx(), name.to_owned())
+            .await
+            .flat()?;
         if cluster.state != ClusterState::Pending && cluster.state != ClusterState::Terminating {
             return Ok(cluster);
         }
@@ -156,7 +160,10 @@ pub async fn tables(socket: &Path, out: &Out, command: &TablesCommand) -> Result
             let location = if location.starts_with('/') || location.contains(':') {
                 location.clone()
             } else {
-                std::env::current_dir()?.join(location).display().to_string()
+                std::env::current_dir()?
+                    .join(location)
+                    .display()
+                    .to_string()
             };
             let spec = TableSpec {
                 name: name.clone(),
@@ -168,7 +175,11 @@ pub async fn tables(socket: &Path, out: &Out, command: &TablesCommand) -> Result
             out.show(&table, || format!("added table {}\n", table.spec.name))?;
         }
         TablesCommand::Drop { name } => {
-            let table = client.rpc.drop_table(slow_ctx(), name.clone()).await.flat()?;
+            let table = client
+                .rpc
+                .drop_table(slow_ctx(), name.clone())
+                .await
+                .flat()?;
             out.show(&table, || format!("dropped table {}\n", table.spec.name))?;
         }
     }
@@ -476,7 +487,9 @@ pub fn render_progress(p: &SparkProgress) -> String {
             .collect();
         out.push_str("  Executors:\n");
         for line in table::render(
-            &["ID", "ADDRESS", "STATE", "CORES", "ACTIVE", "DONE", "FAILED"],
+            &[
+                "ID", "ADDRESS", "STATE", "CORES", "ACTIVE", "DONE", "FAILED",
+            ],
             &rows,
         )
         .lines()

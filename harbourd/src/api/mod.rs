@@ -16,9 +16,9 @@ use futures::StreamExt as _;
 use harbour_shared::{
     Cluster, ClusterCheck, ClusterSpec, Dashboard, Error, EventBatch, EventKind,
     ExternalClusterSpec, Harbour, Hello, Job, JobId, JobPatch, JobRef, JobSpec, LogChunk,
-    LogStream, MAX_FRAME_BYTES, MAX_LOG_CHUNK_BYTES, MAX_WAIT_MS, PROTOCOL_VERSION, Run,
-    RunDetail, RunFilter, RunId, RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table,
-    TableSpec, Trigger,
+    LogStream, MAX_FRAME_BYTES, MAX_LOG_CHUNK_BYTES, MAX_WAIT_MS, PROTOCOL_VERSION, Run, RunDetail,
+    RunFilter, RunId, RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table, TableSpec,
+    Trigger,
 };
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel as _};

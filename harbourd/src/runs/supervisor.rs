@@ -23,9 +23,9 @@ use super::logs::{LiveLogs, RunDirs, size_of};
 use super::process::{self, Launch, Runtime};
 use super::state::{self, Exit, RunState, Step, StopReason};
 use crate::clock::now_ms;
+use crate::events::EventBus;
 use crate::spark::Spark;
 use crate::spark::submit::SparkLaunch;
-use crate::events::EventBus;
 use crate::store::runs::{self as run_rows, NewRun, StateChange};
 use crate::store::{Store, StoreResult};
 
@@ -328,14 +328,15 @@ impl Actor {
             .ok()
             .flatten();
         let launch = match (&self.config.spark, spec.kind) {
-            (Some(spark), harbour_shared::JobKind::Pyspark) => match spark.launch_for(&spec).await
-            {
-                Ok(launch) => Some(launch),
-                Err(why) => {
-                    self.spawn_failed(id, why).await;
-                    return;
+            (Some(spark), harbour_shared::JobKind::Pyspark) => {
+                match spark.launch_for(&spec).await {
+                    Ok(launch) => Some(launch),
+                    Err(why) => {
+                        self.spawn_failed(id, why).await;
+                        return;
+                    }
                 }
-            },
+            }
             _ => None,
         };
         let mut env = launch.as_ref().map(|l| l.env.clone()).unwrap_or_default();

@@ -164,7 +164,9 @@ impl Spark {
     pub async fn create_cluster(self: &Arc<Self>, spec: ClusterSpec) -> Result<Cluster, Error> {
         valid_name("name", &spec.name)?;
         if spec.name == LOCAL_CLUSTER {
-            return Err(Error::conflict("'local' is the built-in cluster; pick another name"));
+            return Err(Error::conflict(
+                "'local' is the built-in cluster; pick another name",
+            ));
         }
         if spec.workers == 0 || spec.workers > MAX_WORKERS {
             return Err(Error::invalid(
@@ -219,7 +221,9 @@ impl Spark {
     pub async fn add_external(&self, spec: ExternalClusterSpec) -> Result<Cluster, Error> {
         valid_name("name", &spec.name)?;
         if spec.name == LOCAL_CLUSTER {
-            return Err(Error::conflict("'local' is the built-in cluster; pick another name"));
+            return Err(Error::conflict(
+                "'local' is the built-in cluster; pick another name",
+            ));
         }
         let master = spec.master.trim().to_owned();
         let known = ["spark://", "k8s://", "mesos://", "local"];
@@ -263,7 +267,9 @@ impl Spark {
 
     pub async fn delete_cluster(&self, name: &str) -> Result<Cluster, Error> {
         if name == LOCAL_CLUSTER {
-            return Err(Error::conflict("the built-in 'local' cluster cannot be deleted"));
+            return Err(Error::conflict(
+                "the built-in 'local' cluster cannot be deleted",
+            ));
         }
         let mut row = self.row(name).await?.ok_or_else(|| not_found(name))?;
         if row.kind == ClusterKind::Managed {
@@ -297,7 +303,9 @@ impl Spark {
             )));
         }
         if row.state == ClusterState::Pending {
-            return Err(Error::conflict(format!("cluster '{name}' is starting already")));
+            return Err(Error::conflict(format!(
+                "cluster '{name}' is starting already"
+            )));
         }
         row.state = ClusterState::Terminating;
         row.state_message = "restarting: stopping".into();
@@ -466,8 +474,13 @@ impl Spark {
                 work.display().to_string(),
                 row.master_url.clone(),
             ];
-            let worker = procs::start(&argv, env.clone(), &dir, &dir.join(format!("worker-{i}.log")))
-                .map_err(|e| format!("cannot start worker {i}: {e}"))?;
+            let worker = procs::start(
+                &argv,
+                env.clone(),
+                &dir,
+                &dir.join(format!("worker-{i}.log")),
+            )
+            .map_err(|e| format!("cannot start worker {i}: {e}"))?;
             row.procs.push(worker.proc);
             workers.push(worker);
         }
@@ -679,11 +692,15 @@ fn allocate_ports(previous: Option<Ports>) -> Result<Ports, Error> {
         master_ui: free(previous.map(|p| p.master_ui))?,
         connect: free(previous.map(|p| p.connect))?,
     };
-    if ports.master == ports.master_ui || ports.master == ports.connect || ports.master_ui == ports.connect {
+    if ports.master == ports.master_ui
+        || ports.master == ports.connect
+        || ports.master_ui == ports.connect
+    {
         // The OS handed the same free port out twice: try once more with fresh ones.
         return Ok(Ports {
             master: procs::free_port().map_err(|e| Error::unavailable("ports", e.to_string()))?,
-            master_ui: procs::free_port().map_err(|e| Error::unavailable("ports", e.to_string()))?,
+            master_ui: procs::free_port()
+                .map_err(|e| Error::unavailable("ports", e.to_string()))?,
             connect: procs::free_port().map_err(|e| Error::unavailable("ports", e.to_string()))?,
         });
     }

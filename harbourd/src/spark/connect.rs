@@ -47,7 +47,10 @@ pub struct Connects {
 
 impl Connects {
     fn slot(&self, cluster: &str) -> Arc<tokio::sync::Mutex<Slot>> {
-        let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         slots.entry(cluster.to_owned()).or_default().clone()
     }
 
@@ -67,11 +70,7 @@ impl Connects {
 
     /// Stops a cluster's Connect server, if harbourd runs one.
     pub async fn stop(&self, cluster: &str, grace: Duration) {
-        let slot = self
-            .slots
-            .lock()
-            .ok()
-            .and_then(|mut s| s.remove(cluster));
+        let slot = self.slots.lock().ok().and_then(|mut s| s.remove(cluster));
         self.set_url(cluster, None);
         if let Some(slot) = slot {
             let mut slot = slot.lock().await;
@@ -116,7 +115,8 @@ impl Connects {
 /// position), or the session being gone.
 fn query_error(e: &SparkError) -> Error {
     let mut message = e.to_string();
-    if !message.contains("pos ") && !message.contains("position")
+    if !message.contains("pos ")
+        && !message.contains("position")
         && let Some(ctx) = e.contexts.first()
         && ctx.start_index >= 0
     {
@@ -153,7 +153,11 @@ pub fn create_table_sql(spec: &TableSpec) -> String {
             options.push(("path".into(), spec.location.clone()));
             if other == TableFormat::Csv {
                 for (k, v) in [("header", "true"), ("inferSchema", "true")] {
-                    if !spec.options.iter().any(|(key, _)| key.eq_ignore_ascii_case(k)) {
+                    if !spec
+                        .options
+                        .iter()
+                        .any(|(key, _)| key.eq_ignore_ascii_case(k))
+                    {
                         options.push((k.into(), v.into()));
                     }
                 }
@@ -173,7 +177,10 @@ pub fn create_table_sql(spec: &TableSpec) -> String {
     )
 }
 
-fn render(batches: &[RecordBatch], limit: usize) -> (Vec<SqlColumn>, Vec<Vec<Option<String>>>, bool) {
+fn render(
+    batches: &[RecordBatch],
+    limit: usize,
+) -> (Vec<SqlColumn>, Vec<Vec<Option<String>>>, bool) {
     let columns = batches
         .first()
         .map(|b| {
@@ -194,7 +201,12 @@ fn render(batches: &[RecordBatch], limit: usize) -> (Vec<SqlColumn>, Vec<Vec<Opt
         let formatters: Vec<_> = batch
             .columns()
             .iter()
-            .map(|c| (c.clone(), ArrayFormatter::try_new(c.as_ref(), &options).ok()))
+            .map(|c| {
+                (
+                    c.clone(),
+                    ArrayFormatter::try_new(c.as_ref(), &options).ok(),
+                )
+            })
             .collect();
         for i in 0..batch.num_rows() {
             if rows.len() >= limit {
@@ -208,10 +220,10 @@ fn render(batches: &[RecordBatch], limit: usize) -> (Vec<SqlColumn>, Vec<Vec<Opt
                         if col.is_null(i) {
                             None
                         } else {
-                            Some(fmt.as_ref().map_or_else(
-                                || "?".to_owned(),
-                                |f| f.value(i).to_string(),
-                            ))
+                            Some(
+                                fmt.as_ref()
+                                    .map_or_else(|| "?".to_owned(), |f| f.value(i).to_string()),
+                            )
                         }
                     })
                     .collect(),
@@ -257,7 +269,11 @@ impl Spark {
         Ok(session)
     }
 
-    async fn start_connect_server(&self, cluster: &str, master: &str) -> Result<(String, Owned), Error> {
+    async fn start_connect_server(
+        &self,
+        cluster: &str,
+        master: &str,
+    ) -> Result<(String, Owned), Error> {
         let rt = self.runtime()?.clone();
         let port = match self
             .store
@@ -290,7 +306,10 @@ impl Spark {
             ("spark.connect.grpc.binding.port", port.to_string()),
             ("spark.ui.enabled", "false".to_owned()),
             ("spark.sql.catalogImplementation", "in-memory".to_owned()),
-            ("spark.sql.warehouse.dir", dir.join("warehouse").display().to_string()),
+            (
+                "spark.sql.warehouse.dir",
+                dir.join("warehouse").display().to_string(),
+            ),
             ("spark.driver.host", "127.0.0.1".to_owned()),
         ];
         if master.starts_with("spark://") {
@@ -320,7 +339,10 @@ impl Spark {
         argv.push("spark-internal".into());
         let log = dir.join("connect.log");
         let server = procs::start(&argv, rt.env(), &dir, &log).map_err(|e| {
-            Error::unavailable("spark connect", format!("cannot start the Connect server: {e}"))
+            Error::unavailable(
+                "spark connect",
+                format!("cannot start the Connect server: {e}"),
+            )
         })?;
         tracing::info!(cluster, port, "started a Spark Connect server");
         Ok((format!("sc://127.0.0.1:{port}"), server))
@@ -389,9 +411,17 @@ impl Spark {
     }
 
     async fn register_tables(&self, session: &SparkSession) {
-        let tables = self.store.call(|c| rows::list_tables(c)).await.unwrap_or_default();
+        let tables = self
+            .store
+            .call(|c| rows::list_tables(c))
+            .await
+            .unwrap_or_default();
         for table in tables {
-            if let Err(e) = session.query(&create_table_sql(&table.spec)).execute().await {
+            if let Err(e) = session
+                .query(&create_table_sql(&table.spec))
+                .execute()
+                .await
+            {
                 tracing::warn!(table = %table.spec.name, "cannot register the table: {e}");
             }
         }
@@ -485,7 +515,11 @@ impl Spark {
                         ),
                     ));
                 }
-                if !spec.options.iter().any(|(k, _)| k == "dbtable" || k == "query") {
+                if !spec
+                    .options
+                    .iter()
+                    .any(|(k, _)| k == "dbtable" || k == "query")
+                {
                     return Err(Error::invalid(
                         "options",
                         "a JDBC table needs --option dbtable=SCHEMA.TABLE (or query=SELECT ...)",
@@ -515,7 +549,10 @@ impl Spark {
                     if !std::path::Path::new(&spec.location).exists() {
                         return Err(Error::invalid(
                             "path",
-                            format!("{} does not exist (or harbourd cannot see it)", spec.location),
+                            format!(
+                                "{} does not exist (or harbourd cannot see it)",
+                                spec.location
+                            ),
                         ));
                     }
                 } else if !spec.location.contains("://") {

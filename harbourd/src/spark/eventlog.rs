@@ -29,7 +29,12 @@ pub fn files_of(dir: &Path, app_id: &str) -> io::Result<Vec<PathBuf>> {
             .filter_map(Result::ok)
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let n = name.strip_prefix("events_")?.split('_').next()?.parse().ok()?;
+                let n = name
+                    .strip_prefix("events_")?
+                    .split('_')
+                    .next()?
+                    .parse()
+                    .ok()?;
                 Some((n, e.path()))
             })
             .collect();
@@ -110,7 +115,10 @@ fn text(v: &Value, key: &str) -> Option<String> {
 
 impl Replay {
     fn stage_key(info: &Value) -> Option<(i64, i64)> {
-        Some((int(info, "Stage ID")?, int(info, "Stage Attempt ID").unwrap_or(0)))
+        Some((
+            int(info, "Stage ID")?,
+            int(info, "Stage Attempt ID").unwrap_or(0),
+        ))
     }
 
     fn stage_from_info(&mut self, info: &Value) -> Option<&mut StageAcc> {
@@ -244,7 +252,8 @@ impl Replay {
                 );
             }
             "SparkListenerExecutorRemoved" => {
-                if let Some(exec) = text(e, "Executor ID").and_then(|id| self.executors.get_mut(&id))
+                if let Some(exec) =
+                    text(e, "Executor ID").and_then(|id| self.executors.get_mut(&id))
                 {
                     exec.active = false;
                 }

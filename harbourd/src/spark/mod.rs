@@ -57,7 +57,9 @@ impl Spark {
     ) -> Arc<Self> {
         let runtime = runtime::locate(&config, &data_dir);
         match &runtime {
-            Some(rt) => tracing::info!(spark_home = %rt.spark_home.display(), "Spark runtime found"),
+            Some(rt) => {
+                tracing::info!(spark_home = %rt.spark_home.display(), "Spark runtime found")
+            }
             None => tracing::info!(
                 "no Spark runtime (run `harbourd runtime install`); pyspark runs, clusters and SQL \
                  are unavailable until there is one"

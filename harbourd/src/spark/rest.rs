@@ -29,7 +29,10 @@ pub struct RestError {
     pub why: String,
 }
 
-async fn get<T: for<'de> Deserialize<'de>>(http: &reqwest::Client, url: &str) -> Result<T, RestError> {
+async fn get<T: for<'de> Deserialize<'de>>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<T, RestError> {
     let err = |why: String| RestError {
         url: url.to_owned(),
         why,

@@ -150,11 +150,11 @@ pub fn java() -> Result<(String, u32), String> {
                 java.display()
             )
         })?;
-    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     let first = text.lines().next().unwrap_or_default().trim().to_owned();
-    let major = parse_java_major(&text).ok_or_else(|| {
-        format!("cannot tell the Java version from `java -version`: {first}")
-    })?;
+    let major = parse_java_major(&text)
+        .ok_or_else(|| format!("cannot tell the Java version from `java -version`: {first}"))?;
     if major < MIN_JAVA {
         return Err(format!(
             "Spark {PYSPARK_VERSION} needs Java {MIN_JAVA}+, found {first}; install a newer one \
@@ -256,7 +256,12 @@ pub fn install(
         ));
         step(
             Command::new(&pip)
-                .args(["install", "--disable-pip-version-check", "--progress-bar", "on"])
+                .args([
+                    "install",
+                    "--disable-pip-version-check",
+                    "--progress-bar",
+                    "on",
+                ])
                 .arg(format!("pyspark=={PYSPARK_VERSION}"))
                 .args(REQUIREMENTS),
         )?;
@@ -272,7 +277,10 @@ pub fn install(
     }
     let spark_home = pyspark_home(&venv).ok_or_else(|| InstallError::Step {
         command: "locate pyspark".into(),
-        why: format!("no site-packages/pyspark/bin/spark-submit under {}", venv.display()),
+        why: format!(
+            "no site-packages/pyspark/bin/spark-submit under {}",
+            venv.display()
+        ),
     })?;
     let runtime = SparkRuntime {
         spark_home,
@@ -312,14 +320,21 @@ mod tests {
             Some(17)
         );
         assert_eq!(parse_java_major("java version \"1.8.0_392\""), Some(8));
-        assert_eq!(parse_java_major("openjdk version \"21\" 2023-09-19"), Some(21));
+        assert_eq!(
+            parse_java_major("openjdk version \"21\" 2023-09-19"),
+            Some(21)
+        );
         assert_eq!(parse_java_major("no quotes here"), None);
     }
 
     #[test]
     fn reads_the_spark_version_of_a_pyspark_home() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("version.py"), "__version__: str = '4.3.0'\n").unwrap();
+        fs::write(
+            dir.path().join("version.py"),
+            "__version__: str = '4.3.0'\n",
+        )
+        .unwrap();
         assert_eq!(spark_version(dir.path()).as_deref(), Some("4.3.0"));
     }
 

@@ -60,7 +60,10 @@ impl SparkLaunch {
             ),
             // One plain JSON-lines file per application, which harbour replays.
             ("spark.eventLog.compress".to_owned(), "false".to_owned()),
-            ("spark.eventLog.rolling.enabled".to_owned(), "false".to_owned()),
+            (
+                "spark.eventLog.rolling.enabled".to_owned(),
+                "false".to_owned(),
+            ),
             ("spark.ui.port".to_owned(), self.ui_port.to_string()),
             // Fail instead of silently taking the next port: the recorded UI URL must be right.
             ("spark.port.maxRetries".to_owned(), "0".to_owned()),
@@ -176,7 +179,10 @@ impl Spark {
             return Err(Error::unavailable(
                 "spark driver",
                 if run.is_active() {
-                    format!("the driver of run {} has not answered yet; try again shortly", run.id)
+                    format!(
+                        "the driver of run {} has not answered yet; try again shortly",
+                        run.id
+                    )
                 } else {
                     format!("run {} ended before its driver answered", run.id)
                 },
@@ -200,10 +206,7 @@ impl Spark {
                 id: format!("eventlog-task: {e}"),
             })?
             .map_err(|e| {
-                Error::not_found(
-                    format!("the event log of run {}", run.id),
-                    format!("{e}"),
-                )
+                Error::not_found(format!("the event log of run {}", run.id), format!("{e}"))
             })
     }
 }
@@ -230,7 +233,10 @@ mod tests {
         spec.spark_conf = vec![("spark.executor.memory".into(), "400m".into())];
         spec.py_files = vec!["/lib/util.py".into()];
         let argv = launch.options(&spec).join(" ");
-        assert!(argv.starts_with("--master spark://127.0.0.1:7077 --name etl"), "{argv}");
+        assert!(
+            argv.starts_with("--master spark://127.0.0.1:7077 --name etl"),
+            "{argv}"
+        );
         assert!(argv.contains("--conf spark.eventLog.enabled=true"));
         assert!(argv.contains("--conf spark.eventLog.dir=file:///data/spark-events"));
         assert!(argv.contains("--conf spark.ui.port=4099"));

@@ -99,10 +99,9 @@ pub fn save(conn: &Connection, row: &ClusterRow, now_ms: i64) -> StoreResult<()>
 }
 
 pub fn get(conn: &Connection, name: &str) -> StoreResult<Option<ClusterRow>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM clusters WHERE name = ?1"))?;
-    let row = stmt
-        .query_row([name], |row| Ok(from_row(row)))
-        .optional()?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM clusters WHERE name = ?1"))?;
+    let row = stmt.query_row([name], |row| Ok(from_row(row))).optional()?;
     row.transpose()
 }
 
