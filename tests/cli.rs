@@ -460,3 +460,39 @@ fn status_describes_the_daemon() {
         serde_json::from_str(&ok(&daemon, &["--json", "status"])).expect("Status JSON");
     assert_eq!(status.pid, daemon.pid());
 }
+
+#[test]
+fn wait_outlives_a_daemon_crash_and_reports_the_run_lost() {
+    let mut daemon = Daemon::start();
+    let mut child = Command::new(bin("harbour"))
+        .env("HARBOUR_SOCKET", &daemon.socket)
+        .args([
+            "submit",
+            "--kind",
+            "shell",
+            "-c",
+            "echo before; sleep 30",
+            "--wait",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start harbour submit --wait");
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut before = [0u8; 7];
+    stdout
+        .read_exact(&mut before)
+        .expect("the run's first line");
+    assert_eq!(&before, b"before\n");
+
+    // The daemon dies under the run and comes back: the follower reconnects, picks up where it
+    // was, and learns that the run was lost.
+    daemon.kill9();
+    daemon.spawn();
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).expect("read the rest");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(rest.is_empty(), "no byte twice: {rest:?}");
+}

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::args::{Cli, Command, JobsCommand, LogsArgs, RunCommand, RunsArgs, SubmitArgs};
 use super::error::CliError;
+use super::conn::Conn;
 use super::{exit, follow, render, spec};
 use crate::client::{self, Client, Flatten, ctx};
 use crate::fmt;
@@ -67,7 +68,8 @@ async fn started(client: &Client, out: &Out, run: Run, wait: bool) -> Result<u8,
         return Ok(exit::OK);
     }
     // With --json, the output is the finished run, so the logs are not copied.
-    let end = follow::wait_for_result(client, run.id, !out.json).await?;
+    let mut conn = Conn::new(client.clone());
+    let end = follow::wait_for_result(&mut conn, run.id, !out.json).await?;
     if out.json {
         out.json(&end)?;
     }
@@ -93,10 +95,10 @@ async fn logs(socket: &Path, out: &Out, args: &LogsArgs) -> Result<(), CliError>
     } else {
         LogStream::Stdout
     };
-    let client = connect(socket).await?;
+    let mut conn = Conn::new(connect(socket).await?);
     if out.json {
         // JSON Lines: one LogChunk per line, so a follower can process pages as they come.
-        follow::for_each_chunk(&client, args.run, stream, args.from, args.follow, |chunk| {
+        follow::for_each_chunk(&mut conn, args.run, stream, args.from, args.follow, |chunk| {
             let mut stdout = std::io::stdout().lock();
             serde_json::to_writer(&mut stdout, chunk).map_err(std::io::Error::from)?;
             stdout.write_all(b"\n")?;
@@ -107,7 +109,7 @@ async fn logs(socket: &Path, out: &Out, args: &LogsArgs) -> Result<(), CliError>
     } else {
         let mut stdout = tokio::io::stdout();
         follow::copy_log(
-            &client,
+            &mut conn,
             args.run,
             stream,
             args.from,
