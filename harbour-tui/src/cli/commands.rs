@@ -9,8 +9,8 @@ use harbour_shared::{JobRef, LogStream, Run, RunFilter};
 use serde::Serialize;
 
 use super::args::{Cli, Command, JobsCommand, LogsArgs, RunCommand, RunsArgs, SubmitArgs};
-use super::error::CliError;
 use super::conn::Conn;
+use super::error::CliError;
 use super::{exit, follow, render, spec};
 use crate::client::{self, Client, Flatten, ctx};
 use crate::fmt;
@@ -98,13 +98,20 @@ async fn logs(socket: &Path, out: &Out, args: &LogsArgs) -> Result<(), CliError>
     let mut conn = Conn::new(connect(socket).await?);
     if out.json {
         // JSON Lines: one LogChunk per line, so a follower can process pages as they come.
-        follow::for_each_chunk(&mut conn, args.run, stream, args.from, args.follow, |chunk| {
-            let mut stdout = std::io::stdout().lock();
-            serde_json::to_writer(&mut stdout, chunk).map_err(std::io::Error::from)?;
-            stdout.write_all(b"\n")?;
-            stdout.flush()?;
-            Ok(())
-        })
+        follow::for_each_chunk(
+            &mut conn,
+            args.run,
+            stream,
+            args.from,
+            args.follow,
+            |chunk| {
+                let mut stdout = std::io::stdout().lock();
+                serde_json::to_writer(&mut stdout, chunk).map_err(std::io::Error::from)?;
+                stdout.write_all(b"\n")?;
+                stdout.flush()?;
+                Ok(())
+            },
+        )
         .await?;
     } else {
         let mut stdout = tokio::io::stdout();

@@ -44,7 +44,9 @@ impl Conn {
         loop {
             match call(self.client.clone()).await {
                 Ok(value) => return Ok(value),
-                Err(ClientError::Rpc(RpcError::DeadlineExceeded)) if deadlines + 1 < MAX_DEADLINES => {
+                Err(ClientError::Rpc(RpcError::DeadlineExceeded))
+                    if deadlines + 1 < MAX_DEADLINES =>
+                {
                     deadlines += 1;
                 }
                 Err(e) if is_connection_lost(&e) => {
