@@ -377,6 +377,16 @@ fn errors_have_their_exit_codes_and_messages() {
     );
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("KEY=VALUE"), "{}", stderr(&out));
+    let out = harbour(
+        &daemon,
+        &[
+            "--json", "submit", "--kind", "shell", "-c", "true", "--env", "1BAD=x",
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).expect("error JSON");
+    assert_eq!(error["error"]["kind"], "usage");
+    assert!(stderr(&out).starts_with("harbour: "), "{}", stderr(&out));
 
     let out = harbour(&daemon, &["submit", "--kind", "shell", "missing.sh"]);
     assert_eq!(code(&out), 2);

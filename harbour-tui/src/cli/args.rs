@@ -37,16 +37,21 @@ Examples:
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_long_help = format!("{EXAMPLES}\n\n{}", super::exit::help_text()),
-    propagate_version = true,
     arg_required_else_help = true
 )]
 pub struct Cli {
     /// The daemon's socket [default: $XDG_RUNTIME_DIR/harbour/harbourd.sock, else /tmp/harbour-$UID/harbourd.sock]
-    #[arg(long, global = true, env = harbour_shared::paths::SOCKET_ENV, value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = harbour_shared::paths::SOCKET_ENV,
+        value_name = "PATH",
+        help_heading = "Global options"
+    )]
     pub socket: Option<PathBuf>,
 
     /// Print machine-readable JSON instead of text
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     #[command(subcommand)]
