@@ -627,3 +627,26 @@ mod tests {
         assert!(help.contains("harbour submit"), "{help}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::{parse_conf, parse_secs};
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn durations_scale_by_their_unit(n in 0u64..1_000_000, unit in prop::sample::select(vec![("", 1u64), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)])) {
+            prop_assert_eq!(parse_secs(&format!("{n}{}", unit.0)), Ok(n * unit.1));
+        }
+
+        #[test]
+        fn conf_splits_at_the_first_equals(key in "[a-z][a-z.]{0,20}", value in ".{0,20}") {
+            prop_assert_eq!(parse_conf(&format!("{key}={value}")), Ok((key, value)));
+        }
+
+        #[test]
+        fn durations_never_panic(s in ".{0,12}") {
+            let _ = parse_secs(&s);
+        }
+    }
+}
