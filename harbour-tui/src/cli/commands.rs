@@ -98,21 +98,13 @@ async fn logs(socket: &Path, out: &Out, args: &LogsArgs) -> Result<(), CliError>
     let mut conn = Conn::new(connect(socket).await?);
     if out.json {
         // JSON Lines: one LogChunk per line, so a follower can process pages as they come.
-        follow::for_each_chunk(
-            &mut conn,
-            args.run,
-            stream,
-            args.from,
-            args.follow,
-            |chunk| {
-                let mut stdout = std::io::stdout().lock();
-                serde_json::to_writer(&mut stdout, chunk).map_err(std::io::Error::from)?;
-                stdout.write_all(b"\n")?;
-                stdout.flush()?;
-                Ok(())
-            },
-        )
-        .await?;
+        let mut pager = follow::LogPager::new(args.run, stream, args.from, args.follow);
+        while let Some(chunk) = pager.next(&mut conn).await? {
+            let mut stdout = std::io::stdout().lock();
+            serde_json::to_writer(&mut stdout, &chunk).map_err(std::io::Error::from)?;
+            stdout.write_all(b"\n")?;
+            stdout.flush()?;
+        }
     } else {
         let mut stdout = tokio::io::stdout();
         follow::copy_log(

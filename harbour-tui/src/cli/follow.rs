@@ -25,8 +25,50 @@ const FOLLOW_WAIT_MS: u64 = 20_000;
 /// How long to look for the retry of a failed run before taking the failure as final.
 const RETRY_LOOKUP: Duration = Duration::from_secs(5);
 
-/// Copies `stream` of `run` from `offset` to `out`: with `follow`, until the run has ended and
-/// the stream is complete; without, what is there now. Returns the offset it stopped at.
+/// Reads one stream of a run page by page from an offset: with `follow`, until the run has
+/// ended and the stream is complete; without, up to what is there now.
+#[derive(Debug, Clone, Copy)]
+pub struct LogPager {
+    run: RunId,
+    stream: LogStream,
+    offset: u64,
+    follow: bool,
+    done: bool,
+}
+
+impl LogPager {
+    pub fn new(run: RunId, stream: LogStream, offset: u64, follow: bool) -> Self {
+        Self {
+            run,
+            stream,
+            offset,
+            follow,
+            done: false,
+        }
+    }
+
+    /// Where the next page starts.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next page with bytes in it, or `None` once there is nothing more to read.
+    pub async fn next(&mut self, conn: &mut Conn) -> Result<Option<LogChunk>, CliError> {
+        while !self.done {
+            let chunk = read(conn, self.run, self.stream, self.offset, self.follow).await?;
+            self.offset = chunk.next_offset();
+            self.done = chunk.complete
+                || (!self.follow && (chunk.data.is_empty() || self.offset >= chunk.size));
+            if !chunk.data.is_empty() {
+                return Ok(Some(chunk));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Copies `stream` of `run` from `offset` to `out` (see [`LogPager`] for how far). Returns the
+/// offset it stopped at.
 pub async fn copy_log<W: AsyncWrite + Unpin>(
     conn: &mut Conn,
     run: RunId,
@@ -35,40 +77,12 @@ pub async fn copy_log<W: AsyncWrite + Unpin>(
     follow: bool,
     out: &mut W,
 ) -> Result<u64, CliError> {
-    let mut offset = offset;
-    loop {
-        let chunk = read(conn, run, stream, offset, follow).await?;
-        if !chunk.data.is_empty() {
-            out.write_all(&chunk.data).await?;
-            out.flush().await?;
-        }
-        offset = chunk.next_offset();
-        if chunk.complete || (!follow && (chunk.data.is_empty() || offset >= chunk.size)) {
-            return Ok(offset);
-        }
+    let mut pager = LogPager::new(run, stream, offset, follow);
+    while let Some(chunk) = pager.next(conn).await? {
+        out.write_all(&chunk.data).await?;
+        out.flush().await?;
     }
-}
-
-/// Like [`copy_log`], handing each page to `each` instead of writing its bytes (`logs --json`).
-pub async fn for_each_chunk(
-    conn: &mut Conn,
-    run: RunId,
-    stream: LogStream,
-    offset: u64,
-    follow: bool,
-    mut each: impl FnMut(&LogChunk) -> Result<(), CliError>,
-) -> Result<u64, CliError> {
-    let mut offset = offset;
-    loop {
-        let chunk = read(conn, run, stream, offset, follow).await?;
-        if !chunk.data.is_empty() {
-            each(&chunk)?;
-        }
-        offset = chunk.next_offset();
-        if chunk.complete || (!follow && (chunk.data.is_empty() || offset >= chunk.size)) {
-            return Ok(offset);
-        }
-    }
+    Ok(pager.offset())
 }
 
 async fn read(
