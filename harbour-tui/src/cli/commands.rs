@@ -2,7 +2,7 @@
 //! text or JSON. Returns the exit code for success paths (`--wait` exits with a run's result);
 //! failures are [`CliError`]s, which the caller reports.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use harbour_shared::{JobRef, LogStream, Run, RunFilter};
@@ -66,6 +66,14 @@ async fn started(client: &Client, out: &Out, run: Run, wait: bool) -> Result<u8,
     if !wait {
         out.show(&run, || format!("{}\n", run.id))?;
         return Ok(exit::OK);
+    }
+    if std::io::stderr().is_terminal() {
+        // A person watching needs the id to look at or kill the run later; a script has
+        // stdout and the exit code, and the run's stderr is ours, so keep out of it.
+        eprintln!(
+            "harbour: following run {} (ctrl-c stops following, not the run: `harbour kill {}`)",
+            run.id, run.id
+        );
     }
     // With --json, the output is the finished run, so the logs are not copied.
     let mut conn = Conn::new(client.clone());
