@@ -100,6 +100,11 @@ fn submit_prints_just_the_id_and_runs_json_lists_it() {
     ))
     .expect("Run JSON");
     assert!(one.id.0 > run.id.0);
+    let before = one.id.to_string();
+    let older: Vec<Run> =
+        serde_json::from_str(&ok(&daemon, &["runs", "--json", "--before", &before])).unwrap();
+    let ids: Vec<_> = older.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [run.id], "--before pages back past the newer run");
 }
 
 #[test]

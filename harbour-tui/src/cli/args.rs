@@ -129,6 +129,7 @@ Examples:
   harbour runs --state active
   harbour runs --job nightly --state failed --limit 5
   harbour runs --search timeout --json
+  harbour runs --limit 50 --before 1200
 
 States: active, queued, starting, running, terminating, terminated, waiting, succeeded, failed, \
 timed-out, cancelled, lost.";
@@ -254,6 +255,10 @@ pub struct RunsArgs {
     /// At most N runs [default: the daemon's page size]
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
+
+    /// Only runs older than RUN (for paging back: pass the last id of the previous page)
+    #[arg(long, value_name = "RUN")]
+    pub before: Option<RunId>,
 }
 
 #[derive(Debug, Subcommand)]

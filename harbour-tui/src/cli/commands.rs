@@ -90,7 +90,7 @@ async fn runs(socket: &Path, out: &Out, args: &RunsArgs) -> Result<(), CliError>
         job: args.job.clone(),
         search: args.search.clone(),
         limit: args.limit.unwrap_or(0),
-        before: None,
+        before: args.before,
     };
     let client = connect(socket).await?;
     let runs = client.rpc.list_runs(ctx(), filter).await.flat()?;
