@@ -6,6 +6,9 @@
 //! Needs tmux (the README's test command installs it) and the workspace's binaries
 //! (`cargo build --workspace --bins`, which that command runs first).
 
+// Helpers outside #[test] fns: a panic is the failure message here too.
+#![allow(clippy::unwrap_used)]
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};

@@ -68,6 +68,8 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
+    /// The mouse wheel (only with `mouse = true` in tui.toml): lines, up negative.
+    Scroll(isize),
     Resize(u16, u16),
     Tick(UnixMillis),
     Connected {
@@ -240,6 +242,8 @@ impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Command> {
         match msg {
             Msg::Key(key) => self.on_key(key),
+            Msg::Scroll(delta) if self.overlay.is_none() => self.move_by(delta),
+            Msg::Scroll(_) => Vec::new(),
             Msg::Resize(w, h) => {
                 self.size = (w, h);
                 Vec::new()
@@ -261,7 +265,21 @@ impl App {
                 if was_down {
                     self.info("reconnected to harbourd");
                 }
-                self.refetch_all()
+                let mut out = self.refetch_all();
+                // A page that failed while the daemon was away: load the log again.
+                if let Some(v) = &mut self.logs
+                    && v.error.is_some()
+                {
+                    let sizes = v
+                        .run_info
+                        .as_ref()
+                        .map_or([v.win[0].size, v.win[1].size], |r| {
+                            [r.stdout_bytes, r.stderr_bytes]
+                        });
+                    let reqs = v.start_tail(sizes);
+                    out.extend(self.log_commands(reqs));
+                }
+                out
             }
             Msg::DaemonStarted(what) => {
                 self.info(what);
@@ -336,6 +354,7 @@ impl App {
                     && v.epoch == epoch
                 {
                     v.error = Some(why);
+                    v.win.iter_mut().for_each(|w| w.loading = false);
                 }
                 Vec::new()
             }
@@ -386,7 +405,13 @@ impl App {
             tracing::info!(from = lost.from, to = lost.to, "events lost; refetching");
             out.extend(self.refetch_all());
         }
-        let keep = self.runs.selected_run().map(|r| r.id);
+        // A selection on the first row stays on the first row, so new runs come into view
+        // (like `tail -f`); anywhere else it stays on its run as rows move around it.
+        let keep = self
+            .runs
+            .selected_run()
+            .map(|r| r.id)
+            .filter(|_| self.runs.selected > 0);
         let mut runs_changed = false;
         let mut dash_changed = false;
         for ev in batch.events {
@@ -410,7 +435,19 @@ impl App {
                     runs_changed = true;
                     dash_changed = true;
                 }
-                EventKind::LogGrew { .. } => {}
+                EventKind::LogGrew {
+                    run,
+                    stdout_bytes,
+                    stderr_bytes,
+                } => {
+                    // Lets a view that is not following know there is more to page in.
+                    if let Some(v) = &mut self.logs
+                        && v.run == run
+                    {
+                        v.win[0].size = v.win[0].size.max(stdout_bytes);
+                        v.win[1].size = v.win[1].size.max(stderr_bytes);
+                    }
+                }
                 EventKind::JobChanged(job) => {
                     self.jobs.upsert(job);
                     dash_changed = true;
@@ -581,10 +618,6 @@ impl App {
                     KeyCode::Char('k') | KeyCode::Up => {
                         self.help_scroll = self.help_scroll.saturating_sub(1);
                         self.overlay = Some(Overlay::Help);
-                    }
-                    KeyCode::Char('q') if key.modifiers.is_empty() => {
-                        self.quit = true;
-                        return vec![Command::Quit];
                     }
                     _ => {}
                 }

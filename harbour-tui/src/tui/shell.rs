@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{Event, EventStream, KeyEventKind, MouseEventKind};
 use futures::StreamExt as _;
 use harbour_shared::{Error as ApiError, LogStream, MAX_LOG_CHUNK_BYTES, RunFilter, RunId};
 use ratatui::DefaultTerminal;
@@ -489,6 +489,11 @@ pub async fn run(terminal: &mut DefaultTerminal, app: &mut App, opts: Options) -
             ev = keys.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => Msg::Key(k),
                 Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(Event::Mouse(m))) => match m.kind {
+                    MouseEventKind::ScrollDown => Msg::Scroll(3),
+                    MouseEventKind::ScrollUp => Msg::Scroll(-3),
+                    _ => continue,
+                },
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e),
                 None => break,
@@ -497,7 +502,7 @@ pub async fn run(terminal: &mut DefaultTerminal, app: &mut App, opts: Options) -
             _ = tick.tick() => Msg::Tick(now_ms()),
             () = tokio::time::sleep_until(next_frame), if dirty => continue,
         };
-        let immediate = matches!(msg, Msg::Key(_) | Msg::Resize(..));
+        let immediate = matches!(msg, Msg::Key(_) | Msg::Scroll(_) | Msg::Resize(..));
         for cmd in app.update(msg) {
             exec.run(cmd);
         }

@@ -694,3 +694,109 @@ fn no_color_keeps_the_selection_visible() {
         assert!(matches!(cell.bg, ratatui::style::Color::Reset), "{cell:?}");
     }
 }
+
+#[test]
+fn paused_view_pages_in_what_the_run_printed_since() {
+    let mut a = loaded();
+    a.update(Msg::Resize(80, 12));
+    a.update(key('l'));
+    let text: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+    log_chunk(&mut a, LogStream::Stdout, 0, &text);
+    // Scrolling up stops following.
+    assert_eq!(a.update(key('k')), [Command::StopFollow]);
+    // The run prints more; the daemon says so.
+    a.update(Msg::Events(EventBatch {
+        events: vec![Event {
+            seq: 5,
+            at_ms: NOW,
+            kind: EventKind::LogGrew {
+                run: RunId(5),
+                stdout_bytes: 500,
+                stderr_bytes: 0,
+            },
+        }],
+        last_seq: 5,
+        lost: None,
+    }));
+    // Reaching the bottom asks for the next page from where the window ends.
+    let epoch = a.logs.as_ref().unwrap().epoch;
+    let cmds = a.update(key('j'));
+    assert_eq!(
+        cmds,
+        [Command::ReadLog {
+            epoch,
+            run: RunId(5),
+            stream: LogStream::Stdout,
+            offset: text.len() as u64,
+            max: super::logs::PAGE_BYTES,
+            kind: ChunkKind::Append
+        }]
+    );
+    // A failed page (the daemon went away) is retried from the tail on reconnect.
+    a.update(Msg::LogFailed {
+        epoch,
+        why: "the connection was reset".into(),
+    });
+    a.update(Msg::Disconnected("reset".into()));
+    let cmds = a.update(Msg::Connected {
+        version: "0.1.0".into(),
+        socket: "/s".into(),
+    });
+    assert!(
+        cmds.iter().any(|c| matches!(
+            c,
+            Command::FollowLog {
+                stream: LogStream::Stdout,
+                ..
+            }
+        )),
+        "{cmds:?}"
+    );
+    assert!(a.logs.as_ref().unwrap().error.is_none());
+}
+
+#[test]
+fn help_lists_this_screens_keys_and_closes() {
+    let mut a = loaded();
+    a.update(key('3'));
+    a.update(key('?'));
+    let s = draw(&a, 80, 24);
+    assert!(
+        s.contains("Jobs keys") && s.contains("pause / resume"),
+        "{s}"
+    );
+    a.update(key('q'));
+    assert!(
+        a.overlay.is_none() && !a.quit,
+        "q closes the help, it does not quit"
+    );
+}
+
+#[test]
+fn new_runs_come_into_view_unless_a_run_is_selected_below_the_top() {
+    let mut a = loaded();
+    let ev = |id: i64| {
+        Msg::Events(EventBatch {
+            events: vec![Event {
+                seq: id as u64,
+                at_ms: NOW,
+                kind: EventKind::RunChanged(run(id, "new", Lifecycle::Queued, None)),
+            }],
+            last_seq: id as u64,
+            lost: None,
+        })
+    };
+    a.update(ev(6));
+    assert_eq!(
+        a.runs.selected_run().unwrap().id,
+        RunId(6),
+        "at the top, the newest is selected"
+    );
+    a.update(key('j'));
+    a.update(ev(7));
+    assert_eq!(
+        a.runs.selected_run().unwrap().id,
+        RunId(5),
+        "below the top, the selection stays on its run"
+    );
+}
