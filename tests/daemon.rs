@@ -427,6 +427,15 @@ async fn bad_input_gets_clear_errors() {
         matches!(unknown_job, Error::NotFound { .. }),
         "{unknown_job}"
     );
+    let typo = RunFilter {
+        job: Some(JobRef::Name("nope".into())),
+        ..Default::default()
+    };
+    let typo = api_error(rpc.list_runs(client::ctx(), typo).await.flat());
+    assert!(
+        matches!(typo, Error::NotFound { .. }),
+        "runs of a job that never was: {typo}"
+    );
     let empty = api_error(rpc.submit(client::ctx(), shell("   ")).await.flat());
     assert!(
         matches!(&empty, Error::Invalid { field, .. } if field == "code"),
@@ -549,6 +558,25 @@ async fn jobs_are_definitions_with_runs_restarts_and_pauses() {
         ..Default::default()
     };
     rpc.update_job(client::ctx(), JobRef::Id(job.id), patch)
+        .await
+        .flat()
+        .unwrap();
+    // The kind can change too; the code here reads the same in both.
+    let to_python = JobPatch {
+        kind: Some(JobKind::Python),
+        ..Default::default()
+    };
+    let changed = rpc
+        .update_job(client::ctx(), JobRef::Id(job.id), to_python)
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(changed.spec.kind, JobKind::Python);
+    let back = JobPatch {
+        kind: Some(JobKind::Shell),
+        ..Default::default()
+    };
+    rpc.update_job(client::ctx(), JobRef::Id(job.id), back)
         .await
         .flat()
         .unwrap();

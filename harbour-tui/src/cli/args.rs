@@ -363,7 +363,7 @@ Examples:
   harbour jobs update 7 -c 'echo new code' -- a b
 
 --env, --conf and ARGS replace the job's whole list; --no-env, --no-conf and --no-args empty it.
-A job's kind cannot be changed: create a new job instead.";
+--kind changes what runs the code; give new code or a FILE with it when the old one no longer fits.";
 
 #[derive(Debug, Clone, Args)]
 pub struct JobCreateArgs {
@@ -415,6 +415,10 @@ pub struct JobUpdateArgs {
     /// Rename the job
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+
+    /// Change what runs the code
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub kind: Option<KindArg>,
 
     /// A new cron schedule
     #[arg(long, value_name = "CRON", conflicts_with = "no_schedule")]

@@ -328,6 +328,9 @@ impl Harbour for Api {
             spec.name = name.trim().to_owned();
             validate::job_name(&spec.name)?;
         }
+        if let Some(kind) = patch.kind {
+            spec.kind = kind;
+        }
         if let Some(source) = patch.source {
             spec.source = source;
         }
@@ -440,7 +443,15 @@ impl Harbour for Api {
 
     async fn list_runs(self, _: Context, filter: RunFilter) -> Result<Vec<Run>, Error> {
         let runs = self
-            .store(move |c| Ok(Ok(run_rows::list(c, &filter)?)))
+            .store(move |c| {
+                // A job that never existed is a typo, not "no runs"; a deleted one has runs.
+                if let Some(job) = &filter.job
+                    && !jobs::ever_existed(c, job)?
+                {
+                    return Ok(Err(job_not_found(job)));
+                }
+                Ok(Ok(run_rows::list(c, &filter)?))
+            })
             .await?;
         Ok(runs.into_iter().map(|r| self.with_live_sizes(r)).collect())
     }
