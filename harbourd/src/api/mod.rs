@@ -8,6 +8,8 @@
 
 mod validate;
 
+pub use validate::is_job_name;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
