@@ -828,3 +828,38 @@ fn a_bad_config_is_refused_by_name() {
     assert!(check.status.success());
     assert!(String::from_utf8_lossy(&check.stdout).contains("max_concurrent = 2"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frame_with_invalid_utf8_ends_only_that_connection() {
+    use bincode::Options as _;
+    use std::io::Read as _;
+    let daemon = Daemon::start();
+    let good = daemon.client().await;
+    // A well-formed submit whose code is then corrupted into bytes that are not UTF-8.
+    let marker = "MARKERMARKER";
+    let request = tarpc::ClientMessage::Request(tarpc::Request {
+        context: tarpc::context::current(),
+        id: 1,
+        message: harbour_shared::HarbourRequest::Submit {
+            spec: shell(marker),
+        },
+    });
+    let mut frame = bincode::DefaultOptions::new().serialize(&request).unwrap();
+    let at = frame
+        .windows(marker.len())
+        .position(|w| w == marker.as_bytes())
+        .unwrap();
+    frame[at..at + 4].copy_from_slice(&[0xff, 0xfe, 0xfd, 0xfc]);
+    let mut raw = StdUnixStream::connect(&daemon.socket).unwrap();
+    raw.write_all(&(frame.len() as u32).to_be_bytes()).unwrap();
+    raw.write_all(&frame).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        raw.read(&mut buf).unwrap_or(0),
+        0,
+        "the connection is closed"
+    );
+    let status = good.rpc.status(client::ctx()).await.flat().unwrap();
+    assert_eq!(status.runs.total(), 0, "nothing was submitted");
+}
