@@ -743,6 +743,7 @@ impl App {
                 if let Some(v) = &mut self.logs {
                     let was_following = v.follow;
                     v.search = Some(input.text.clone()).filter(|s| !s.is_empty());
+                    v.search_hits = None;
                     if v.search.is_some() {
                         if v.find(false, true, height) {
                             if was_following {
@@ -830,6 +831,7 @@ impl App {
                     Screen::Logs if self.logs.as_ref().is_some_and(|v| v.search.is_some()) => {
                         if let Some(v) = &mut self.logs {
                             v.search = None;
+                            v.search_hits = None;
                         }
                         Vec::new()
                     }

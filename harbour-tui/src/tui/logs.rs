@@ -136,6 +136,9 @@ pub struct LogView {
     pub wrap: bool,
     pub timestamps: bool,
     pub search: Option<String>,
+    /// Which match the cursor is on and how many there are, as of the last jump (counting
+    /// takes a pass over the window, too much for every frame).
+    pub search_hits: Option<(usize, usize)>,
     pub error: Option<String>,
     pub max_lines: usize,
     pub tail_bytes: u64,
@@ -215,6 +218,7 @@ impl LogView {
             wrap: false,
             timestamps: false,
             search: None,
+            search_hits: None,
             error: None,
             max_lines: max_lines.max(100),
             tail_bytes,
@@ -265,6 +269,7 @@ impl LogView {
 
     fn clear(&mut self) {
         self.epoch += 1;
+        self.search_hits = None;
         self.lines.clear();
         self.visible.clear();
         self.first_no = FIRST_LINE_NO;
@@ -612,6 +617,7 @@ impl LogView {
             return self.start_tail(sizes);
         }
         self.follow = true;
+        self.search_hits = None;
         self.cursor = self.visible.len().saturating_sub(1);
         let mut out = vec![LogRequest::StopFollow];
         if running {
@@ -651,6 +657,7 @@ impl LogView {
     pub fn toggle_stream(&mut self) {
         let anchor = self.shown(self.cursor).map(|l| (l.stream, l.offset));
         self.show = self.show.next();
+        self.search_hits = None;
         self.visible = (0..self.lines.len())
             .filter(|i| self.show.shows(self.lines[*i].stream))
             .map(|i| self.first_no + i as u64)
@@ -702,6 +709,7 @@ impl LogView {
                 self.cursor = i;
                 // Keep context: put the match a third of the way down the screen.
                 self.top = i.saturating_sub(height / 3);
+                self.search_hits = self.match_position();
                 return true;
             }
         }
