@@ -382,11 +382,20 @@ async fn save_log(
             }
         }
         f.flush().await.map_err(|e| e.to_string())?;
+        if total == 0 && streams.len() > 1 {
+            // An empty stream of the merged view is not worth a file.
+            drop(f);
+            let _ = tokio::fs::remove_file(&path).await;
+            continue;
+        }
         saved.push(format!(
             "{} ({})",
             path.display(),
             super::format::bytes(total)
         ));
+    }
+    if saved.is_empty() {
+        return Ok(format!("run {run} printed nothing; no file written"));
     }
     Ok(format!("saved {}", saved.join(", ")))
 }
