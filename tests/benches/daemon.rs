@@ -144,6 +144,7 @@ fn main() -> ExitCode {
         eprintln!("warning: {warning}");
     }
     let machine = Machine::describe(&repo);
+    let load_before = machine::load_average();
     eprintln!("harbourd: {}", bin.display());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -191,6 +192,12 @@ fn main() -> ExitCode {
         ),
         String::new(),
         format!("Command: `{COMMAND}`"),
+        String::new(),
+        format!(
+            "Load average (1 min) at the start {load_before}, at the end {}: anything else \
+             running on the machine skews the figures.",
+            machine::load_average()
+        ),
     ];
     if !opts.is_default_run() {
         preamble.push(String::new());
