@@ -199,6 +199,13 @@ fn submit_follow_search_kill_reconnect_quit() {
         .unwrap();
     fs::set_permissions(root.path(), fs::Permissions::from_mode(0o700)).unwrap();
     fs::create_dir_all(root.path().join("config")).unwrap();
+    // Keep only the last KiB of a log in view when opening it, so the search below has to
+    // find its line in the daemon's copy and page it in.
+    fs::write(
+        root.path().join("config").join("tui.toml"),
+        "[logs]\ntail_kib = 1\n",
+    )
+    .unwrap();
     let mut daemon = Daemon::start(root.path());
     let tui = target_bin("harbour-tui");
     let cmd = format!(
@@ -221,7 +228,23 @@ fn submit_follow_search_kill_reconnect_quit() {
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["Runs (1)", "running"], Duration::from_secs(30));
 
-    // Follow its logs: the tail arrives. (Where stderr's line sits among stdout's in the
+    // Its details: spec, history, and (ctrl-r refreshes) how much it has printed.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        &["Run 1", "History", "for i in $(seq 1 300)"],
+        Duration::from_secs(30),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tmux.screen().contains("(3.4 KiB)") {
+        assert!(
+            Instant::now() < deadline,
+            "details never showed the log size:\n{}",
+            tmux.screen()
+        );
+        tmux.keys(&["C-r"]);
+    }
+
+    // Follow its logs: the last KiB arrives. (Where stderr's line sits among stdout's in the
     // merged view depends on which follower read first, so it is checked alone below.)
     tmux.keys(&["l"]);
     tmux.wait_for(
@@ -229,11 +252,18 @@ fn submit_follow_search_kill_reconnect_quit() {
         Duration::from_secs(30),
     );
 
-    // Search: jumps to the line, keeps the lines around it, counts matches.
+    let s = tmux.screen();
+    assert!(!s.contains("row-42-end"), "row 42 is not in view yet:\n{s}");
+
+    // Search: finds the line beyond the lines in memory, jumps to it on stdout, keeps the
+    // lines around it, counts matches.
     tmux.keys(&["/"]);
     tmux.type_text("row-42-end");
     tmux.keys(&["Enter"]);
-    let s = tmux.wait_for(&["row-42-end", "/row-42-end 1/1"], Duration::from_secs(30));
+    let s = tmux.wait_for(
+        &["row-42-end", "[stdout, /row-42-end 1/1]"],
+        Duration::from_secs(30),
+    );
     assert!(
         s.contains("row-41-end") && s.contains("row-43-end"),
         "context around the match:\n{s}"
@@ -243,8 +273,8 @@ fn submit_follow_search_kill_reconnect_quit() {
         "the view moved to the match:\n{s}"
     );
 
-    // Only stderr, then both again.
-    tmux.keys(&["e", "e"]);
+    // Only stderr (loaded when shown), then both again.
+    tmux.keys(&["e"]);
     let s = tmux.wait_for(&["[stderr", "err-line"], Duration::from_secs(30));
     assert!(s.contains("err-line") && !s.contains("row-41-end"), "{s}");
     tmux.keys(&["e", "G"]);

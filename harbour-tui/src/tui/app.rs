@@ -53,6 +53,15 @@ pub enum Command {
         max: u64,
         kind: ChunkKind,
     },
+    /// Look for the next line matching `query` beyond the window: in each of `from`'s
+    /// streams in turn, from its offset, forward or backward.
+    SearchLog {
+        epoch: u64,
+        run: RunId,
+        from: Vec<(LogStream, u64)>,
+        query: String,
+        forward: bool,
+    },
     /// Write whole streams to files in `dir`.
     SaveLog {
         run: RunId,
@@ -90,6 +99,11 @@ pub enum Msg {
         kind: ChunkKind,
         chunk: LogChunk,
         at_ms: UnixMillis,
+    },
+    /// Where `Command::SearchLog` found a match (the stream and the line's offset).
+    SearchResult {
+        epoch: u64,
+        found: Result<Option<(LogStream, u64)>, String>,
     },
     LogFailed {
         epoch: u64,
@@ -349,6 +363,7 @@ impl App {
                     _ => Vec::new(),
                 }
             }
+            Msg::SearchResult { epoch, found } => self.on_search_result(epoch, found),
             Msg::LogFailed { epoch, why } => {
                 if let Some(v) = &mut self.logs
                     && v.epoch == epoch
@@ -440,6 +455,7 @@ impl App {
                     stdout_bytes,
                     stderr_bytes,
                 } => {
+                    self.runs.set_log_sizes(run, stdout_bytes, stderr_bytes);
                     // Lets a view that is not following know there is more to page in.
                     if let Some(v) = &mut self.logs
                         && v.run == run
@@ -548,16 +564,21 @@ impl App {
                 self.log_settings.max_lines,
                 self.log_settings.tail_kib * 1024,
             );
-            let info = self.runs.get(id).cloned().or_else(|| {
-                self.details
-                    .detail
-                    .as_ref()
-                    .filter(|d| d.run.id == id)
-                    .map(|d| d.run.clone())
-            });
-            let sizes = info
+            let listed = self.runs.get(id);
+            let detailed = self
+                .details
+                .detail
                 .as_ref()
-                .map_or([0, 0], |r| [r.stdout_bytes, r.stderr_bytes]);
+                .map(|d| &d.run)
+                .filter(|r| r.id == id);
+            // The larger of what the list and the details know: the tail starts near the end.
+            let sizes = [listed, detailed]
+                .into_iter()
+                .flatten()
+                .fold([0, 0], |acc, r| {
+                    [acc[0].max(r.stdout_bytes), acc[1].max(r.stderr_bytes)]
+                });
+            let info = listed.or(detailed).cloned();
             v.run_info = info;
             let reqs = v.start_tail(sizes);
             self.logs = Some(v);
@@ -738,24 +759,17 @@ impl App {
                 Vec::new()
             }
             (Prompt::Search, InputOutcome::Submit) => {
-                let height = self.body_height();
-                let mut out = Vec::new();
-                if let Some(v) = &mut self.logs {
-                    let was_following = v.follow;
-                    v.search = Some(input.text.clone()).filter(|s| !s.is_empty());
-                    v.search_hits = None;
-                    if v.search.is_some() {
-                        if v.find(false, true, height) {
-                            if was_following {
-                                out.push(Command::StopFollow);
-                            }
-                        } else {
-                            let q = input.text.clone();
-                            self.warn(format!("'{q}' is not in the loaded part of the log"));
-                        }
-                    }
+                let Some(v) = &mut self.logs else {
+                    return Vec::new();
+                };
+                v.search = Some(input.text.clone()).filter(|s| !s.is_empty());
+                v.search_hits = None;
+                if v.search.is_none() {
+                    return Vec::new();
                 }
-                out
+                // From the end of a followed log, the nearest match is above.
+                let forward = !v.follow;
+                self.search_step(forward, true)
             }
             (Prompt::Palette, InputOutcome::Submit) => self.run_palette(&input.text.clone()),
             _ => {
@@ -956,20 +970,11 @@ impl App {
                 Vec::new()
             }
             Action::SearchNext | Action::SearchPrev => {
-                let mut out = Vec::new();
-                if let Some(v) = &mut self.logs {
-                    let was_following = v.follow;
-                    if v.search.is_none() {
-                        self.info("no search: / searches");
-                    } else if v.find(action == Action::SearchNext, false, height) {
-                        if was_following {
-                            out.push(Command::StopFollow);
-                        }
-                    } else {
-                        self.warn("no match in the loaded part of the log");
-                    }
+                if self.logs.as_ref().is_some_and(|v| v.search.is_none()) {
+                    self.info("no search: / searches");
+                    return Vec::new();
                 }
-                out
+                self.search_step(action == Action::SearchNext, false)
             }
             Action::SortNext => {
                 self.runs.sort_next();
@@ -1058,12 +1063,13 @@ impl App {
                 Vec::new()
             }
             Action::ToggleStream => {
-                if let Some(v) = &mut self.logs {
-                    v.toggle_stream();
-                    let label = v.show.label();
-                    self.info(format!("showing {label}"));
-                }
-                Vec::new()
+                let Some(v) = &mut self.logs else {
+                    return Vec::new();
+                };
+                let reqs = v.toggle_stream();
+                let label = v.show.label();
+                self.info(format!("showing {label}"));
+                self.log_commands(reqs)
             }
             Action::ToggleFollow => {
                 let reqs = match &mut self.logs {
@@ -1091,6 +1097,86 @@ impl App {
                 }
                 None => Vec::new(),
             },
+        }
+    }
+
+    /// Jumps to the next match in the window; past its edge, asks the daemon's log for
+    /// one; with nothing beyond, wraps around the window.
+    fn search_step(&mut self, forward: bool, include_current: bool) -> Vec<Command> {
+        let height = self.body_height();
+        let Some(v) = &mut self.logs else {
+            return Vec::new();
+        };
+        let was_following = v.follow;
+        let mut out = Vec::new();
+        if v.find_in(forward, include_current, false, height) {
+            if was_following {
+                out.push(Command::StopFollow);
+            }
+            return out;
+        }
+        let from = v.beyond(forward);
+        if !from.is_empty() && v.searching.is_none() {
+            v.searching = Some(forward);
+            let cmd = Command::SearchLog {
+                epoch: v.epoch,
+                run: v.run,
+                from,
+                query: v.search.clone().unwrap_or_default(),
+                forward,
+            };
+            self.info(format!(
+                "searching {} the loaded lines…",
+                if forward { "after" } else { "before" }
+            ));
+            return vec![cmd];
+        }
+        self.wrap_search(forward, was_following)
+    }
+
+    fn wrap_search(&mut self, forward: bool, was_following: bool) -> Vec<Command> {
+        let height = self.body_height();
+        let Some(v) = &mut self.logs else {
+            return Vec::new();
+        };
+        if v.find_in(forward, false, true, height) {
+            self.info("search wrapped around");
+            if was_following {
+                return vec![Command::StopFollow];
+            }
+        } else {
+            let q = v.search.clone().unwrap_or_default();
+            self.warn(format!("'{q}' is not in the log"));
+        }
+        Vec::new()
+    }
+
+    fn on_search_result(
+        &mut self,
+        epoch: u64,
+        found: Result<Option<(LogStream, u64)>, String>,
+    ) -> Vec<Command> {
+        let Some(v) = &mut self.logs else {
+            return Vec::new();
+        };
+        if v.epoch != epoch {
+            return Vec::new();
+        }
+        let forward = v.searching.take().unwrap_or(true);
+        match found {
+            Ok(Some((stream, offset))) => {
+                let reqs = v.jump_to(stream, offset);
+                self.info(format!("match at byte {offset} of {stream}"));
+                self.log_commands(reqs)
+            }
+            Ok(None) => {
+                let was_following = v.follow;
+                self.wrap_search(forward, was_following)
+            }
+            Err(e) => {
+                self.error(format!("search: {e}"));
+                Vec::new()
+            }
         }
     }
 

@@ -129,6 +129,16 @@ impl RunsState {
         self.index.get(&id).and_then(|i| self.runs.get(*i))
     }
 
+    /// Records how much a run has logged (from `LogGrew`), so its log opens at the tail.
+    pub fn set_log_sizes(&mut self, id: RunId, stdout: u64, stderr: u64) {
+        if let Some(i) = self.index.get(&id)
+            && let Some(r) = self.runs.get_mut(*i)
+        {
+            r.stdout_bytes = r.stdout_bytes.max(stdout);
+            r.stderr_bytes = r.stderr_bytes.max(stderr);
+        }
+    }
+
     /// Replaces everything (after a fetch or a lost-events refetch).
     pub fn set_all(&mut self, mut runs: Vec<Run>) {
         let keep = self.selected_run().map(|r| r.id);

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::app::{App, Command, Msg};
-use super::logs::ChunkKind;
+use super::logs::{ChunkKind, LogView};
 use super::runs::FETCH_LIMIT;
 use super::{daemon, ui};
 use crate::client::{self, Client, ClientError, Flatten as _};
@@ -333,6 +333,29 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 Err(x) => Msg::LogFailed { epoch, why: e(x) },
             }
         }
+        Command::SearchLog {
+            epoch,
+            run,
+            from,
+            query,
+            forward,
+        } => {
+            let mut found = Ok(None);
+            for (stream, offset) in from {
+                match search_log(c, run, stream, offset, &query, forward).await {
+                    Ok(None) => {}
+                    Ok(Some(at)) => {
+                        found = Ok(Some((stream, at)));
+                        break;
+                    }
+                    Err(e) => {
+                        found = Err(e);
+                        break;
+                    }
+                }
+            }
+            Msg::SearchResult { epoch, found }
+        }
         Command::SaveLog { run, streams, dir } => Msg::Done(save_log(c, run, &streams, &dir).await),
         Command::FollowLog { .. } | Command::StopFollow | Command::Yank(_) | Command::Quit => {
             return None;
@@ -398,6 +421,95 @@ async fn save_log(
         return Ok(format!("run {run} printed nothing; no file written"));
     }
     Ok(format!("saved {}", saved.join(", ")))
+}
+
+/// The offset of the first line at or after `from` (forward), or the last line that ends at
+/// or before `from` (backward), that matches `query` as the log view matches lines. Reads
+/// the log in pages, holding one at a time.
+async fn search_log(
+    c: &Client,
+    run: RunId,
+    stream: LogStream,
+    from: u64,
+    query: &str,
+    forward: bool,
+) -> Result<Option<u64>, String> {
+    let page = MAX_LOG_CHUNK_BYTES;
+    let hit = |line: &[u8]| LogView::matches(query, &super::logs::sanitize(line));
+    if forward {
+        let mut off = from;
+        loop {
+            let chunk = read_page(c, run, stream, off, page).await?;
+            if chunk.data.is_empty() {
+                return Ok(None);
+            }
+            // Whole lines only, unless one line fills the page.
+            let usable = chunk
+                .data
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(chunk.data.len(), |nl| nl + 1);
+            let mut pos = 0;
+            for line in chunk.data[..usable].split_inclusive(|b| *b == b'\n') {
+                if hit(line.strip_suffix(b"\n").unwrap_or(line)) {
+                    return Ok(Some(off + pos as u64));
+                }
+                pos += line.len();
+            }
+            off += usable as u64;
+            if off >= chunk.size {
+                return Ok(None);
+            }
+        }
+    }
+    let mut end = from;
+    while end > 0 {
+        let start = end.saturating_sub(page);
+        let chunk = read_page(c, run, stream, start, end - start).await?;
+        let len = chunk
+            .data
+            .len()
+            .min(usize::try_from(end - start).unwrap_or(0));
+        let data = &chunk.data[..len];
+        // Before `start` the first line may go on: leave it for the next page back.
+        let skip = if start > 0 {
+            data.iter().position(|b| *b == b'\n').map_or(0, |nl| nl + 1)
+        } else {
+            0
+        };
+        let mut found = None;
+        let mut pos = skip;
+        for line in data[skip..].split_inclusive(|b| *b == b'\n') {
+            if hit(line.strip_suffix(b"\n").unwrap_or(line)) {
+                found = Some(start + pos as u64);
+            }
+            pos += line.len();
+        }
+        if found.is_some() || start == 0 {
+            return Ok(found);
+        }
+        // A line longer than a page has no newline here: step over it rather than loop.
+        end = if skip == 0 {
+            start
+        } else {
+            start + skip as u64
+        };
+    }
+    Ok(None)
+}
+
+async fn read_page(
+    c: &Client,
+    run: RunId,
+    stream: LogStream,
+    offset: u64,
+    max: u64,
+) -> Result<harbour_shared::LogChunk, String> {
+    c.rpc
+        .read_log(client::long_poll_ctx(0), run, stream, offset, max, 0)
+        .await
+        .flat()
+        .map_err(|e| describe(&e))
 }
 
 /// Follows one stream until the run ends, across reconnects.
