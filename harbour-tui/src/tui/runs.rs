@@ -277,7 +277,10 @@ impl RunsState {
             (Column::Id, Constraint::Length(6)),
             (Column::Job, Constraint::Min(10)),
             (Column::Kind, Constraint::Length(7)),
-            (Column::State, Constraint::Length(12)),
+            (
+                Column::State,
+                Constraint::Length(if wide { 17 } else { 12 }),
+            ),
         ];
         if !narrow {
             cols.push((Column::Started, Constraint::Length(14)));
@@ -316,10 +319,12 @@ impl RunsState {
             .take(height)
             .map(|(pos, i)| {
                 let r = &self.runs[*i];
-                let state = Span::styled(
-                    r.state_label(),
-                    widgets::state_style(theme, r.lifecycle, r.result),
-                );
+                // "waiting-for-retry" does not fit a narrow column; "waiting" says it.
+                let label = match r.state_label() {
+                    "waiting-for-retry" if !wide => "waiting",
+                    l => l,
+                };
+                let state = Span::styled(label, widgets::state_style(theme, r.lifecycle, r.result));
                 let mut cells: Vec<Cell> = Vec::with_capacity(cols.len() + 1);
                 for (c, _) in &cols {
                     cells.push(match c {
