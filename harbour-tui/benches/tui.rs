@@ -626,6 +626,15 @@ fn main() {
             .unwrap_or_default(),
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
     );
+    let load = || {
+        fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let load_before = load();
     if on("render") {
         out.push_str("\n| frame | render p50 ms | render p99 ms | render p99 on-CPU ms | render max ms | update p50 ms | update p99 ms | update max ms |\n|---|---|---|---|---|---|---|---|\n");
         bench_render(&mut out);
@@ -642,6 +651,13 @@ fn main() {
         out.push_str("\n| idle | CPU (of one core) | VmRSS | VmHWM |\n|---|---|---|---|\n");
         bench_idle(&mut out);
     }
+    writeln!(
+        out,
+        "\nLoad average (1, 5, 15 min) before: {load_before}; after: {}. Wall-clock percentiles on a \
+         loaded machine include time the frame was preempted; the on-CPU column does not.",
+        load()
+    )
+    .unwrap();
     println!("{out}");
     if std::env::var("HARBOUR_BENCH_WRITE").is_ok_and(|v| v == "1") {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
