@@ -16,6 +16,8 @@ pub const PAGE_BYTES: u64 = 256 * 1024;
 /// Longer lines are cut into pieces of this many bytes, so one endless line cannot grow
 /// without bound.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
+/// The most bytes of text the view holds, whatever `max_lines` says (long lines).
+pub const MAX_HELD_BYTES: usize = 64 << 20;
 /// Absolute line numbers start here so that lines prepended from history still have one.
 const FIRST_LINE_NO: u64 = 1 << 40;
 
@@ -146,6 +148,8 @@ pub struct LogView {
     pending_jump: Option<(LogStream, u64)>,
     pub error: Option<String>,
     pub max_lines: usize,
+    /// The most bytes of text held ([`MAX_HELD_BYTES`]), for lines far longer than usual.
+    pub max_bytes: usize,
     pub tail_bytes: u64,
     bytes_held: usize,
 }
@@ -228,6 +232,7 @@ impl LogView {
             pending_jump: None,
             error: None,
             max_lines: max_lines.max(100),
+            max_bytes: MAX_HELD_BYTES,
             tail_bytes,
             bytes_held: 0,
         }
@@ -321,7 +326,7 @@ impl LogView {
     }
 
     fn evict_front(&mut self) {
-        while self.lines.len() > self.max_lines {
+        while self.lines.len() > self.max_lines || self.bytes_held > self.max_bytes {
             let Some(line) = self.lines.pop_front() else {
                 break;
             };
@@ -337,7 +342,7 @@ impl LogView {
     }
 
     fn evict_back(&mut self) {
-        while self.lines.len() > self.max_lines {
+        while self.lines.len() > self.max_lines || self.bytes_held > self.max_bytes {
             let Some(line) = self.lines.pop_back() else {
                 break;
             };
@@ -528,7 +533,7 @@ impl LogView {
             self.top += n;
         }
         self.win[i].start = pos;
-        if self.lines.len() > self.max_lines {
+        if self.lines.len() > self.max_lines || self.bytes_held > self.max_bytes {
             self.follow = false;
             self.evict_back();
         }
@@ -960,6 +965,28 @@ mod tests {
         }
         assert!(!v.follow);
         assert_eq!(v.shown(v.cursor).unwrap().text, "line 900");
+    }
+
+    #[test]
+    fn long_lines_are_bounded_by_bytes_too() {
+        let mut v = LogView::new(RunId(1), 0, 1000, 1 << 20);
+        v.max_bytes = 64 * 1024;
+        v.start_tail([0, 0]);
+        let line = format!("{}\n", "x".repeat(20_000));
+        let mut off = 0u64;
+        for _ in 0..100 {
+            v.take_chunk(
+                LogStream::Stdout,
+                ChunkKind::Append,
+                chunk(off, &line, off + line.len() as u64, false),
+                1,
+            );
+            off += line.len() as u64;
+        }
+        assert!(v.held_bytes() <= 64 * 1024, "{}", v.held_bytes());
+        // Lines longer than MAX_LINE_BYTES are cut into pieces, none lost.
+        assert!(v.shown(0).unwrap().text.len() <= MAX_LINE_BYTES);
+        assert_eq!(v.win[0].end, off);
     }
 
     #[test]

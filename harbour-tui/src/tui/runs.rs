@@ -162,6 +162,17 @@ impl RunsState {
 
     /// Recomputes the view; keeps the selection on `keep` when it is still shown.
     pub fn rebuild(&mut self, keep: Option<RunId>) {
+        // A long session keeps hearing of new runs: keep the newest, bounded.
+        if self.runs.len() > 2 * FETCH_LIMIT {
+            self.runs.sort_by_key(|r| std::cmp::Reverse(r.id));
+            self.runs.truncate(FETCH_LIMIT);
+            self.index = self
+                .runs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id, i))
+                .collect();
+        }
         let f = &self.filter;
         let mut view: Vec<usize> = (0..self.runs.len())
             .filter(|i| {

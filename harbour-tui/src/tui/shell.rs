@@ -185,22 +185,27 @@ impl Exec {
             }
             other => {
                 let Some(c) = client else {
-                    // Lists are fetched again on reconnect; actions need saying.
-                    if !matches!(
-                        other,
+                    // Lists are fetched again on reconnect; the log view hears of its page
+                    // (and reloads on reconnect); actions need saying.
+                    let why = "not connected to harbourd; try again once it is back";
+                    let reply = match other {
                         Command::FetchRuns
-                            | Command::FetchJobs
-                            | Command::FetchDashboard
-                            | Command::FetchRun(_)
-                    ) {
-                        tokio::spawn(async move {
-                            let _ = tx
-                                .send(Msg::Done(Err(
-                                    "not connected to harbourd; try again once it is back".into(),
-                                )))
-                                .await;
-                        });
-                    }
+                        | Command::FetchJobs
+                        | Command::FetchDashboard
+                        | Command::FetchRun(_) => return,
+                        Command::ReadLog { epoch, .. } => Msg::LogFailed {
+                            epoch,
+                            why: why.into(),
+                        },
+                        Command::SearchLog { epoch, .. } => Msg::SearchResult {
+                            epoch,
+                            found: Err(why.into()),
+                        },
+                        _ => Msg::Done(Err(why.into())),
+                    };
+                    tokio::spawn(async move {
+                        let _ = tx.send(reply).await;
+                    });
                     return;
                 };
                 tokio::spawn(async move {
