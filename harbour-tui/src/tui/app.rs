@@ -5,24 +5,25 @@
 
 use std::path::PathBuf;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use harbour_shared::{
-    Dashboard, EventBatch, EventKind, Job, JobId, JobKind, JobSource, JobSpec, LogChunk, LogStream,
-    Run, RunDetail, RunId, UnixMillis,
+    Dashboard, EventBatch, EventKind, Job, JobId, JobKind, JobSpec, LogChunk, LogStream, Run,
+    RunDetail, RunId, UnixMillis,
 };
 
 use super::action::{Action, Screen};
 use super::config::{Config, LogSettings};
 use super::dashboard::DashState;
 use super::details::DetailsState;
-use super::input::{InputOutcome, LineInput};
+use super::input::LineInput;
 use super::jobs::JobsState;
-use super::keymap::{KeyCombo, Keymap};
+use super::keymap::Keymap;
 use super::logs::{ChunkKind, LogRequest, LogView};
-use super::palette;
 use super::runs::RunsState;
 use super::theme::Theme;
 use super::widgets::Load;
+
+pub use super::modal::{FormField, Overlay, Prompt, SubmitForm};
 
 /// Something for the shell to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,38 +137,6 @@ pub struct Status {
     pub at_ms: UnixMillis,
 }
 
-/// What the one-line input at the bottom is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prompt {
-    Filter,
-    Search,
-    Palette,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormField {
-    Kind,
-    Source,
-    Text,
-}
-
-/// The submit form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubmitForm {
-    pub kind: JobKind,
-    pub file: bool,
-    pub text: LineInput,
-    pub field: FormField,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Overlay {
-    Help,
-    Confirm { prompt: String, yes: Command },
-    Submit(SubmitForm),
-}
-
 #[derive(Debug)]
 pub struct App {
     pub screen: Screen,
@@ -224,7 +193,7 @@ impl App {
         usize::from(self.size.1.saturating_sub(6)).max(1)
     }
 
-    fn connected(&self) -> bool {
+    pub(super) fn connected(&self) -> bool {
         matches!(self.conn, Conn::Connected { .. })
     }
 
@@ -396,7 +365,7 @@ impl App {
         }
     }
 
-    fn refetch_all(&mut self) -> Vec<Command> {
+    pub(super) fn refetch_all(&mut self) -> Vec<Command> {
         let mut out = vec![Command::FetchRuns, Command::FetchJobs];
         out.extend(self.fetch_dashboard());
         if let Some(id) = self.details.run {
@@ -405,7 +374,7 @@ impl App {
         out
     }
 
-    fn fetch_dashboard(&mut self) -> Vec<Command> {
+    pub(super) fn fetch_dashboard(&mut self) -> Vec<Command> {
         if self.dash.in_flight {
             self.dash.stale = true;
             return Vec::new();
@@ -414,7 +383,7 @@ impl App {
         vec![Command::FetchDashboard]
     }
 
-    fn on_events(&mut self, batch: EventBatch) -> Vec<Command> {
+    pub(super) fn on_events(&mut self, batch: EventBatch) -> Vec<Command> {
         let mut out = Vec::new();
         if let Some(lost) = batch.lost {
             tracing::info!(from = lost.from, to = lost.to, "events lost; refetching");
@@ -496,7 +465,7 @@ impl App {
         out
     }
 
-    fn log_commands(&mut self, reqs: Vec<LogRequest>) -> Vec<Command> {
+    pub(super) fn log_commands(&mut self, reqs: Vec<LogRequest>) -> Vec<Command> {
         let Some(v) = &self.logs else {
             return Vec::new();
         };
@@ -526,7 +495,7 @@ impl App {
             .collect()
     }
 
-    fn go(&mut self, screen: Screen) -> Vec<Command> {
+    pub(super) fn go(&mut self, screen: Screen) -> Vec<Command> {
         if self.screen != screen {
             self.history.push(self.screen);
             if self.history.len() > 50 {
@@ -545,7 +514,7 @@ impl App {
         out
     }
 
-    fn back(&mut self) -> Vec<Command> {
+    pub(super) fn back(&mut self) -> Vec<Command> {
         if let Some(prev) = self.history.pop() {
             self.screen = prev;
         }
@@ -588,7 +557,7 @@ impl App {
         out
     }
 
-    fn open_details(&mut self, id: RunId) -> Vec<Command> {
+    pub(super) fn open_details(&mut self, id: RunId) -> Vec<Command> {
         if self.details.run != Some(id) {
             self.details = DetailsState {
                 run: Some(id),
@@ -601,7 +570,7 @@ impl App {
     }
 
     /// The run the current screen is about.
-    fn current_run(&self) -> Option<RunId> {
+    pub(super) fn current_run(&self) -> Option<RunId> {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
@@ -612,214 +581,6 @@ impl App {
                 .and_then(|j| j.last_run.as_ref().map(|l| l.id)),
             Screen::Dashboard => None,
         }
-    }
-
-    fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
-        if let Some(overlay) = self.overlay.take() {
-            return self.on_overlay_key(overlay, key);
-        }
-        if let Some((prompt, mut input)) = self.prompt.take() {
-            return self.on_prompt_key(prompt, &mut input, key);
-        }
-        let combo = KeyCombo::from_event(&key);
-        match self.keymap.lookup(self.screen, combo) {
-            Some(action) => self.apply(action),
-            None => Vec::new(),
-        }
-    }
-
-    fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent) -> Vec<Command> {
-        match overlay {
-            Overlay::Help => {
-                match key.code {
-                    KeyCode::Char('j') | KeyCode::Down => {
-                        self.help_scroll = self.help_scroll.saturating_add(1);
-                        self.overlay = Some(Overlay::Help);
-                    }
-                    KeyCode::Char('k') | KeyCode::Up => {
-                        self.help_scroll = self.help_scroll.saturating_sub(1);
-                        self.overlay = Some(Overlay::Help);
-                    }
-                    _ => {}
-                }
-                Vec::new()
-            }
-            Overlay::Confirm { prompt, yes } => match key.code {
-                KeyCode::Char('y' | 'Y') | KeyCode::Enter => vec![yes],
-                KeyCode::Char('n' | 'N') | KeyCode::Esc | KeyCode::Char('q') => {
-                    self.info("cancelled");
-                    Vec::new()
-                }
-                _ => {
-                    self.overlay = Some(Overlay::Confirm { prompt, yes });
-                    Vec::new()
-                }
-            },
-            Overlay::Submit(form) => self.on_form_key(form, key),
-        }
-    }
-
-    fn on_form_key(&mut self, mut form: SubmitForm, key: KeyEvent) -> Vec<Command> {
-        match key.code {
-            KeyCode::Esc => return Vec::new(),
-            KeyCode::Tab | KeyCode::Down => {
-                form.field = match form.field {
-                    FormField::Kind => FormField::Source,
-                    FormField::Source => FormField::Text,
-                    FormField::Text => FormField::Kind,
-                };
-            }
-            KeyCode::BackTab | KeyCode::Up => {
-                form.field = match form.field {
-                    FormField::Kind => FormField::Text,
-                    FormField::Source => FormField::Kind,
-                    FormField::Text => FormField::Source,
-                };
-            }
-            KeyCode::Enter => {
-                let text = form.text.text.trim().to_owned();
-                if text.is_empty() {
-                    form.error = Some(
-                        if form.file {
-                            "give the path of a script"
-                        } else {
-                            "give the code to run"
-                        }
-                        .to_owned(),
-                    );
-                } else {
-                    let source = if form.file {
-                        let p = PathBuf::from(&text);
-                        let abs = if p.is_absolute() { p } else { self.cwd.join(p) };
-                        JobSource::File(abs.to_string_lossy().into_owned())
-                    } else {
-                        JobSource::Code(text)
-                    };
-                    self.info("submitting…");
-                    return vec![Command::Submit(JobSpec::new(form.kind, source))];
-                }
-            }
-            _ => match form.field {
-                FormField::Kind | FormField::Source
-                    if matches!(
-                        key.code,
-                        KeyCode::Left | KeyCode::Right | KeyCode::Char(' ' | 'h' | 'l')
-                    ) =>
-                {
-                    let fwd = matches!(key.code, KeyCode::Right | KeyCode::Char(' ' | 'l'));
-                    if form.field == FormField::Kind {
-                        let i = JobKind::ALL
-                            .iter()
-                            .position(|k| *k == form.kind)
-                            .unwrap_or(0);
-                        let n = JobKind::ALL.len();
-                        form.kind = JobKind::ALL[if fwd { (i + 1) % n } else { (i + n - 1) % n }];
-                    } else {
-                        form.file = !form.file;
-                    }
-                }
-                FormField::Text => {
-                    form.text.handle(&key);
-                    form.error = None;
-                }
-                _ => {}
-            },
-        }
-        self.overlay = Some(Overlay::Submit(form));
-        Vec::new()
-    }
-
-    fn on_prompt_key(
-        &mut self,
-        prompt: Prompt,
-        input: &mut LineInput,
-        key: KeyEvent,
-    ) -> Vec<Command> {
-        if prompt == Prompt::Palette && key.code == KeyCode::Tab {
-            input.set(&palette::complete(&input.text));
-            self.prompt = Some((prompt, input.clone()));
-            return Vec::new();
-        }
-        let outcome = input.handle(&key);
-        match (prompt, outcome) {
-            (_, InputOutcome::Cancel) => {
-                // Esc on a live filter clears it; on the others it just closes.
-                if prompt == Prompt::Filter {
-                    self.set_filter("");
-                }
-                Vec::new()
-            }
-            (Prompt::Filter, InputOutcome::Edited) => {
-                self.set_filter(&input.text);
-                self.prompt = Some((prompt, input.clone()));
-                Vec::new()
-            }
-            (Prompt::Filter, InputOutcome::Submit) => {
-                self.set_filter(&input.text);
-                Vec::new()
-            }
-            (Prompt::Search, InputOutcome::Submit) => {
-                let Some(v) = &mut self.logs else {
-                    return Vec::new();
-                };
-                v.search = Some(input.text.clone()).filter(|s| !s.is_empty());
-                v.search_hits = None;
-                if v.search.is_none() {
-                    return Vec::new();
-                }
-                // From the end of a followed log, the nearest match is above.
-                let forward = !v.follow;
-                self.search_step(forward, true)
-            }
-            (Prompt::Palette, InputOutcome::Submit) => self.run_palette(&input.text.clone()),
-            _ => {
-                self.prompt = Some((prompt, input.clone()));
-                Vec::new()
-            }
-        }
-    }
-
-    fn set_filter(&mut self, text: &str) {
-        match self.screen {
-            Screen::Jobs => self.jobs.set_filter(text),
-            _ => self.runs.set_filter(text),
-        }
-    }
-
-    fn run_palette(&mut self, line: &str) -> Vec<Command> {
-        match palette::parse(line) {
-            Ok(palette::PaletteCmd::Go(screen)) => self.go(screen),
-            Ok(palette::PaletteCmd::Action(a)) => self.apply(a),
-            Ok(palette::PaletteCmd::Logs(Some(id))) => self.open_logs(id),
-            Ok(palette::PaletteCmd::Logs(None)) => self.apply(Action::Logs),
-            Ok(palette::PaletteCmd::Details(id)) => self.open_details(id),
-            Ok(palette::PaletteCmd::Kill(id)) => self.confirm_kill(id),
-            Ok(palette::PaletteCmd::Restart(id)) => vec![Command::Restart(id)],
-            Ok(palette::PaletteCmd::Filter(text)) => {
-                if !matches!(self.screen, Screen::Runs | Screen::Jobs) {
-                    self.go(Screen::Runs);
-                }
-                self.set_filter(&text);
-                Vec::new()
-            }
-            Ok(palette::PaletteCmd::Nothing) => Vec::new(),
-            Err(e) => {
-                self.error(e);
-                Vec::new()
-            }
-        }
-    }
-
-    fn confirm_kill(&mut self, id: RunId) -> Vec<Command> {
-        let what = self.runs.get(id).map_or_else(
-            || format!("run {id}"),
-            |r| format!("run {id} ({}, {})", r.job_name, r.state_label()),
-        );
-        self.overlay = Some(Overlay::Confirm {
-            prompt: format!("Kill {what}?"),
-            yes: Command::Kill(id),
-        });
-        Vec::new()
     }
 
     /// Gives an action its meaning on the current screen.
@@ -1102,7 +863,7 @@ impl App {
 
     /// Jumps to the next match in the window; past its edge, asks the daemon's log for
     /// one; with nothing beyond, wraps around the window.
-    fn search_step(&mut self, forward: bool, include_current: bool) -> Vec<Command> {
+    pub(super) fn search_step(&mut self, forward: bool, include_current: bool) -> Vec<Command> {
         let height = self.body_height();
         let Some(v) = &mut self.logs else {
             return Vec::new();
@@ -1134,7 +895,7 @@ impl App {
         self.wrap_search(forward, was_following)
     }
 
-    fn wrap_search(&mut self, forward: bool, was_following: bool) -> Vec<Command> {
+    pub(super) fn wrap_search(&mut self, forward: bool, was_following: bool) -> Vec<Command> {
         let height = self.body_height();
         let Some(v) = &mut self.logs else {
             return Vec::new();
@@ -1151,7 +912,7 @@ impl App {
         Vec::new()
     }
 
-    fn on_search_result(
+    pub(super) fn on_search_result(
         &mut self,
         epoch: u64,
         found: Result<Option<(LogStream, u64)>, String>,
@@ -1180,7 +941,7 @@ impl App {
         }
     }
 
-    fn move_by(&mut self, delta: isize) -> Vec<Command> {
+    pub(super) fn move_by(&mut self, delta: isize) -> Vec<Command> {
         let height = self.body_height();
         match self.screen {
             Screen::Runs => self.runs.move_by(delta, height),
@@ -1210,7 +971,7 @@ impl App {
         Vec::new()
     }
 
-    fn yank_text(&self) -> Option<String> {
+    pub(super) fn yank_text(&self) -> Option<String> {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| {
                 format!(
@@ -1245,9 +1006,4 @@ impl App {
             Screen::Dashboard => None,
         }
     }
-}
-
-/// Whether a key is ctrl-c, which always quits even inside prompts.
-pub fn is_interrupt(key: &KeyEvent) -> bool {
-    key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL)
 }
