@@ -892,3 +892,33 @@ fn search_goes_on_beyond_the_lines_in_memory() {
     assert!(cmds.is_empty(), "{cmds:?}");
     assert_eq!(a.status.as_ref().unwrap().text, "search wrapped around");
 }
+
+#[test]
+fn palette_commands_with_arguments() {
+    let mut a = loaded();
+    let mut palette = |a: &mut App, line: &str| {
+        a.update(key(':'));
+        typed(a, line);
+        a.update(code(KeyCode::Enter))
+    };
+    assert!(palette(&mut a, "kill 3").is_empty());
+    assert!(
+        matches!(&a.overlay, Some(Overlay::Confirm { prompt, .. }) if prompt.contains("run 3"))
+    );
+    assert_eq!(a.update(key('y')), [Command::Kill(RunId(3))]);
+    assert_eq!(palette(&mut a, "desc 2"), [Command::FetchRun(RunId(2))]);
+    assert_eq!(a.screen, Screen::Details);
+    let cmds = palette(&mut a, "logs 4");
+    assert_eq!(a.screen, Screen::Logs);
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Command::FollowLog { run: RunId(4), .. }))
+    );
+    palette(&mut a, "grep !etl");
+    assert_eq!(a.screen, Screen::Runs);
+    assert_eq!(a.runs.filter.text, "!etl");
+    assert!(palette(&mut a, "launch").is_empty());
+    assert!(a.status.as_ref().unwrap().text.contains("not a command"));
+    palette(&mut a, "q");
+    assert!(a.quit);
+}
