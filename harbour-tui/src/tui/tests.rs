@@ -896,7 +896,7 @@ fn search_goes_on_beyond_the_lines_in_memory() {
 #[test]
 fn palette_commands_with_arguments() {
     let mut a = loaded();
-    let mut palette = |a: &mut App, line: &str| {
+    let palette = |a: &mut App, line: &str| {
         a.update(key(':'));
         typed(a, line);
         a.update(code(KeyCode::Enter))
