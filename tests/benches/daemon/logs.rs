@@ -104,6 +104,8 @@ struct Captured {
     /// CPU time harbourd spent from submit to the follower's last page: serving `read_log`
     /// pages and watching the run.
     daemon_cpu: Duration,
+    /// CPU time of the run's processes.
+    run_cpu: Duration,
     followed: Option<Followed>,
 }
 
@@ -111,6 +113,7 @@ struct Captured {
 struct WorkloadResult {
     name: String,
     direct: Vec<Duration>,
+    direct_cpu: Vec<Duration>,
     followed: Vec<Captured>,
     unfollowed: Vec<Captured>,
 }
@@ -144,6 +147,7 @@ pub async fn run(bin: &Path, opts: &Options) -> LogResults {
         let mut result = WorkloadResult {
             name: workload.name.clone(),
             direct: Vec::new(),
+            direct_cpu: Vec::new(),
             followed: Vec::new(),
             unfollowed: Vec::new(),
         };
@@ -158,10 +162,12 @@ pub async fn run(bin: &Path, opts: &Options) -> LogResults {
                     Side::Direct => {
                         let (dir, cmd, bytes) =
                             (direct_dir.clone(), workload.cmd.clone(), opts.log_bytes);
-                        let took = tokio::task::spawn_blocking(move || direct(&dir, &cmd, bytes))
-                            .await
-                            .expect("direct run");
-                        result.direct.push(took);
+                        let took =
+                            tokio::task::spawn_blocking(move || direct(&dir, &cmd, bytes, ticks))
+                                .await
+                                .expect("direct run");
+                        result.direct.push(took.0);
+                        result.direct_cpu.push(took.1);
                     }
                     Side::Followed | Side::Unfollowed => {
                         let follow = matches!(side, Side::Followed).then_some(&follower);
@@ -229,9 +235,10 @@ async fn settle(dir: &Path, bytes: u64) {
     .expect("settle");
 }
 
-/// `sh -c 'cmd > file'`, timed from spawn to exit.
-fn direct(dir: &Path, cmd: &str, bytes: u64) -> Duration {
+/// `sh -c 'cmd > file'`, timed from spawn to exit; and the CPU time of its processes.
+fn direct(dir: &Path, cmd: &str, bytes: u64, ticks: u64) -> (Duration, Duration) {
     let file = dir.join("stdout.log");
+    let before = ProcSample::own().expect("our /proc entry");
     let start = Instant::now();
     let status = Command::new("/bin/sh")
         .arg("-c")
@@ -240,11 +247,18 @@ fn direct(dir: &Path, cmd: &str, bytes: u64) -> Duration {
         .status()
         .expect("spawn sh");
     let took = start.elapsed();
+    let after = ProcSample::own().expect("our /proc entry");
     assert!(status.success(), "`{cmd}` failed: {status}");
     let size = std::fs::metadata(&file).expect("direct output").len();
     assert_eq!(size, bytes, "`{cmd}` wrote {size} bytes");
     std::fs::remove_file(&file).expect("remove the direct output");
-    took
+    (took, children_cpu(&before, &after, ticks))
+}
+
+fn children_cpu(before: &ProcSample, after: &ProcSample, ticks: u64) -> Duration {
+    Duration::from_secs_f64(
+        after.children_ticks.saturating_sub(before.children_ticks) as f64 / ticks as f64,
+    )
 }
 
 async fn under_harbourd(
@@ -327,6 +341,7 @@ async fn under_harbourd(
         run: Duration::from_millis(u64::try_from(run_ms).expect("ended after started")),
         client: client_view,
         daemon_cpu,
+        run_cpu: children_cpu(&cpu_before, &cpu_after, ticks),
         followed,
     }
 }
@@ -394,7 +409,8 @@ impl LogResults {
                 "how",
                 "wall time",
                 "/ direct",
-                "harbourd CPU (median)",
+                "the command's CPU (median)",
+                "harbourd's CPU (median)",
                 "target",
                 "result",
             ],
@@ -420,7 +436,10 @@ impl LogResults {
                     .collect();
                 format!("[{}]", parts.join(", "))
             };
-            let mut row = |how: &str, v: Vec<Duration>, cpu: Option<Vec<Duration>>| {
+            let mut row = |how: &str,
+                           v: Vec<Duration>,
+                           run_cpu: Vec<Duration>,
+                           cpu: Option<Vec<Duration>>| {
                 let m = median(v.clone());
                 let r = m.as_secs_f64() / direct.as_secs_f64();
                 let judged = cpu.is_some();
@@ -429,6 +448,7 @@ impl LogResults {
                     how.to_owned(),
                     format!("{} {}", secs(m), all(&v)),
                     format!("{r:.2}"),
+                    secs(median(run_cpu)),
                     cpu.map(|c| secs(median(c))).unwrap_or_default(),
                     if judged {
                         format!("<= {RATIO_TARGET}")
@@ -443,16 +463,24 @@ impl LogResults {
                 ]);
             };
             let cpu = |v: &[Captured]| Some(v.iter().map(|c| c.daemon_cpu).collect());
-            row("direct: `sh -c 'cmd > file'`", w.direct.clone(), None);
+            let run_cpu = |v: &[Captured]| v.iter().map(|c| c.run_cpu).collect();
+            row(
+                "direct: `sh -c 'cmd > file'`",
+                w.direct.clone(),
+                w.direct_cpu.clone(),
+                None,
+            );
             for (how, runs) in [("followed", &w.followed), ("no follower", &w.unfollowed)] {
                 row(
                     &format!("harbourd, {how}: run started -> ended"),
                     runs.iter().map(|c| c.run).collect(),
+                    run_cpu(runs),
                     cpu(runs),
                 );
                 row(
                     &format!("harbourd, {how}: client submit -> terminated"),
                     runs.iter().map(|c| c.client).collect(),
+                    run_cpu(runs),
                     cpu(runs),
                 );
             }
