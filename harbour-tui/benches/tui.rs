@@ -12,11 +12,13 @@
 //!   submitted 100 ms apart; a task long-polls `events` exactly as the TUI's supervisor does and
 //!   hands batches to the app loop, which updates and draws with the TUI's 16 ms frame
 //!   coalescing. Latency = the frame showing the run's new state drawn - the event's `at_ms`.
+//! - **follow**: the real `harbour-tui` in tmux follows a real run writing 1 GiB of 80-byte
+//!   lines: its VmRSS/VmHWM, and when the log's last line reached the screen.
 //! - **idle**: the real `harbour-tui` in a tmux pane on the Dashboard for 60 s against an idle
 //!   daemon: utime + stime from `/proc/PID/stat`, VmRSS/VmHWM.
 //!
 //! Run: `cargo build --release --bins -p harbourd -p harbour-tui && cargo bench -p harbour-tui
-//! --bench tui`. Knobs: `HARBOUR_BENCH_ONLY` (comma-separated: render, memory, latency, idle),
+//! --bench tui`. Knobs: `HARBOUR_BENCH_ONLY` (comma-separated: render, memory, latency, follow, idle),
 //! `HARBOUR_BENCH_IDLE_SECS` (60), `HARBOUR_BENCH_WRITE=1` rewrites this benchmark's section of
 //! docs/benchmarks.md. Timings are reported, never pass/fail.
 
@@ -601,9 +603,115 @@ fn bench_idle(out: &mut String) {
     tmux(&["kill-server"]);
 }
 
+/// The real `harbour-tui` in tmux follows a real run that writes 1 GiB to stdout: its peak
+/// memory, and how long after the run ended the last line was on screen.
+fn bench_follow_real(out: &mut String) {
+    if !Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        writeln!(out, "| (tmux is not installed: not measured) | | | |").unwrap();
+        return;
+    }
+    let daemon = Daemon::start();
+    let tui = bin_dir().join("harbour-tui");
+    assert!(tui.is_file(), "{} is missing: {COMMAND}", tui.display());
+    let server = format!("harbour-bench-follow-{}", std::process::id());
+    let cmd = format!(
+        "exec env TERM=xterm-256color {} --socket {} --log-file /dev/null",
+        tui.display(),
+        daemon.socket.display()
+    );
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &server])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let screen =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "b"]).stdout).into_owned();
+    tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "b",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        &cmd,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !screen().contains("Runs (0)") {
+        assert!(
+            Instant::now() < deadline,
+            "harbour-tui did not come up:\n{}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid: u32 =
+        String::from_utf8_lossy(&tmux(&["display-message", "-p", "-t", "b", "#{pane_pid}"]).stdout)
+            .trim()
+            .parse()
+            .unwrap();
+    let rss0 = proc_status(pid, "VmRSS:");
+    // 80-byte lines, 1 GiB, then a marker.
+    let code = "yes 0123456789012345678901234567890123456789012345678901234567890123456789012345678 | head -c 1073741824; echo; echo END-OF-LOG";
+    tmux(&["send-keys", "-t", "b", "s"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux(&["send-keys", "-t", "b", "-l", code]);
+    tmux(&["send-keys", "-t", "b", "Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !screen().contains("Runs (1)") {
+        assert!(
+            Instant::now() < deadline,
+            "the run did not show up:\n{}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tmux(&["send-keys", "-t", "b", "l"]);
+    let t = Instant::now();
+    let mut ended = None;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let s = screen();
+        if ended.is_none() && s.contains("succeeded") {
+            ended = Some(t.elapsed());
+        }
+        if s.contains("END-OF-LOG") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the end of the log never showed:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shown = t.elapsed();
+    let hwm = proc_status(pid, "VmHWM:");
+    let rss = proc_status(pid, "VmRSS:");
+    writeln!(
+        out,
+        "| 1 GiB of 80-byte lines (`yes \\| head -c 1G`), followed from the start | {:.1} MiB -> {:.1} MiB | {:.1} MiB | run ended after {:.1} s; its last line on screen after {:.1} s |",
+        rss0 as f64 / 1024.0,
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0,
+        ended.unwrap_or(shown).as_secs_f64(),
+        shown.as_secs_f64(),
+    )
+    .unwrap();
+    tmux(&["kill-server"]);
+}
+
 fn main() {
-    let only =
-        std::env::var("HARBOUR_BENCH_ONLY").unwrap_or_else(|_| "render,memory,latency,idle".into());
+    let only = std::env::var("HARBOUR_BENCH_ONLY")
+        .unwrap_or_else(|_| "render,memory,latency,follow,idle".into());
     let on = |s: &str| only.split(',').any(|x| x.trim() == s);
     let profile = if cfg!(debug_assertions) {
         "debug"
@@ -646,6 +754,10 @@ fn main() {
     if on("latency") {
         out.push_str("\n| event to screen | p50 ms | p99 ms | max ms |\n|---|---|---|---|\n");
         bench_latency(&mut out);
+    }
+    if on("follow") {
+        out.push_str("\n| real binary follows a real run | VmRSS before -> after | VmHWM | time |\n|---|---|---|---|\n");
+        bench_follow_real(&mut out);
     }
     if on("idle") {
         out.push_str("\n| idle | CPU (of one core) | VmRSS | VmHWM |\n|---|---|---|---|\n");

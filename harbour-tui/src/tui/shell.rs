@@ -29,6 +29,8 @@ use crate::client::{self, Client, ClientError, Flatten as _};
 const WAIT_MS: u64 = 25_000;
 /// The shortest time between two frames when data streams in (keys draw at once).
 const FRAME: Duration = Duration::from_millis(16);
+/// How many pages of followed log may wait for the app (each up to `FOLLOW_BYTES`).
+const LOG_QUEUE: usize = 2;
 /// How much a follower asks for at once.
 const FOLLOW_BYTES: u64 = 1024 * 1024;
 
@@ -145,6 +147,9 @@ async fn connected(rx: &mut watch::Receiver<Option<Client>>) -> Option<Client> {
 /// Runs commands as tasks.
 struct Exec {
     tx: mpsc::Sender<Msg>,
+    /// Log followers send on their own short channel: a follower can read far faster than
+    /// the app takes lines in, and each message can hold a MiB, so only a few may wait.
+    log_tx: mpsc::Sender<Msg>,
     client: watch::Receiver<Option<Client>>,
     followers: Vec<JoinHandle<()>>,
 }
@@ -176,7 +181,7 @@ impl Exec {
                 self.followers.retain(|h| !h.is_finished());
                 self.followers.push(tokio::spawn(follow(
                     self.client.clone(),
-                    tx,
+                    self.log_tx.clone(),
                     epoch,
                     run,
                     stream,
@@ -588,10 +593,12 @@ async fn follow(
 /// Runs the app in `terminal` until it quits.
 pub async fn run(terminal: &mut DefaultTerminal, app: &mut App, opts: Options) -> io::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
+    let (log_tx, mut log_rx) = mpsc::channel::<Msg>(LOG_QUEUE);
     let (client_tx, client_rx) = watch::channel::<Option<Client>>(None);
     let supervisor = tokio::spawn(supervise(opts, tx.clone(), client_tx));
     let mut exec = Exec {
         tx,
+        log_tx,
         client: client_rx,
         followers: Vec::new(),
     };
@@ -625,6 +632,7 @@ pub async fn run(terminal: &mut DefaultTerminal, app: &mut App, opts: Options) -
                 None => break,
             },
             Some(m) = rx.recv() => m,
+            Some(m) = log_rx.recv() => m,
             _ = tick.tick() => Msg::Tick(now_ms()),
             () = tokio::time::sleep_until(next_frame), if dirty => continue,
         };
