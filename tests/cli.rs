@@ -100,6 +100,11 @@ fn submit_prints_just_the_id_and_runs_json_lists_it() {
     ))
     .expect("Run JSON");
     assert!(one.id.0 > run.id.0);
+    let before = one.id.to_string();
+    let older: Vec<Run> =
+        serde_json::from_str(&ok(&daemon, &["runs", "--json", "--before", &before])).unwrap();
+    let ids: Vec<_> = older.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [run.id], "--before pages back past the newer run");
 }
 
 #[test]
@@ -377,6 +382,16 @@ fn errors_have_their_exit_codes_and_messages() {
     );
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("KEY=VALUE"), "{}", stderr(&out));
+    let out = harbour(
+        &daemon,
+        &[
+            "--json", "submit", "--kind", "shell", "-c", "true", "--env", "1BAD=x",
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).expect("error JSON");
+    assert_eq!(error["error"]["kind"], "usage");
+    assert!(stderr(&out).starts_with("harbour: "), "{}", stderr(&out));
 
     let out = harbour(&daemon, &["submit", "--kind", "shell", "missing.sh"]);
     assert_eq!(code(&out), 2);
@@ -459,4 +474,40 @@ fn status_describes_the_daemon() {
     let status: harbour_shared::Status =
         serde_json::from_str(&ok(&daemon, &["--json", "status"])).expect("Status JSON");
     assert_eq!(status.pid, daemon.pid());
+}
+
+#[test]
+fn wait_outlives_a_daemon_crash_and_reports_the_run_lost() {
+    let mut daemon = Daemon::start();
+    let mut child = Command::new(bin("harbour"))
+        .env("HARBOUR_SOCKET", &daemon.socket)
+        .args([
+            "submit",
+            "--kind",
+            "shell",
+            "-c",
+            "echo before; sleep 30",
+            "--wait",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start harbour submit --wait");
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut before = [0u8; 7];
+    stdout
+        .read_exact(&mut before)
+        .expect("the run's first line");
+    assert_eq!(&before, b"before\n");
+
+    // The daemon dies under the run and comes back: the follower reconnects, picks up where it
+    // was, and learns that the run was lost.
+    daemon.kill9();
+    daemon.spawn();
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).expect("read the rest");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(rest.is_empty(), "no byte twice: {rest:?}");
 }

@@ -427,6 +427,15 @@ async fn bad_input_gets_clear_errors() {
         matches!(unknown_job, Error::NotFound { .. }),
         "{unknown_job}"
     );
+    let typo = RunFilter {
+        job: Some(JobRef::Name("nope".into())),
+        ..Default::default()
+    };
+    let typo = api_error(rpc.list_runs(client::ctx(), typo).await.flat());
+    assert!(
+        matches!(typo, Error::NotFound { .. }),
+        "runs of a job that never was: {typo}"
+    );
     let empty = api_error(rpc.submit(client::ctx(), shell("   ")).await.flat());
     assert!(
         matches!(&empty, Error::Invalid { field, .. } if field == "code"),
@@ -549,6 +558,25 @@ async fn jobs_are_definitions_with_runs_restarts_and_pauses() {
         ..Default::default()
     };
     rpc.update_job(client::ctx(), JobRef::Id(job.id), patch)
+        .await
+        .flat()
+        .unwrap();
+    // The kind can change too; the code here reads the same in both.
+    let to_python = JobPatch {
+        kind: Some(JobKind::Python),
+        ..Default::default()
+    };
+    let changed = rpc
+        .update_job(client::ctx(), JobRef::Id(job.id), to_python)
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(changed.spec.kind, JobKind::Python);
+    let back = JobPatch {
+        kind: Some(JobKind::Shell),
+        ..Default::default()
+    };
+    rpc.update_job(client::ctx(), JobRef::Id(job.id), back)
         .await
         .flat()
         .unwrap();
@@ -799,4 +827,39 @@ fn a_bad_config_is_refused_by_name() {
     let check = daemon.command().arg("check-config").output().unwrap();
     assert!(check.status.success());
     assert!(String::from_utf8_lossy(&check.stdout).contains("max_concurrent = 2"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frame_with_invalid_utf8_ends_only_that_connection() {
+    use bincode::Options as _;
+    use std::io::Read as _;
+    let daemon = Daemon::start();
+    let good = daemon.client().await;
+    // A well-formed submit whose code is then corrupted into bytes that are not UTF-8.
+    let marker = "MARKERMARKER";
+    let request = tarpc::ClientMessage::Request(tarpc::Request {
+        context: tarpc::context::current(),
+        id: 1,
+        message: harbour_shared::HarbourRequest::Submit {
+            spec: shell(marker),
+        },
+    });
+    let mut frame = bincode::DefaultOptions::new().serialize(&request).unwrap();
+    let at = frame
+        .windows(marker.len())
+        .position(|w| w == marker.as_bytes())
+        .unwrap();
+    frame[at..at + 4].copy_from_slice(&[0xff, 0xfe, 0xfd, 0xfc]);
+    let mut raw = StdUnixStream::connect(&daemon.socket).unwrap();
+    raw.write_all(&(frame.len() as u32).to_be_bytes()).unwrap();
+    raw.write_all(&frame).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        raw.read(&mut buf).unwrap_or(0),
+        0,
+        "the connection is closed"
+    );
+    let status = good.rpc.status(client::ctx()).await.flat().unwrap();
+    assert_eq!(status.runs.total(), 0, "nothing was submitted");
 }

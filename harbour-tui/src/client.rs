@@ -31,7 +31,8 @@ impl ClientError {
     pub fn is_disconnect(&self) -> bool {
         matches!(
             self,
-            Self::Unreachable { .. } | Self::Rpc(RpcError::Shutdown | RpcError::Send(_))
+            Self::Unreachable { .. }
+                | Self::Rpc(RpcError::Shutdown | RpcError::Send(_) | RpcError::Channel(_))
         )
     }
 }

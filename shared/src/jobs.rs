@@ -199,6 +199,7 @@ impl JobSpec {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobPatch {
     pub name: Option<String>,
+    pub kind: Option<JobKind>,
     pub source: Option<JobSource>,
     pub args: Option<Vec<String>>,
     pub env: Option<Vec<EnvVar>>,

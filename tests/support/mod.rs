@@ -2,7 +2,8 @@
 //! data and config), connects clients to it, and stops it the way a user or a crash would.
 //!
 //! The binaries come from the workspace's target dir; the README's test command builds them
-//! first (`cargo build --workspace --bins`).
+//! first (`cargo build --workspace --bins`). `HARBOUR_BIN_DIR` points elsewhere (benchmarks
+//! use `target/release`), and [`Daemon::start_with_bin`] takes one binary explicitly.
 
 // Test support: a failed expectation is the test's failure message.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -19,15 +20,29 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-/// Where cargo put the workspace's binaries (next to this test's `deps/` dir).
-pub fn bin(name: &str) -> PathBuf {
+/// Environment variable naming the directory the binaries are taken from.
+pub const BIN_DIR_ENV: &str = "HARBOUR_BIN_DIR";
+
+/// The directory the binaries are taken from: `HARBOUR_BIN_DIR`, else where cargo put the
+/// workspace's binaries for this profile (next to this executable's `deps/` dir).
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(BIN_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let path = dir.join(name);
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_owned()
+}
+
+/// A workspace binary, from [`bin_dir`].
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
     assert!(
         path.is_file(),
         "{} is missing: build the binaries first with `cargo build --workspace --bins` \
-         (the README's test command, scripts/test, does)",
+         (the README's test command, scripts/test, does), or point {BIN_DIR_ENV} at them",
         path.display()
     );
     path
@@ -40,6 +55,8 @@ pub struct Daemon {
     pub socket: PathBuf,
     pub data_dir: PathBuf,
     pub config_dir: PathBuf,
+    /// The `harbourd` binary this daemon runs.
+    pub bin: PathBuf,
     child: Option<Child>,
 }
 
@@ -51,6 +68,12 @@ impl Daemon {
 
     /// A daemon whose harbourd.toml is `config`.
     pub fn start_with(config: &str) -> Self {
+        Self::start_with_bin(&bin("harbourd"), config)
+    }
+
+    /// A daemon running the `harbourd` binary at `bin` (a release build, say), whose
+    /// harbourd.toml is `config`.
+    pub fn start_with_bin(bin: &Path, config: &str) -> Self {
         let root = tempfile::Builder::new()
             .prefix("harbour-test-")
             .tempdir()
@@ -64,6 +87,7 @@ impl Daemon {
             socket: root.path().join("harbourd.sock"),
             data_dir: root.path().join("data"),
             config_dir,
+            bin: bin.to_owned(),
             root,
             child: None,
         };
@@ -73,7 +97,7 @@ impl Daemon {
 
     /// The command that starts this daemon (for tests that want to see it fail).
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(bin("harbourd"));
+        let mut cmd = Command::new(&self.bin);
         cmd.env("HARBOUR_SOCKET", &self.socket)
             .env("HARBOUR_DATA_DIR", &self.data_dir)
             .env("HARBOUR_CONFIG_DIR", &self.config_dir)

@@ -11,7 +11,10 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let json = std::env::args_os().any(|a| a == "--json");
+            // Only our own flags: what follows `--` belongs to the run's program.
+            let json = std::env::args_os()
+                .take_while(|a| a != "--")
+                .any(|a| a == "--json");
             return ExitCode::from(cli::report_clap(&e, json));
         }
     };

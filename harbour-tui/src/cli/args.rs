@@ -37,16 +37,21 @@ Examples:
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_long_help = format!("{EXAMPLES}\n\n{}", super::exit::help_text()),
-    propagate_version = true,
     arg_required_else_help = true
 )]
 pub struct Cli {
     /// The daemon's socket [default: $XDG_RUNTIME_DIR/harbour/harbourd.sock, else /tmp/harbour-$UID/harbourd.sock]
-    #[arg(long, global = true, env = harbour_shared::paths::SOCKET_ENV, value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = harbour_shared::paths::SOCKET_ENV,
+        value_name = "PATH",
+        help_heading = "Global options"
+    )]
     pub socket: Option<PathBuf>,
 
     /// Print machine-readable JSON instead of text
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     #[command(subcommand)]
@@ -268,6 +273,7 @@ Examples:
   harbour runs --state active
   harbour runs --job nightly --state failed --limit 5
   harbour runs --search timeout --json
+  harbour runs --limit 50 --before 1200
 
 States: active, queued, starting, running, terminating, terminated, waiting, succeeded, failed, \
 timed-out, cancelled, lost.";
@@ -405,6 +411,10 @@ pub struct RunsArgs {
     /// At most N runs [default: the daemon's page size]
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
+
+    /// Only runs older than RUN (for paging back: pass the last id of the previous page)
+    #[arg(long, value_name = "RUN")]
+    pub before: Option<RunId>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -512,7 +522,7 @@ Examples:
   harbour jobs update 7 -c 'echo new code' -- a b
 
 --env, --conf and ARGS replace the job's whole list; --no-env, --no-conf and --no-args empty it.
-A job's kind cannot be changed: create a new job instead.";
+--kind changes what runs the code; give new code or a FILE with it when the old one no longer fits.";
 
 #[derive(Debug, Clone, Args)]
 pub struct JobCreateArgs {
@@ -564,6 +574,10 @@ pub struct JobUpdateArgs {
     /// Rename the job
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+
+    /// Change what runs the code
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub kind: Option<KindArg>,
 
     /// A new cron schedule
     #[arg(long, value_name = "CRON", conflicts_with = "no_schedule")]
@@ -779,5 +793,28 @@ mod tests {
         let help = Cli::command().render_long_help().to_string();
         assert!(help.contains("Exit codes:"), "{help}");
         assert!(help.contains("harbour submit"), "{help}");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::{parse_conf, parse_secs};
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn durations_scale_by_their_unit(n in 0u64..1_000_000, unit in prop::sample::select(vec![("", 1u64), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)])) {
+            prop_assert_eq!(parse_secs(&format!("{n}{}", unit.0)), Ok(n * unit.1));
+        }
+
+        #[test]
+        fn conf_splits_at_the_first_equals(key in "[a-z][a-z.]{0,20}", value in ".{0,20}") {
+            prop_assert_eq!(parse_conf(&format!("{key}={value}")), Ok((key, value)));
+        }
+
+        #[test]
+        fn durations_never_panic(s in ".{0,12}") {
+            let _ = parse_secs(&s);
+        }
     }
 }

@@ -2,13 +2,14 @@
 //! text or JSON. Returns the exit code for success paths (`--wait` exits with a run's result);
 //! failures are [`CliError`]s, which the caller reports.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use harbour_shared::{JobKind, JobRef, LogStream, Run, RunFilter, RunId};
 use serde::Serialize;
 
 use super::args::{Cli, Command, JobsCommand, LogsArgs, RunCommand, RunsArgs, SubmitArgs};
+use super::conn::Conn;
 use super::error::CliError;
 use super::{exit, follow, render, spark, spec};
 use crate::client::{self, Client, Flatten, ctx};
@@ -102,8 +103,17 @@ async fn started(client: &Client, out: &Out, run: Run, wait: bool) -> Result<u8,
         out.show(&run, || format!("{}\n", run.id))?;
         return Ok(exit::OK);
     }
+    if std::io::stderr().is_terminal() {
+        // A person watching needs the id to look at or kill the run later; a script has
+        // stdout and the exit code, and the run's stderr is ours, so keep out of it.
+        eprintln!(
+            "harbour: following run {} (ctrl-c stops following, not the run: `harbour kill {}`)",
+            run.id, run.id
+        );
+    }
     // With --json, the output is the finished run, so the logs are not copied.
-    let end = follow::wait_for_result(client, run.id, !out.json).await?;
+    let mut conn = Conn::new(client.clone());
+    let end = follow::wait_for_result(&mut conn, run.id, !out.json).await?;
     if out.json {
         out.json(&end)?;
     }
@@ -116,7 +126,7 @@ async fn runs(socket: &Path, out: &Out, args: &RunsArgs) -> Result<(), CliError>
         job: args.job.clone(),
         search: args.search.clone(),
         limit: args.limit.unwrap_or(0),
-        before: None,
+        before: args.before,
     };
     let client = connect(socket).await?;
     let runs = client.rpc.list_runs(ctx(), filter).await.flat()?;
@@ -129,21 +139,20 @@ async fn logs(socket: &Path, out: &Out, args: &LogsArgs) -> Result<(), CliError>
     } else {
         LogStream::Stdout
     };
-    let client = connect(socket).await?;
+    let mut conn = Conn::new(connect(socket).await?);
     if out.json {
         // JSON Lines: one LogChunk per line, so a follower can process pages as they come.
-        follow::for_each_chunk(&client, args.run, stream, args.from, args.follow, |chunk| {
+        let mut pager = follow::LogPager::new(args.run, stream, args.from, args.follow);
+        while let Some(chunk) = pager.next(&mut conn).await? {
             let mut stdout = std::io::stdout().lock();
-            serde_json::to_writer(&mut stdout, chunk).map_err(std::io::Error::from)?;
+            serde_json::to_writer(&mut stdout, &chunk).map_err(std::io::Error::from)?;
             stdout.write_all(b"\n")?;
             stdout.flush()?;
-            Ok(())
-        })
-        .await?;
+        }
     } else {
         let mut stdout = tokio::io::stdout();
         follow::copy_log(
-            &client,
+            &mut conn,
             args.run,
             stream,
             args.from,

@@ -21,6 +21,7 @@ use tarpc::tokio_serde::formats::Bincode;
 use tarpc::tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio::net::UnixListener;
 
+use super::conn::Conn;
 use super::{Cli, commands, exit, follow};
 use crate::client;
 
@@ -330,7 +331,7 @@ async fn following_prints_every_byte_once_across_pages() {
     let fake = Fake::default();
     fake.add_run(run(1));
     let socket = fake.clone().listen(dir.path()).await;
-    let client = client::connect(&socket).await.expect("connect");
+    let mut conn = Conn::new(client::connect(&socket).await.expect("connect"));
 
     let mut expected = Vec::new();
     for i in 0..300 {
@@ -350,7 +351,7 @@ async fn following_prints_every_byte_once_across_pages() {
         })
     };
     let mut out = Vec::new();
-    let end = follow::copy_log(&client, RunId(1), LogStream::Stdout, 0, true, &mut out)
+    let end = follow::copy_log(&mut conn, RunId(1), LogStream::Stdout, 0, true, &mut out)
         .await
         .expect("follow");
     writer.await.expect("writer");
@@ -366,13 +367,13 @@ async fn without_follow_only_what_is_there_is_printed_from_the_offset() {
     fake.add_run(run(1));
     fake.append(RunId(1), LogStream::Stderr, b"0123456789abcdefghij");
     let socket = fake.clone().listen(dir.path()).await;
-    let client = client::connect(&socket).await.expect("connect");
+    let mut conn = Conn::new(client::connect(&socket).await.expect("connect"));
 
     let mut out = Vec::new();
     // The run is still running: a non-follower must not wait for more.
     let end = tokio::time::timeout(
         Duration::from_secs(5),
-        follow::copy_log(&client, RunId(1), LogStream::Stderr, 5, false, &mut out),
+        follow::copy_log(&mut conn, RunId(1), LogStream::Stderr, 5, false, &mut out),
     )
     .await
     .expect("returns without waiting")
@@ -396,7 +397,7 @@ async fn wait_follows_a_failed_run_into_its_retry() {
     retry.parent = Some(RunId(1));
     fake.add_run(retry);
     let socket = fake.clone().listen(dir.path()).await;
-    let client = client::connect(&socket).await.expect("connect");
+    let mut conn = Conn::new(client::connect(&socket).await.expect("connect"));
 
     let finisher = {
         let fake = fake.clone();
@@ -405,7 +406,7 @@ async fn wait_follows_a_failed_run_into_its_retry() {
             fake.finish(RunId(2), RunResult::TimedOut);
         })
     };
-    let end = follow::wait_for_result(&client, RunId(1), false)
+    let end = follow::wait_for_result(&mut conn, RunId(1), false)
         .await
         .expect("wait");
     finisher.await.expect("finisher");
@@ -425,9 +426,9 @@ async fn a_failure_without_retries_is_final() {
     only.result = Some(RunResult::Failed { exit_code: Some(3) });
     fake.add_run(only);
     let socket = fake.clone().listen(dir.path()).await;
-    let client = client::connect(&socket).await.expect("connect");
+    let mut conn = Conn::new(client::connect(&socket).await.expect("connect"));
 
-    let end = follow::wait_for_result(&client, RunId(1), false)
+    let end = follow::wait_for_result(&mut conn, RunId(1), false)
         .await
         .expect("wait");
     assert_eq!(end.id, RunId(1));

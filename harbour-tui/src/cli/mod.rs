@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod conn;
 pub mod error;
 pub mod exit;
 #[cfg(test)]

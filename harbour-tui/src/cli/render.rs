@@ -484,3 +484,26 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
     }
 }
+
+#[cfg(test)]
+mod quoting {
+    use super::shell_quote;
+    use proptest::prelude::*;
+    use std::process::Command;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// What `run show` prints as argv can be pasted into a shell: `sh` reads every quoted
+        /// word back as it was.
+        #[test]
+        fn a_quoted_word_reads_back_unchanged(word in "[^\u{0}]{0,24}") {
+            let out = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", shell_quote(&word)))
+                .output()
+                .expect("run /bin/sh");
+            prop_assert_eq!(String::from_utf8_lossy(&out.stdout), word);
+        }
+    }
+}

@@ -48,6 +48,7 @@ pub fn update_patch(args: &JobUpdateArgs, base: &Path) -> Result<JobPatch, CliEr
     };
     let patch = JobPatch {
         name: args.name.clone(),
+        kind: args.kind.map(Into::into),
         source,
         args: if args.no_args {
             Some(Vec::new())
@@ -72,7 +73,7 @@ pub fn update_patch(args: &JobUpdateArgs, base: &Path) -> Result<JobPatch, CliEr
     };
     if patch.is_empty() {
         return Err(CliError::usage(
-            "nothing to change: give at least one of FILE, -c/--code, --name, --schedule, \
+            "nothing to change: give at least one of FILE, -c/--code, --name, --kind, --schedule, \
              --no-schedule, --allow-overlap, --no-allow-overlap, --retries, --retry-backoff, \
              --timeout, --no-timeout, --env, --no-env, --cwd, --no-cwd, --conf, --no-conf, \
              --no-args, or `-- ARGS`",

@@ -9,9 +9,15 @@ use crossterm::execute;
 use ratatui::DefaultTerminal;
 
 pub fn enter(mouse: bool) -> io::Result<DefaultTerminal> {
+    // ratatui's hook restores raw mode and the screen before the panic message is printed.
     let terminal = ratatui::try_init()?;
     if mouse {
         execute!(io::stdout(), EnableMouseCapture)?;
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = execute!(io::stdout(), DisableMouseCapture);
+            previous(info);
+        }));
     }
     Ok(terminal)
 }

@@ -8,6 +8,8 @@
 
 mod validate;
 
+pub use validate::is_job_name;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -331,6 +333,9 @@ impl Harbour for Api {
             spec.name = name.trim().to_owned();
             validate::job_name(&spec.name)?;
         }
+        if let Some(kind) = patch.kind {
+            spec.kind = kind;
+        }
         if let Some(source) = patch.source {
             spec.source = source;
         }
@@ -446,7 +451,15 @@ impl Harbour for Api {
 
     async fn list_runs(self, _: Context, filter: RunFilter) -> Result<Vec<Run>, Error> {
         let runs = self
-            .store(move |c| Ok(Ok(run_rows::list(c, &filter)?)))
+            .store(move |c| {
+                // A job that never existed is a typo, not "no runs"; a deleted one has runs.
+                if let Some(job) = &filter.job
+                    && !jobs::ever_existed(c, job)?
+                {
+                    return Ok(Err(job_not_found(job)));
+                }
+                Ok(Ok(run_rows::list(c, &filter)?))
+            })
             .await?;
         Ok(runs.into_iter().map(|r| self.with_live_sizes(r)).collect())
     }

@@ -16,6 +16,11 @@ const MAX_RETRIES: u32 = 100;
 const MAX_BACKOFF_SECS: u64 = 86_400;
 const MAX_TIMEOUT_SECS: u64 = 30 * 86_400;
 
+/// Whether `name` is valid as a defined job's name.
+pub fn is_job_name(name: &str) -> bool {
+    job_name(name).is_ok()
+}
+
 /// A defined job's name: letters, digits, `-`, `_`, `.`; not only digits (digits are ids).
 pub fn job_name(name: &str) -> Result<(), Error> {
     let why = if name.is_empty() {

@@ -66,14 +66,15 @@ pub fn argv(
             .map_err(|e| CommandError::ScriptMissing(path.to_owned(), e))
     };
     let mut argv = match (&spec.kind, &spec.source) {
-        // `$0` of an inline script is the job's name, so its messages say where they come from.
+        // `$0` of an inline script is the job's name, so its messages say where they come
+        // from; a one-off's generated name (its first line of code) would only confuse.
         (JobKind::Shell, JobSource::Code(code)) => {
-            vec![
-                text(&rt.shell),
-                "-c".into(),
-                code.clone(),
-                spec.name.clone(),
-            ]
+            let arg0 = if crate::api::is_job_name(&spec.name) {
+                &spec.name
+            } else {
+                "harbour"
+            };
+            vec![text(&rt.shell), "-c".into(), code.clone(), arg0.to_owned()]
         }
         (JobKind::Shell, JobSource::File(path)) => {
             check_file(path)?;

@@ -94,6 +94,25 @@ pub fn name_taken(conn: &Connection, name: &str, except: Option<JobId>) -> Store
     Ok(found.is_some())
 }
 
+/// Whether a job with this id or name exists or existed (deleted jobs count).
+pub fn ever_existed(conn: &Connection, job: &JobRef) -> StoreResult<bool> {
+    let found: Option<i64> = match job {
+        JobRef::Id(id) => conn
+            .query_row("SELECT id FROM jobs WHERE id = ?1", params![id.0], |r| {
+                r.get(0)
+            })
+            .optional()?,
+        JobRef::Name(name) => conn
+            .query_row(
+                "SELECT id FROM jobs WHERE name = ?1 LIMIT 1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?,
+    };
+    Ok(found.is_some())
+}
+
 pub fn insert(conn: &Connection, spec: &JobSpec, one_off: bool, now_ms: i64) -> StoreResult<JobId> {
     conn.execute(
         "INSERT INTO jobs (name, spec, one_off, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
