@@ -34,7 +34,7 @@ pub enum Command {
     FetchRun(RunId),
     Kill(RunId),
     Restart(RunId),
-    Submit(JobSpec),
+    Submit(Box<JobSpec>),
     RunJob(JobId, String),
     SetPaused(JobId, bool),
     DeleteJob(JobId, String),
@@ -111,7 +111,7 @@ pub enum Msg {
         why: String,
     },
     /// A run was made (submit, restart, run now).
-    RunMade(Result<Run, String>),
+    RunMade(Result<Box<Run>, String>),
     /// The outcome of an action, for the status line.
     Done(Result<String, String>),
 }
@@ -347,7 +347,7 @@ impl App {
                     Ok(run) => {
                         self.info(format!("run {} queued ({})", run.id, run.job_name));
                         let id = run.id;
-                        self.runs.upsert(run);
+                        self.runs.upsert(*run);
                         self.runs.rebuild(Some(id));
                         self.runs.select_id(id);
                     }

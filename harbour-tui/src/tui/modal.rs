@@ -128,7 +128,7 @@ impl App {
                         JobSource::Code(text)
                     };
                     self.info("submitting…");
-                    return vec![Command::Submit(JobSpec::new(form.kind, source))];
+                    return vec![Command::Submit(Box::new(JobSpec::new(form.kind, source)))];
                 }
             }
             _ => match form.field {

@@ -274,13 +274,15 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 .restart_run(ctx(), id)
                 .await
                 .flat()
+                .map(Box::new)
                 .map_err(|x| format!("restart run {id}: {}", e(x))),
         ),
         Command::Submit(spec) => Msg::RunMade(
             c.rpc
-                .submit(ctx(), spec)
+                .submit(ctx(), *spec)
                 .await
                 .flat()
+                .map(Box::new)
                 .map_err(|x| format!("submit: {}", e(x))),
         ),
         Command::RunJob(id, name) => Msg::RunMade(
@@ -288,6 +290,7 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 .run_job(ctx(), harbour_shared::JobRef::Id(id))
                 .await
                 .flat()
+                .map(Box::new)
                 .map_err(|x| format!("run {name}: {}", e(x))),
         ),
         Command::SetPaused(id, paused) => Msg::Done(

@@ -392,10 +392,10 @@ fn submit_form_makes_a_spec() {
     let cmds = a.update(code(KeyCode::Enter));
     let mut want = JobSpec::new(JobKind::Python, JobSource::File("/work/etl.py".into()));
     want.name = String::new();
-    assert_eq!(cmds, [Command::Submit(want)]);
+    assert_eq!(cmds, [Command::Submit(Box::new(want))]);
     let mut made = run(9, "etl.py", Lifecycle::Queued, None);
     made.started_ms = None;
-    a.update(Msg::RunMade(Ok(made)));
+    a.update(Msg::RunMade(Ok(Box::new(made))));
     assert_eq!(
         a.runs.selected_run().unwrap().id,
         RunId(9),

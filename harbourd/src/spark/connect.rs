@@ -443,6 +443,8 @@ impl Spark {
         let session = self.session(&cluster).await?;
         let started = Instant::now();
         let query = request.query.clone();
+        // The closure's error type is the client library's, whatever its size.
+        #[allow(clippy::result_large_err)]
         let result = session
             .run(move |spark| {
                 spark
