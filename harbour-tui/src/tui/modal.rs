@@ -53,6 +53,9 @@ impl App {
         if let Some((prompt, mut input)) = self.prompt.take() {
             return self.on_prompt_key(prompt, &mut input, key);
         }
+        if self.screen == Screen::Sql && self.sql.editing {
+            return self.on_sql_key(&key);
+        }
         let combo = KeyCombo::from_event(&key);
         match self.keymap.lookup(self.screen, combo) {
             Some(action) => self.apply(action),

@@ -261,6 +261,40 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 .map(Box::new)
                 .map_err(e),
         ),
+        Command::RunSql { query, cluster } => {
+            let mut slow = ctx();
+            slow.deadline = Instant::now() + Duration::from_secs(600);
+            let request = harbour_shared::SqlRequest {
+                query,
+                cluster,
+                limit: 10_000,
+            };
+            Msg::SqlDone(
+                c.rpc
+                    .sql(slow, request)
+                    .await
+                    .flat()
+                    .map(Box::new)
+                    .map_err(e),
+            )
+        }
+        Command::CancelSql(cluster) => Msg::Done(
+            c.rpc
+                .cancel_sql(ctx(), cluster)
+                .await
+                .flat()
+                .map(|n| format!("interrupted {n} query(ies)"))
+                .map_err(|x| format!("cancel: {}", e(x))),
+        ),
+        Command::FetchSparkProgress(id) => Msg::SparkProgress(
+            id,
+            c.rpc
+                .spark_progress(ctx(), id)
+                .await
+                .flat()
+                .map(Box::new)
+                .map_err(e),
+        ),
         Command::Kill(id) => Msg::Done(
             c.rpc
                 .kill_run(ctx(), id)
