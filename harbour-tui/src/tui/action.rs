@@ -16,16 +16,18 @@ pub enum Screen {
     Logs,
     Details,
     Sql,
+    Clusters,
 }
 
 impl Screen {
     /// The screens `[`/`]` cycle through. Details is reached from a run, not by cycling.
-    pub const CYCLE: [Screen; 5] = [
+    pub const CYCLE: [Screen; 6] = [
         Self::Dashboard,
         Self::Runs,
         Self::Jobs,
         Self::Logs,
         Self::Sql,
+        Self::Clusters,
     ];
 
     pub fn title(self) -> &'static str {
@@ -36,6 +38,7 @@ impl Screen {
             Self::Logs => "Logs",
             Self::Details => "Run details",
             Self::Sql => "SQL",
+            Self::Clusters => "Clusters",
         }
     }
 
@@ -48,6 +51,7 @@ impl Screen {
             Self::Logs => "logs",
             Self::Details => "details",
             Self::Sql => "sql",
+            Self::Clusters => "clusters",
         }
     }
 }
@@ -66,6 +70,7 @@ pub enum Action {
     GoJobs,
     GoLogs,
     GoSql,
+    GoClusters,
     Up,
     Down,
     Left,
@@ -101,7 +106,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 40] = [
+    pub const ALL: [Action; 41] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -113,6 +118,7 @@ impl Action {
         Self::GoJobs,
         Self::GoLogs,
         Self::GoSql,
+        Self::GoClusters,
         Self::Up,
         Self::Down,
         Self::Left,
@@ -167,6 +173,7 @@ impl Action {
             Self::GoJobs => "jobs",
             Self::GoLogs => "logs",
             Self::GoSql => "SQL console",
+            Self::GoClusters => "clusters",
             Self::Up => "up",
             Self::Down => "down",
             Self::Left => "left / scroll left",

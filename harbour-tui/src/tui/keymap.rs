@@ -137,7 +137,7 @@ impl fmt::Display for KeyCombo {
 pub type KeymapConfig = BTreeMap<String, BTreeMap<String, Action>>;
 
 /// The sections a keymap may have.
-pub const SECTIONS: [&str; 7] = [
+pub const SECTIONS: [&str; 8] = [
     "global",
     "dashboard",
     "runs",
@@ -145,6 +145,7 @@ pub const SECTIONS: [&str; 7] = [
     "logs",
     "details",
     "sql",
+    "clusters",
 ];
 
 /// The compiled-in keys.
@@ -172,6 +173,7 @@ pub fn default_config() -> KeymapConfig {
             ("3", A::GoJobs),
             ("4", A::GoLogs),
             ("5", A::GoSql),
+            ("6", A::GoClusters),
             ("k", A::Up),
             ("up", A::Up),
             ("j", A::Down),
@@ -238,6 +240,7 @@ pub fn default_config() -> KeymapConfig {
         &[("l", A::Logs), ("ctrl-k", A::Kill), ("r", A::Restart)],
     );
     put("sql", &[("i", A::Select), ("ctrl-k", A::Kill)]);
+    put("clusters", &[("ctrl-d", A::Delete), ("s", A::Submit)]);
     map
 }
 
