@@ -281,6 +281,15 @@ async fn spark_end_to_end() {
     })
     .await;
 
+    // A managed cluster comes back after a daemon restart: started again, not forgotten.
+    let mut daemon = daemon;
+    daemon.terminate();
+    daemon.spawn();
+    let client = daemon.client().await;
+    let back = wait_cluster(&client, "t1", |c| c.state != ClusterState::Pending).await;
+    assert_eq!(back.state, ClusterState::Running, "{back:?}");
+    assert_eq!(back.health.as_ref().map(|h| h.workers_alive), Some(1));
+
     // SQL over parquet through the local cluster's Connect session.
     let data = daemon.root.path().join("sales.parquet");
     make_parquet(&data, 100_000);
@@ -345,6 +354,33 @@ async fn spark_end_to_end() {
     assert!(why.contains("pos") || why.contains("position"), "{why}");
     let err = api_error(sql(&client, "SELECT * FROM no_such_table").await);
     assert!(err.to_string().contains("no_such_table"), "{err}");
+
+    // A long query is cancelled; the session goes on working.
+    let other = daemon.client().await;
+    let long = tokio::spawn(async move {
+        sql(
+            &other,
+            "SELECT count(*) FROM range(100000) a CROSS JOIN range(10000000) b WHERE a.id + b.id > 7",
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let interrupted = client
+        .rpc
+        .cancel_sql(client::ctx(), "local".into())
+        .await
+        .flat()
+        .unwrap();
+    assert!(interrupted >= 1, "the running query was interrupted");
+    let cancelled = tokio::time::timeout(Duration::from_secs(30), long)
+        .await
+        .expect("a cancelled query answers promptly")
+        .unwrap();
+    assert!(cancelled.is_err(), "{cancelled:?}");
+    assert_eq!(
+        sql(&client, "SELECT 1 AS one").await.unwrap().rows[0][0].as_deref(),
+        Some("1")
+    );
 
     // A real PostgreSQL table through JDBC.
     let pg = Postgres::start();
