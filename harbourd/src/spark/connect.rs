@@ -310,8 +310,13 @@ impl Spark {
                 "spark.sql.warehouse.dir",
                 dir.join("warehouse").display().to_string(),
             ),
-            ("spark.driver.host", "127.0.0.1".to_owned()),
         ];
+        // An external cluster's executors must reach this driver from their hosts; local and
+        // managed clusters stay on loopback.
+        let loopback = master.starts_with("local") || master.starts_with("spark://127.0.0.1:");
+        if loopback {
+            conf.push(("spark.driver.host", "127.0.0.1".to_owned()));
+        }
         if master.starts_with("spark://") {
             // Leave the rest of a standalone cluster's cores to runs.
             conf.push(("spark.cores.max", "1".to_owned()));
@@ -338,7 +343,11 @@ impl Spark {
         }
         argv.push("spark-internal".into());
         let log = dir.join("connect.log");
-        let server = procs::start(&argv, rt.env(), &dir, &log).map_err(|e| {
+        let mut env = rt.env();
+        if !loopback {
+            env.retain(|(k, _)| k != "SPARK_LOCAL_IP");
+        }
+        let server = procs::start(&argv, env, &dir, &log).map_err(|e| {
             Error::unavailable(
                 "spark connect",
                 format!("cannot start the Connect server: {e}"),
