@@ -32,7 +32,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::now_ms;
 use crate::config::{Config, Paths};
 use crate::events::EventBus;
-use crate::runs::logs::{LiveLogs, RunDirs, read_at};
+use crate::runs::logs::{LiveLogs, RunDirs, read_at, read_marks};
 use crate::runs::supervisor::{Runs, no_such_run};
 use crate::store::runs::{self as run_rows, NewRun};
 use crate::store::{Store, StoreError, jobs};
@@ -566,6 +566,7 @@ impl Harbour for Api {
             }
         }
         let path = d.dirs.log(run, stream);
+        let index = d.dirs.index(run, stream);
         let mut topped_up = false;
         loop {
             // Read "terminated" before the file: if it was final then, what we read is all.
@@ -573,12 +574,18 @@ impl Harbour for Api {
             let terminated = progress
                 .as_mut()
                 .is_none_or(|p| p.borrow_and_update().terminated);
-            let read_path = path.clone();
-            let (data, size) =
-                tokio::task::spawn_blocking(move || read_at(&read_path, offset, max))
-                    .await
-                    .map_err(internal)?
-                    .map_err(|e| internal(format!("reading {}: {e}", path.display())))?;
+            let (read_path, index) = (path.clone(), index.clone());
+            let (data, size, marks) = tokio::task::spawn_blocking(move || {
+                let (data, size) = read_at(&read_path, offset, max)?;
+                let marks = match data.len() as u64 {
+                    0 => Vec::new(),
+                    n => read_marks(&index, offset, offset + n)?,
+                };
+                Ok::<_, std::io::Error>((data, size, marks))
+            })
+            .await
+            .map_err(internal)?
+            .map_err(|e| internal(format!("reading {}: {e}", path.display())))?;
             // A follower that keeps up with a fast run would otherwise get a page of a few
             // KiB per call: a small page waits one size sample (at most) to grow first.
             let small = (data.len() as u64) < MIN_FOLLOW_PAGE.min(max);
@@ -596,6 +603,7 @@ impl Harbour for Api {
                     data,
                     size,
                     complete,
+                    marks,
                 });
             }
             let Some(rx) = progress.as_mut() else {
