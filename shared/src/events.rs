@@ -34,6 +34,10 @@ pub enum EventKind {
         job: JobId,
         reason: String,
     },
+    /// A cluster was made or changed state (or its health changed).
+    ClusterChanged(crate::spark::Cluster),
+    /// A cluster was deleted.
+    ClusterDeleted(String),
 }
 
 /// Events the client missed: the daemon's buffer moved past them, or the daemon restarted.

@@ -12,6 +12,7 @@ mod logs;
 pub mod paths;
 mod runs;
 mod service;
+mod spark;
 mod status;
 
 pub use error::Error;
@@ -23,11 +24,17 @@ pub use runs::{
     Trigger,
 };
 pub use service::{Harbour, HarbourClient, HarbourRequest, HarbourResponse, ServeHarbour};
+pub use spark::{
+    Cluster, ClusterCheck, ClusterHealth, ClusterKind, ClusterSpec, ClusterState,
+    ExternalClusterSpec, LOCAL_CLUSTER, ProgressSource, RuntimeInfo, SparkAppRef, SparkExecutor,
+    SparkJob, SparkProgress, SparkStage, SqlColumn, SqlRequest, SqlResult, Table, TableFormat,
+    TableSpec, TaskCounts, WorkerInfo,
+};
 pub use status::{Dashboard, DayTrend, Hello, Status};
 
 /// Bumped whenever a request or response changes shape. `hello` is the first method and its
 /// argument and answer never change shape, so a mismatch is always reported, never misread.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest frame either side accepts. Log pages are capped well below it.
 pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;

@@ -15,11 +15,18 @@ pub enum Screen {
     Jobs,
     Logs,
     Details,
+    Sql,
 }
 
 impl Screen {
     /// The screens `[`/`]` cycle through. Details is reached from a run, not by cycling.
-    pub const CYCLE: [Screen; 4] = [Self::Dashboard, Self::Runs, Self::Jobs, Self::Logs];
+    pub const CYCLE: [Screen; 5] = [
+        Self::Dashboard,
+        Self::Runs,
+        Self::Jobs,
+        Self::Logs,
+        Self::Sql,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -28,6 +35,7 @@ impl Screen {
             Self::Jobs => "Jobs",
             Self::Logs => "Logs",
             Self::Details => "Run details",
+            Self::Sql => "SQL",
         }
     }
 
@@ -39,6 +47,7 @@ impl Screen {
             Self::Jobs => "jobs",
             Self::Logs => "logs",
             Self::Details => "details",
+            Self::Sql => "sql",
         }
     }
 }
@@ -56,6 +65,7 @@ pub enum Action {
     GoRuns,
     GoJobs,
     GoLogs,
+    GoSql,
     Up,
     Down,
     Left,
@@ -91,7 +101,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 40] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -102,6 +112,7 @@ impl Action {
         Self::GoRuns,
         Self::GoJobs,
         Self::GoLogs,
+        Self::GoSql,
         Self::Up,
         Self::Down,
         Self::Left,
@@ -155,6 +166,7 @@ impl Action {
             Self::GoRuns => "runs",
             Self::GoJobs => "jobs",
             Self::GoLogs => "logs",
+            Self::GoSql => "SQL console",
             Self::Up => "up",
             Self::Down => "down",
             Self::Left => "left / scroll left",

@@ -5,6 +5,7 @@
 //! that made it returns, so a state the daemon announced survives a crash or `kill -9`.
 //! Migrations are the numbered SQL files in `harbourd/migrations`, tracked by `user_version`.
 
+pub mod clusters;
 pub mod jobs;
 pub mod runs;
 
@@ -16,7 +17,10 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 /// The migrations, in order. `user_version` counts how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_spark.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
