@@ -293,7 +293,8 @@ impl App {
                 out
             }
             Msg::DaemonStarted(what) => {
-                self.info(what);
+                // Stays until something else is said: starting a daemon is worth noticing.
+                self.warn(what);
                 Vec::new()
             }
             Msg::Disconnected(why) => {
