@@ -881,7 +881,11 @@ async fn log_pages_say_when_their_bytes_were_written() {
     let second = chunk.written_at(6).expect("a mark for the second line");
     assert!(second - first >= 300, "marks {:?}", chunk.marks);
     let (started, ended) = (done.run.started_ms.unwrap(), done.run.ended_ms.unwrap());
-    assert!(started <= first && second <= ended, "marks {:?} outside the run", chunk.marks);
+    assert!(
+        started <= first && second <= ended,
+        "marks {:?} outside the run",
+        chunk.marks
+    );
     // A page that starts mid-log gets the marks that cover it.
     let tail = client
         .rpc
