@@ -420,8 +420,24 @@ async fn spark_end_to_end() {
         ]
     );
 
-    // Deleting the cluster stops its processes.
+    // A worker that dies is noticed and shown.
     let log_dir = cluster.log_dir.clone().unwrap();
+    let worker = worker_pid(&log_dir).expect("the cluster's worker process");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(worker).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let hurt = wait_cluster(&client, "t1", |c| {
+        c.health
+            .as_ref()
+            .and_then(|h| h.problem.as_deref())
+            .is_some_and(|p| p.contains("exited"))
+    })
+    .await;
+    assert_eq!(hurt.state, ClusterState::Running, "the master still runs");
+
+    // Deleting the cluster stops its processes.
     client
         .rpc
         .delete_cluster(slow_ctx(), "t1".into())
@@ -465,6 +481,21 @@ async fn wait_cluster(
         assert!(Instant::now() < deadline, "cluster {name} is {c:?}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// The worker JVM of the cluster whose directory is `dir` (its `--work-dir` is under it).
+fn worker_pid(dir: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(Result::ok)
+        .find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            (cmdline.contains("org.apache.spark.deploy.worker.Worker")
+                && cmdline.contains(&format!("{dir}/worker-0")))
+            .then_some(pid)
+        })
 }
 
 /// `rows` rows over four regions, written with the runtime's pyarrow.
