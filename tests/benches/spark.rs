@@ -177,6 +177,8 @@ async fn bench() {
             let q = QUERY.replace("FROM sales", &format!("FROM parquet.`{}`", data.display()));
             let ok = spark_env(&mut Command::new(spark_home().join("bin/spark-sql")))
                 .args(["--master", "local[2]", "-e", &q])
+                // Its Derby metastore and warehouse land in the working directory.
+                .current_dir(daemon.root.path())
                 .status()
                 .unwrap();
             assert!(ok.success());
