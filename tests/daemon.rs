@@ -164,7 +164,10 @@ async fn kill_stops_the_whole_process_group_and_leaves_no_orphan() {
         shell("sleep 300 & (trap '' TERM; sleep 300) & echo started; wait"),
     )
     .await;
-    let running = wait_run(&client, id, LONG, |r| r.stdout_bytes > 0).await;
+    let running = wait_run(&client, id, LONG, |r| {
+        r.lifecycle == Lifecycle::Running && r.stdout_bytes > 0
+    })
+    .await;
     let pgid = running.run.pid.expect("pid");
     assert!(
         processes_in_group(pgid).len() >= 3,
@@ -310,7 +313,10 @@ async fn a_crash_leaves_history_intact_and_active_runs_lost_and_retried() {
     spec.retries = 1;
     spec.retry_backoff_secs = 0;
     let active = submit(&client, spec).await;
-    let running = wait_run(&client, active, LONG, |r| r.stdout_bytes > 0).await;
+    let running = wait_run(&client, active, LONG, |r| {
+        r.lifecycle == Lifecycle::Running && r.stdout_bytes > 0
+    })
+    .await;
     let pgid = running.run.pid.unwrap();
     daemon.kill9();
     assert!(
@@ -379,7 +385,10 @@ async fn sigterm_drains_and_removes_the_socket() {
     let mut daemon = Daemon::start_with("[runs]\nkill_grace_secs = 2\n");
     let client = daemon.client().await;
     let id = submit(&client, shell("echo up; sleep 300")).await;
-    let running = wait_run(&client, id, LONG, |r| r.stdout_bytes > 0).await;
+    let running = wait_run(&client, id, LONG, |r| {
+        r.lifecycle == Lifecycle::Running && r.stdout_bytes > 0
+    })
+    .await;
     let status = daemon.terminate();
     assert!(status.success(), "{status}");
     assert!(
