@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod jobs;
 mod logs;
+mod monitor;
 pub mod paths;
 mod runs;
 mod service;
@@ -18,6 +19,11 @@ pub use error::Error;
 pub use events::{Event, EventBatch, EventKind, EventsLost};
 pub use jobs::{EnvVar, Job, JobId, JobKind, JobPatch, JobRef, JobSource, JobSpec, LastRun};
 pub use logs::{LogChunk, LogStream};
+pub use monitor::{
+    Container, ContainerAction, ContainerLogChunk, ContainerStats, DiskNow, HealthCheck,
+    HealthReport, HealthStatus, HealthSummary, HealthTransition, HostGauges, MetricHistory,
+    MetricsNow, NetworkNow, ProcessCost, RunCost, parse_span_ms,
+};
 pub use runs::{
     Lifecycle, Run, RunCounts, RunDetail, RunFilter, RunId, RunResult, RunStateFilter, Transition,
     Trigger,
@@ -27,7 +33,7 @@ pub use status::{Dashboard, DayTrend, Hello, Status};
 
 /// Bumped whenever a request or response changes shape. `hello` is the first method and its
 /// argument and answer never change shape, so a mismatch is always reported, never misread.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest frame either side accepts. Log pages are capped well below it.
 pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;

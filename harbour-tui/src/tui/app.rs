@@ -465,6 +465,8 @@ impl App {
                         .map_or_else(|| format!("job {job}"), |j| j.name().to_owned());
                     self.warn(format!("{name}: scheduled run skipped: {reason}"));
                 }
+                // The dashboard's health summary changed.
+                EventKind::HealthChanged(_) => dash_changed = true,
             }
         }
         if runs_changed {

@@ -138,6 +138,8 @@ fn dashboard() -> Dashboard {
             })
             .collect(),
         recent_failures: vec![runs()[1].clone()],
+        host: None,
+        health: harbour_shared::HealthSummary::default(),
     }
 }
 

@@ -6,6 +6,7 @@
 //! Migrations are the numbered SQL files in `harbourd/migrations`, tracked by `user_version`.
 
 pub mod jobs;
+pub mod metrics;
 pub mod runs;
 
 use std::path::Path;
@@ -16,7 +17,11 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 /// The migrations, in order. `user_version` counts how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    // Numbered 0003 because the Spark branch takes 0002; the order here is what counts.
+    include_str!("../../migrations/0003_monitor.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
