@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::args::{Cli, Command, JobsCommand, LogsArgs, RunCommand, RunsArgs, SubmitArgs};
 use super::conn::Conn;
 use super::error::CliError;
-use super::{exit, follow, render, spec};
+use super::{exit, follow, monitor, render, spec};
 use crate::client::{self, Client, Flatten, ctx};
 use crate::fmt;
 
@@ -44,6 +44,9 @@ pub async fn run(cli: &Cli) -> Result<u8, CliError> {
             return started(&client, &out, run, wait.wait).await;
         }
         Command::Jobs(command) => return jobs(&socket, &out, command).await,
+        Command::Metrics(args) => return monitor::metrics(&socket, &out, args).await,
+        Command::Health => return monitor::health(&socket, &out).await,
+        Command::Containers(args) => return monitor::containers(&socket, &out, args).await,
     }
     Ok(exit::OK)
 }
