@@ -68,7 +68,7 @@ pub async fn containers(socket: &Path, out: &Out, args: &ContainersArgs) -> Resu
         async move {
             client
                 .rpc
-                .container_action(long_poll_ctx(20_000), id, action)
+                .container_action(long_poll_ctx(60_000), id, action)
                 .await
                 .flat()
         }

@@ -25,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 const RETRY: Duration = Duration::from_secs(10);
 /// How long one engine call may take before we call the engine unavailable.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Stop and restart wait for the container's stop timeout (10 s unless it set its own).
+const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 enum Engine {
@@ -75,7 +77,7 @@ fn host() -> String {
 
 async fn connect() -> Result<Docker, String> {
     let docker = Docker::connect_with_defaults()
-        .map_err(|e| format!("cannot use {}: {}", host(), explain(&e)))?;
+        .map_err(|e| format!("no engine answers at {}: {}", host(), explain(&e)))?;
     let docker = tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version())
         .await
         .map_err(|_| format!("{} did not answer within 10 s", host()))?
@@ -185,12 +187,22 @@ impl Containers {
         id: &str,
         call: impl Future<Output = Result<T, bollard::errors::Error>>,
     ) -> Result<T, Error> {
-        match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        self.timed_for(CALL_TIMEOUT, id, call).await
+    }
+
+    async fn timed_for<T>(
+        &self,
+        limit: Duration,
+        id: &str,
+        call: impl Future<Output = Result<T, bollard::errors::Error>>,
+    ) -> Result<T, Error> {
+        match tokio::time::timeout(limit, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(self.fail(id, &e)),
             Err(_) => Err(unavailable(format!(
-                "the engine at {} did not answer within 10 s",
-                host()
+                "the engine at {} did not answer within {} s",
+                host(),
+                limit.as_secs()
             ))),
         }
     }
@@ -313,20 +325,19 @@ impl Containers {
     pub async fn act(&self, id: &str, action: ContainerAction) -> Result<Container, Error> {
         let docker = self.docker()?;
         match action {
+            // No `t`: the container's own stop timeout applies (`docker run --stop-timeout`).
             ContainerAction::Restart => {
-                let options = RestartContainerOptions {
-                    t: Some(10),
-                    ..Default::default()
-                };
-                self.timed(id, docker.restart_container(id, Some(options)))
-                    .await?;
+                let options = RestartContainerOptions::default();
+                self.timed_for(
+                    ACTION_TIMEOUT,
+                    id,
+                    docker.restart_container(id, Some(options)),
+                )
+                .await?;
             }
             ContainerAction::Stop => {
-                let options = StopContainerOptions {
-                    t: Some(10),
-                    ..Default::default()
-                };
-                self.timed(id, docker.stop_container(id, Some(options)))
+                let options = StopContainerOptions::default();
+                self.timed_for(ACTION_TIMEOUT, id, docker.stop_container(id, Some(options)))
                     .await?;
             }
             ContainerAction::Start => {
