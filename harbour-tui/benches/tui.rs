@@ -12,11 +12,13 @@
 //!   submitted 100 ms apart; a task long-polls `events` exactly as the TUI's supervisor does and
 //!   hands batches to the app loop, which updates and draws with the TUI's 16 ms frame
 //!   coalescing. Latency = the frame showing the run's new state drawn - the event's `at_ms`.
+//! - **follow**: the real `harbour-tui` in tmux follows a real run writing 1 GiB of 80-byte
+//!   lines: its VmRSS/VmHWM, and when the log's last line reached the screen.
 //! - **idle**: the real `harbour-tui` in a tmux pane on the Dashboard for 60 s against an idle
 //!   daemon: utime + stime from `/proc/PID/stat`, VmRSS/VmHWM.
 //!
 //! Run: `cargo build --release --bins -p harbourd -p harbour-tui && cargo bench -p harbour-tui
-//! --bench tui`. Knobs: `HARBOUR_BENCH_ONLY` (comma-separated: render, memory, latency, idle),
+//! --bench tui`. Knobs: `HARBOUR_BENCH_ONLY` (comma-separated: render, memory, latency, follow, idle),
 //! `HARBOUR_BENCH_IDLE_SECS` (60), `HARBOUR_BENCH_WRITE=1` rewrites this benchmark's section of
 //! docs/benchmarks.md. Timings are reported, never pass/fail.
 
@@ -69,6 +71,27 @@ fn stats(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
         pct(&v, 0.5),
         pct(&v, 0.99),
         *v.last().unwrap_or(&Duration::ZERO),
+    )
+}
+
+/// Nanoseconds this thread has spent on a CPU (`CLOCK_THREAD_CPUTIME_ID`), so that time spent
+/// preempted by other work on a busy machine is not counted as render time.
+fn thread_cpu_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(0, |t| {
+        u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000_000
+            + u64::try_from(t.tv_nsec()).unwrap_or(0)
+    })
+}
+
+/// Draws one frame; returns (wall, on-CPU) time.
+fn timed_draw(term: &mut Terminal<TestBackend>, a: &App) -> (Duration, Duration) {
+    let c0 = thread_cpu_ns();
+    let t = Instant::now();
+    term.draw(|f| ui::render(a, f)).unwrap();
+    let wall = t.elapsed();
+    (
+        wall,
+        Duration::from_nanos(thread_cpu_ns().saturating_sub(c0)),
     )
 }
 
@@ -136,7 +159,7 @@ fn bench_render(out: &mut String) {
         .collect())));
     assert_eq!(a.runs.view.len(), 10_000);
     let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
-    let (mut render, mut update) = (Vec::new(), Vec::new());
+    let (mut render, mut update, mut render_cpu) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..3_000i64 {
         let t = Instant::now();
         if i % 10 == 0 {
@@ -156,17 +179,19 @@ fn bench_render(out: &mut String) {
             a.update(key(if (i / 200) % 2 == 0 { 'j' } else { 'k' }));
         }
         update.push(t.elapsed());
-        let t = Instant::now();
-        term.draw(|f| ui::render(&a, f)).unwrap();
-        render.push(t.elapsed());
+        let (wall, cpu) = timed_draw(&mut term, &a);
+        render.push(wall);
+        render_cpu.push(cpu);
     }
     let (rp50, rp99, rmax) = stats(render);
+    let (_, cp99, _) = stats(std::mem::take(&mut render_cpu));
     let (up50, up99, umax) = stats(update);
     writeln!(
         out,
-        "| Runs, 10,000 runs, 200x50 | {} | {} | {} | {} | {} | {} |",
+        "| Runs, 10,000 runs, 200x50 | {} | {} | {} | {} | {} | {} | {} |",
         ms(rp50),
         ms(rp99),
+        ms(cp99),
         ms(rmax),
         ms(up50),
         ms(up99),
@@ -180,7 +205,7 @@ fn bench_render(out: &mut String) {
     a.update(key('l'));
     assert_eq!(a.screen, Screen::Logs);
     let epoch = a.logs.as_ref().unwrap().epoch;
-    let (mut render, mut update) = (Vec::new(), Vec::new());
+    let (mut render, mut update, mut render_cpu) = (Vec::new(), Vec::new(), Vec::new());
     let mut off = 0u64;
     let mut n = 0u64;
     for _ in 0..3_000 {
@@ -205,9 +230,9 @@ fn bench_render(out: &mut String) {
         });
         update.push(t.elapsed());
         off += len;
-        let t = Instant::now();
-        term.draw(|f| ui::render(&a, f)).unwrap();
-        render.push(t.elapsed());
+        let (wall, cpu) = timed_draw(&mut term, &a);
+        render.push(wall);
+        render_cpu.push(cpu);
     }
     let v = a.logs.as_ref().unwrap();
     assert_eq!(
@@ -217,26 +242,29 @@ fn bench_render(out: &mut String) {
         "the last line is on screen"
     );
     let (rp50, rp99, rmax) = stats(render);
+    let (_, cp99, _) = stats(std::mem::take(&mut render_cpu));
     let (up50, up99, umax) = stats(update);
-    writeln!(out, "| Logs, following 10,000 lines/s (167 lines/frame), 200x50 | {} | {} | {} | {} | {} | {} |", ms(rp50), ms(rp99), ms(rmax), ms(up50), ms(up99), ms(umax)).unwrap();
+    writeln!(out, "| Logs, following 10,000 lines/s (167 lines/frame), 200x50 | {} | {} | {} | {} | {} | {} | {} |", ms(rp50), ms(rp99), ms(cp99), ms(rmax), ms(up50), ms(up99), ms(umax)).unwrap();
     // And with search highlighting, wrapping and timestamps on.
     a.update(key('w'));
     a.update(key('t'));
     if let Some(v) = a.logs.as_mut() {
         v.search = Some("batch".into());
     }
-    let mut render = Vec::new();
+    let (mut render, mut render_cpu) = (Vec::new(), Vec::new());
     for _ in 0..1_000 {
-        let t = Instant::now();
-        term.draw(|f| ui::render(&a, f)).unwrap();
-        render.push(t.elapsed());
+        let (wall, cpu) = timed_draw(&mut term, &a);
+        render.push(wall);
+        render_cpu.push(cpu);
     }
     let (rp50, rp99, rmax) = stats(render);
+    let (_, cp99, _) = stats(render_cpu);
     writeln!(
         out,
-        "| Logs, same, with wrap + timestamps + search highlight | {} | {} | {} | - | - | - |",
+        "| Logs, same, with wrap + timestamps + search highlight | {} | {} | {} | {} | - | - | - |",
         ms(rp50),
         ms(rp99),
+        ms(cp99),
         ms(rmax)
     )
     .unwrap();
@@ -575,9 +603,115 @@ fn bench_idle(out: &mut String) {
     tmux(&["kill-server"]);
 }
 
+/// The real `harbour-tui` in tmux follows a real run that writes 1 GiB to stdout: its peak
+/// memory, and how long after the run ended the last line was on screen.
+fn bench_follow_real(out: &mut String) {
+    if !Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        writeln!(out, "| (tmux is not installed: not measured) | | | |").unwrap();
+        return;
+    }
+    let daemon = Daemon::start();
+    let tui = bin_dir().join("harbour-tui");
+    assert!(tui.is_file(), "{} is missing: {COMMAND}", tui.display());
+    let server = format!("harbour-bench-follow-{}", std::process::id());
+    let cmd = format!(
+        "exec env TERM=xterm-256color {} --socket {} --log-file /dev/null",
+        tui.display(),
+        daemon.socket.display()
+    );
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &server])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let screen =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "b"]).stdout).into_owned();
+    tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "b",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        &cmd,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !screen().contains("Runs (0)") {
+        assert!(
+            Instant::now() < deadline,
+            "harbour-tui did not come up:\n{}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid: u32 =
+        String::from_utf8_lossy(&tmux(&["display-message", "-p", "-t", "b", "#{pane_pid}"]).stdout)
+            .trim()
+            .parse()
+            .unwrap();
+    let rss0 = proc_status(pid, "VmRSS:");
+    // 80-byte lines, 1 GiB, then a marker.
+    let code = "yes 0123456789012345678901234567890123456789012345678901234567890123456789012345678 | head -c 1073741824; echo; echo END-OF-LOG";
+    tmux(&["send-keys", "-t", "b", "s"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux(&["send-keys", "-t", "b", "-l", code]);
+    tmux(&["send-keys", "-t", "b", "Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !screen().contains("Runs (1)") {
+        assert!(
+            Instant::now() < deadline,
+            "the run did not show up:\n{}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tmux(&["send-keys", "-t", "b", "l"]);
+    let t = Instant::now();
+    let mut ended = None;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let s = screen();
+        if ended.is_none() && s.contains("succeeded") {
+            ended = Some(t.elapsed());
+        }
+        if s.contains("END-OF-LOG") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the end of the log never showed:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shown = t.elapsed();
+    let hwm = proc_status(pid, "VmHWM:");
+    let rss = proc_status(pid, "VmRSS:");
+    writeln!(
+        out,
+        "| 1 GiB of 80-byte lines (`yes \\| head -c 1G`), followed from the start | {:.1} MiB -> {:.1} MiB | {:.1} MiB | run ended after {:.1} s; its last line on screen after {:.1} s |",
+        rss0 as f64 / 1024.0,
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0,
+        ended.unwrap_or(shown).as_secs_f64(),
+        shown.as_secs_f64(),
+    )
+    .unwrap();
+    tmux(&["kill-server"]);
+}
+
 fn main() {
-    let only =
-        std::env::var("HARBOUR_BENCH_ONLY").unwrap_or_else(|_| "render,memory,latency,idle".into());
+    let only = std::env::var("HARBOUR_BENCH_ONLY")
+        .unwrap_or_else(|_| "render,memory,latency,follow,idle".into());
     let on = |s: &str| only.split(',').any(|x| x.trim() == s);
     let profile = if cfg!(debug_assertions) {
         "debug"
@@ -600,8 +734,17 @@ fn main() {
             .unwrap_or_default(),
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
     );
+    let load = || {
+        fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let load_before = load();
     if on("render") {
-        out.push_str("\n| frame | render p50 ms | render p99 ms | render max ms | update p50 ms | update p99 ms | update max ms |\n|---|---|---|---|---|---|---|\n");
+        out.push_str("\n| frame | render p50 ms | render p99 ms | render p99 on-CPU ms | render max ms | update p50 ms | update p99 ms | update max ms |\n|---|---|---|---|---|---|---|---|\n");
         bench_render(&mut out);
     }
     if on("memory") {
@@ -612,10 +755,21 @@ fn main() {
         out.push_str("\n| event to screen | p50 ms | p99 ms | max ms |\n|---|---|---|---|\n");
         bench_latency(&mut out);
     }
+    if on("follow") {
+        out.push_str("\n| real binary follows a real run | VmRSS before -> after | VmHWM | time |\n|---|---|---|---|\n");
+        bench_follow_real(&mut out);
+    }
     if on("idle") {
         out.push_str("\n| idle | CPU (of one core) | VmRSS | VmHWM |\n|---|---|---|---|\n");
         bench_idle(&mut out);
     }
+    writeln!(
+        out,
+        "\nLoad average (1, 5, 15 min) before: {load_before}; after: {}. Wall-clock percentiles on a \
+         loaded machine include time the frame was preempted; the on-CPU column does not.",
+        load()
+    )
+    .unwrap();
     println!("{out}");
     if std::env::var("HARBOUR_BENCH_WRITE").is_ok_and(|v| v == "1") {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");

@@ -67,7 +67,7 @@ impl Daemon {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
             assert!(
                 Instant::now() < deadline,
@@ -84,7 +84,7 @@ impl Daemon {
                 .arg("-TERM")
                 .arg(c.id().to_string())
                 .status();
-            let deadline = Instant::now() + Duration::from_secs(15);
+            let deadline = Instant::now() + Duration::from_secs(30);
             while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -199,6 +199,13 @@ fn submit_follow_search_kill_reconnect_quit() {
         .unwrap();
     fs::set_permissions(root.path(), fs::Permissions::from_mode(0o700)).unwrap();
     fs::create_dir_all(root.path().join("config")).unwrap();
+    // Keep only the last KiB of a log in view when opening it, so the search below has to
+    // find its line in the daemon's copy and page it in.
+    fs::write(
+        root.path().join("config").join("tui.toml"),
+        "[logs]\ntail_kib = 1\n",
+    )
+    .unwrap();
     let mut daemon = Daemon::start(root.path());
     let tui = target_bin("harbour-tui");
     let cmd = format!(
@@ -211,30 +218,52 @@ fn submit_follow_search_kill_reconnect_quit() {
     let tmux = Tmux::start(&cmd, 100, 30);
     tmux.wait_for(
         &["Runs (0)", "no runs yet", "● harbourd"],
-        Duration::from_secs(15),
+        Duration::from_secs(30),
     );
 
     // Submit a run from the form: shell code that prints numbered rows, then waits.
     tmux.keys(&["s"]);
-    tmux.wait_for(&["Submit a run"], Duration::from_secs(5));
+    tmux.wait_for(&["Submit a run"], Duration::from_secs(30));
     tmux.type_text("for i in $(seq 1 300); do echo row-$i-end; done; echo err-line >&2; sleep 120");
     tmux.keys(&["Enter"]);
-    let s = tmux.wait_for(&["Runs (1)", "running"], Duration::from_secs(15));
-    assert!(s.contains("run 1 queued"), "{s}");
+    tmux.wait_for(&["Runs (1)", "running"], Duration::from_secs(30));
 
-    // Follow its logs: the tail arrives. (Where stderr's line sits among stdout's in the
+    // Its details: spec, history, and (ctrl-r refreshes) how much it has printed.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        &["Run 1", "History", "for i in $(seq 1 300)"],
+        Duration::from_secs(30),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tmux.screen().contains("(3.4 KiB)") {
+        assert!(
+            Instant::now() < deadline,
+            "details never showed the log size:\n{}",
+            tmux.screen()
+        );
+        tmux.keys(&["C-r"]);
+    }
+
+    // Follow its logs: the last KiB arrives. (Where stderr's line sits among stdout's in the
     // merged view depends on which follower read first, so it is checked alone below.)
     tmux.keys(&["l"]);
     tmux.wait_for(
         &["Logs: run 1", "row-300-end", "follow"],
-        Duration::from_secs(15),
+        Duration::from_secs(30),
     );
 
-    // Search: jumps to the line, keeps the lines around it, counts matches.
+    let s = tmux.screen();
+    assert!(!s.contains("row-42-end"), "row 42 is not in view yet:\n{s}");
+
+    // Search: finds the line beyond the lines in memory, jumps to it on stdout, keeps the
+    // lines around it, counts matches.
     tmux.keys(&["/"]);
     tmux.type_text("row-42-end");
     tmux.keys(&["Enter"]);
-    let s = tmux.wait_for(&["row-42-end", "/row-42-end 1/1"], Duration::from_secs(5));
+    let s = tmux.wait_for(
+        &["row-42-end", "[stdout, /row-42-end 1/1]"],
+        Duration::from_secs(30),
+    );
     assert!(
         s.contains("row-41-end") && s.contains("row-43-end"),
         "context around the match:\n{s}"
@@ -244,35 +273,35 @@ fn submit_follow_search_kill_reconnect_quit() {
         "the view moved to the match:\n{s}"
     );
 
-    // Only stderr, then both again.
-    tmux.keys(&["e", "e"]);
-    let s = tmux.wait_for(&["[stderr", "err-line"], Duration::from_secs(5));
+    // Only stderr (loaded when shown), then both again.
+    tmux.keys(&["e"]);
+    let s = tmux.wait_for(&["[stderr", "err-line"], Duration::from_secs(30));
     assert!(s.contains("err-line") && !s.contains("row-41-end"), "{s}");
     tmux.keys(&["e", "G"]);
-    tmux.wait_for(&["stdout+stderr", "row-300-end"], Duration::from_secs(5));
+    tmux.wait_for(&["stdout+stderr", "row-300-end"], Duration::from_secs(30));
 
     // Kill it, with a confirmation first.
     tmux.keys(&["C-k"]);
-    tmux.wait_for(&["Kill run 1", "y yes"], Duration::from_secs(5));
+    tmux.wait_for(&["Kill run 1", "y yes"], Duration::from_secs(30));
     tmux.keys(&["y"]);
-    tmux.wait_for(&["cancelled"], Duration::from_secs(20));
+    tmux.wait_for(&["cancelled"], Duration::from_secs(30));
     tmux.keys(&["2"]);
-    let s = tmux.wait_for(&["Runs (1)", "cancelled"], Duration::from_secs(5));
+    let s = tmux.wait_for(&["Runs (1)", "cancelled"], Duration::from_secs(30));
     assert!(!s.contains("running"), "{s}");
 
     // The daemon goes away and comes back: the screen says so and recovers by itself.
     daemon.stop();
-    tmux.wait_for(&["reconnecting"], Duration::from_secs(10));
+    tmux.wait_for(&["reconnecting"], Duration::from_secs(30));
     daemon.spawn();
-    let s = tmux.wait_for(&["● harbourd", "Runs (1)"], Duration::from_secs(15));
+    let s = tmux.wait_for(&["● harbourd", "Runs (1)"], Duration::from_secs(30));
     assert!(!s.contains("reconnecting…"), "{s}");
 
     // And a run made while connected again shows up live.
     tmux.keys(&["s"]);
     tmux.type_text("echo second");
     tmux.keys(&["Enter"]);
-    tmux.wait_for(&["Runs (2)", "succeeded"], Duration::from_secs(15));
+    tmux.wait_for(&["Runs (2)", "succeeded"], Duration::from_secs(30));
 
     tmux.keys(&["q"]);
-    tmux.wait_for(&["HARBOUR-TUI-EXIT=0"], Duration::from_secs(10));
+    tmux.wait_for(&["HARBOUR-TUI-EXIT=0"], Duration::from_secs(30));
 }

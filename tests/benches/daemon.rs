@@ -12,7 +12,7 @@
 //!
 //! Knobs (environment): `HARBOUR_BENCH_ONLY` (comma-separated: rpc, logs, idle),
 //! `HARBOUR_BENCH_RPC_CALLS` (20000), `HARBOUR_BENCH_RPC_SECS` (5), `HARBOUR_BENCH_LOG_MIB`
-//! (1024), `HARBOUR_BENCH_LOG_REPEATS` (3), `HARBOUR_BENCH_IDLE_SECS` (60), `HARBOUR_BIN_DIR`.
+//! (1024), `HARBOUR_BENCH_LOG_REPEATS` (5), `HARBOUR_BENCH_IDLE_SECS` (60), `HARBOUR_BIN_DIR`.
 
 // A benchmark that cannot measure stops and says why.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -62,7 +62,7 @@ impl Options {
             rpc_calls: number("HARBOUR_BENCH_RPC_CALLS", 20_000),
             rpc_secs: Duration::from_secs(number("HARBOUR_BENCH_RPC_SECS", 5)),
             log_bytes: number("HARBOUR_BENCH_LOG_MIB", 1024) << 20,
-            log_repeats: number("HARBOUR_BENCH_LOG_REPEATS", 3).max(1),
+            log_repeats: number("HARBOUR_BENCH_LOG_REPEATS", 5).max(1),
             idle_secs: number("HARBOUR_BENCH_IDLE_SECS", 60),
             write: std::env::var("HARBOUR_BENCH_WRITE").is_ok_and(|v| v == "1"),
         }
@@ -75,7 +75,7 @@ impl Options {
             && self.rpc_calls == 20_000
             && self.rpc_secs == Duration::from_secs(5)
             && self.log_bytes == 1 << 30
-            && self.log_repeats == 3
+            && self.log_repeats == 5
             && self.idle_secs == 60
     }
 }
@@ -144,6 +144,7 @@ fn main() -> ExitCode {
         eprintln!("warning: {warning}");
     }
     let machine = Machine::describe(&repo);
+    let load_before = machine::load_average();
     eprintln!("harbourd: {}", bin.display());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -191,6 +192,12 @@ fn main() -> ExitCode {
         ),
         String::new(),
         format!("Command: `{COMMAND}`"),
+        String::new(),
+        format!(
+            "Load average (1 min) at the start {load_before}, at the end {}: anything else \
+             running on the machine skews the figures.",
+            machine::load_average()
+        ),
     ];
     if !opts.is_default_run() {
         preamble.push(String::new());

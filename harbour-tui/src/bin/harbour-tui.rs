@@ -13,7 +13,10 @@ use harbour_tui::tui::{shell, terminal};
 
 /// The Harbour terminal UI: dashboard, runs, jobs and live logs of a harbourd.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    about = "The Harbour terminal UI: dashboard, runs, jobs and live logs of a harbourd"
+)]
 struct Args {
     /// The daemon's socket (default: the user socket; a daemon is started there if none runs).
     #[arg(long, env = paths::SOCKET_ENV)]

@@ -5,24 +5,25 @@
 
 use std::path::PathBuf;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use harbour_shared::{
-    Dashboard, EventBatch, EventKind, Job, JobId, JobKind, JobSource, JobSpec, LogChunk, LogStream,
-    Run, RunDetail, RunId, UnixMillis,
+    Dashboard, EventBatch, EventKind, Job, JobId, JobKind, JobSpec, LogChunk, LogStream, Run,
+    RunDetail, RunId, UnixMillis,
 };
 
 use super::action::{Action, Screen};
 use super::config::{Config, LogSettings};
 use super::dashboard::DashState;
 use super::details::DetailsState;
-use super::input::{InputOutcome, LineInput};
+use super::input::LineInput;
 use super::jobs::JobsState;
-use super::keymap::{KeyCombo, Keymap};
+use super::keymap::Keymap;
 use super::logs::{ChunkKind, LogRequest, LogView};
-use super::palette;
 use super::runs::RunsState;
 use super::theme::Theme;
 use super::widgets::Load;
+
+pub use super::modal::{FormField, Overlay, Prompt, SubmitForm};
 
 /// Something for the shell to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +53,15 @@ pub enum Command {
         offset: u64,
         max: u64,
         kind: ChunkKind,
+    },
+    /// Look for the next line matching `query` beyond the window: in each of `from`'s
+    /// streams in turn, from its offset, forward or backward.
+    SearchLog {
+        epoch: u64,
+        run: RunId,
+        from: Vec<(LogStream, u64)>,
+        query: String,
+        forward: bool,
     },
     /// Write whole streams to files in `dir`.
     SaveLog {
@@ -91,6 +101,11 @@ pub enum Msg {
         chunk: LogChunk,
         at_ms: UnixMillis,
     },
+    /// Where `Command::SearchLog` found a match (the stream and the line's offset).
+    SearchResult {
+        epoch: u64,
+        found: Result<Option<(LogStream, u64)>, String>,
+    },
     LogFailed {
         epoch: u64,
         why: String,
@@ -120,38 +135,6 @@ pub struct Status {
     pub text: String,
     pub level: Level,
     pub at_ms: UnixMillis,
-}
-
-/// What the one-line input at the bottom is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prompt {
-    Filter,
-    Search,
-    Palette,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormField {
-    Kind,
-    Source,
-    Text,
-}
-
-/// The submit form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubmitForm {
-    pub kind: JobKind,
-    pub file: bool,
-    pub text: LineInput,
-    pub field: FormField,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Overlay {
-    Help,
-    Confirm { prompt: String, yes: Command },
-    Submit(SubmitForm),
 }
 
 #[derive(Debug)]
@@ -210,7 +193,7 @@ impl App {
         usize::from(self.size.1.saturating_sub(6)).max(1)
     }
 
-    fn connected(&self) -> bool {
+    pub(super) fn connected(&self) -> bool {
         matches!(self.conn, Conn::Connected { .. })
     }
 
@@ -282,7 +265,8 @@ impl App {
                 out
             }
             Msg::DaemonStarted(what) => {
-                self.info(what);
+                // Stays until something else is said: starting a daemon is worth noticing.
+                self.warn(what);
                 Vec::new()
             }
             Msg::Disconnected(why) => {
@@ -349,6 +333,7 @@ impl App {
                     _ => Vec::new(),
                 }
             }
+            Msg::SearchResult { epoch, found } => self.on_search_result(epoch, found),
             Msg::LogFailed { epoch, why } => {
                 if let Some(v) = &mut self.logs
                     && v.epoch == epoch
@@ -381,7 +366,7 @@ impl App {
         }
     }
 
-    fn refetch_all(&mut self) -> Vec<Command> {
+    pub(super) fn refetch_all(&mut self) -> Vec<Command> {
         let mut out = vec![Command::FetchRuns, Command::FetchJobs];
         out.extend(self.fetch_dashboard());
         if let Some(id) = self.details.run {
@@ -390,7 +375,7 @@ impl App {
         out
     }
 
-    fn fetch_dashboard(&mut self) -> Vec<Command> {
+    pub(super) fn fetch_dashboard(&mut self) -> Vec<Command> {
         if self.dash.in_flight {
             self.dash.stale = true;
             return Vec::new();
@@ -399,7 +384,7 @@ impl App {
         vec![Command::FetchDashboard]
     }
 
-    fn on_events(&mut self, batch: EventBatch) -> Vec<Command> {
+    pub(super) fn on_events(&mut self, batch: EventBatch) -> Vec<Command> {
         let mut out = Vec::new();
         if let Some(lost) = batch.lost {
             tracing::info!(from = lost.from, to = lost.to, "events lost; refetching");
@@ -440,6 +425,7 @@ impl App {
                     stdout_bytes,
                     stderr_bytes,
                 } => {
+                    self.runs.set_log_sizes(run, stdout_bytes, stderr_bytes);
                     // Lets a view that is not following know there is more to page in.
                     if let Some(v) = &mut self.logs
                         && v.run == run
@@ -482,7 +468,7 @@ impl App {
         out
     }
 
-    fn log_commands(&mut self, reqs: Vec<LogRequest>) -> Vec<Command> {
+    pub(super) fn log_commands(&mut self, reqs: Vec<LogRequest>) -> Vec<Command> {
         let Some(v) = &self.logs else {
             return Vec::new();
         };
@@ -512,7 +498,7 @@ impl App {
             .collect()
     }
 
-    fn go(&mut self, screen: Screen) -> Vec<Command> {
+    pub(super) fn go(&mut self, screen: Screen) -> Vec<Command> {
         if self.screen != screen {
             self.history.push(self.screen);
             if self.history.len() > 50 {
@@ -531,7 +517,7 @@ impl App {
         out
     }
 
-    fn back(&mut self) -> Vec<Command> {
+    pub(super) fn back(&mut self) -> Vec<Command> {
         if let Some(prev) = self.history.pop() {
             self.screen = prev;
         }
@@ -550,16 +536,21 @@ impl App {
                 self.log_settings.max_lines,
                 self.log_settings.tail_kib * 1024,
             );
-            let info = self.runs.get(id).cloned().or_else(|| {
-                self.details
-                    .detail
-                    .as_ref()
-                    .filter(|d| d.run.id == id)
-                    .map(|d| d.run.clone())
-            });
-            let sizes = info
+            let listed = self.runs.get(id);
+            let detailed = self
+                .details
+                .detail
                 .as_ref()
-                .map_or([0, 0], |r| [r.stdout_bytes, r.stderr_bytes]);
+                .map(|d| &d.run)
+                .filter(|r| r.id == id);
+            // The larger of what the list and the details know: the tail starts near the end.
+            let sizes = [listed, detailed]
+                .into_iter()
+                .flatten()
+                .fold([0, 0], |acc, r| {
+                    [acc[0].max(r.stdout_bytes), acc[1].max(r.stderr_bytes)]
+                });
+            let info = listed.or(detailed).cloned();
             v.run_info = info;
             let reqs = v.start_tail(sizes);
             self.logs = Some(v);
@@ -569,7 +560,7 @@ impl App {
         out
     }
 
-    fn open_details(&mut self, id: RunId) -> Vec<Command> {
+    pub(super) fn open_details(&mut self, id: RunId) -> Vec<Command> {
         if self.details.run != Some(id) {
             self.details = DetailsState {
                 run: Some(id),
@@ -582,7 +573,7 @@ impl App {
     }
 
     /// The run the current screen is about.
-    fn current_run(&self) -> Option<RunId> {
+    pub(super) fn current_run(&self) -> Option<RunId> {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
@@ -593,220 +584,6 @@ impl App {
                 .and_then(|j| j.last_run.as_ref().map(|l| l.id)),
             Screen::Dashboard => None,
         }
-    }
-
-    fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
-        if let Some(overlay) = self.overlay.take() {
-            return self.on_overlay_key(overlay, key);
-        }
-        if let Some((prompt, mut input)) = self.prompt.take() {
-            return self.on_prompt_key(prompt, &mut input, key);
-        }
-        let combo = KeyCombo::from_event(&key);
-        match self.keymap.lookup(self.screen, combo) {
-            Some(action) => self.apply(action),
-            None => Vec::new(),
-        }
-    }
-
-    fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent) -> Vec<Command> {
-        match overlay {
-            Overlay::Help => {
-                match key.code {
-                    KeyCode::Char('j') | KeyCode::Down => {
-                        self.help_scroll = self.help_scroll.saturating_add(1);
-                        self.overlay = Some(Overlay::Help);
-                    }
-                    KeyCode::Char('k') | KeyCode::Up => {
-                        self.help_scroll = self.help_scroll.saturating_sub(1);
-                        self.overlay = Some(Overlay::Help);
-                    }
-                    _ => {}
-                }
-                Vec::new()
-            }
-            Overlay::Confirm { prompt, yes } => match key.code {
-                KeyCode::Char('y' | 'Y') | KeyCode::Enter => vec![yes],
-                KeyCode::Char('n' | 'N') | KeyCode::Esc | KeyCode::Char('q') => {
-                    self.info("cancelled");
-                    Vec::new()
-                }
-                _ => {
-                    self.overlay = Some(Overlay::Confirm { prompt, yes });
-                    Vec::new()
-                }
-            },
-            Overlay::Submit(form) => self.on_form_key(form, key),
-        }
-    }
-
-    fn on_form_key(&mut self, mut form: SubmitForm, key: KeyEvent) -> Vec<Command> {
-        match key.code {
-            KeyCode::Esc => return Vec::new(),
-            KeyCode::Tab | KeyCode::Down => {
-                form.field = match form.field {
-                    FormField::Kind => FormField::Source,
-                    FormField::Source => FormField::Text,
-                    FormField::Text => FormField::Kind,
-                };
-            }
-            KeyCode::BackTab | KeyCode::Up => {
-                form.field = match form.field {
-                    FormField::Kind => FormField::Text,
-                    FormField::Source => FormField::Kind,
-                    FormField::Text => FormField::Source,
-                };
-            }
-            KeyCode::Enter => {
-                let text = form.text.text.trim().to_owned();
-                if text.is_empty() {
-                    form.error = Some(
-                        if form.file {
-                            "give the path of a script"
-                        } else {
-                            "give the code to run"
-                        }
-                        .to_owned(),
-                    );
-                } else {
-                    let source = if form.file {
-                        let p = PathBuf::from(&text);
-                        let abs = if p.is_absolute() { p } else { self.cwd.join(p) };
-                        JobSource::File(abs.to_string_lossy().into_owned())
-                    } else {
-                        JobSource::Code(text)
-                    };
-                    self.info("submitting…");
-                    return vec![Command::Submit(JobSpec::new(form.kind, source))];
-                }
-            }
-            _ => match form.field {
-                FormField::Kind | FormField::Source
-                    if matches!(
-                        key.code,
-                        KeyCode::Left | KeyCode::Right | KeyCode::Char(' ' | 'h' | 'l')
-                    ) =>
-                {
-                    let fwd = matches!(key.code, KeyCode::Right | KeyCode::Char(' ' | 'l'));
-                    if form.field == FormField::Kind {
-                        let i = JobKind::ALL
-                            .iter()
-                            .position(|k| *k == form.kind)
-                            .unwrap_or(0);
-                        let n = JobKind::ALL.len();
-                        form.kind = JobKind::ALL[if fwd { (i + 1) % n } else { (i + n - 1) % n }];
-                    } else {
-                        form.file = !form.file;
-                    }
-                }
-                FormField::Text => {
-                    form.text.handle(&key);
-                    form.error = None;
-                }
-                _ => {}
-            },
-        }
-        self.overlay = Some(Overlay::Submit(form));
-        Vec::new()
-    }
-
-    fn on_prompt_key(
-        &mut self,
-        prompt: Prompt,
-        input: &mut LineInput,
-        key: KeyEvent,
-    ) -> Vec<Command> {
-        if prompt == Prompt::Palette && key.code == KeyCode::Tab {
-            input.set(&palette::complete(&input.text));
-            self.prompt = Some((prompt, input.clone()));
-            return Vec::new();
-        }
-        let outcome = input.handle(&key);
-        match (prompt, outcome) {
-            (_, InputOutcome::Cancel) => {
-                // Esc on a live filter clears it; on the others it just closes.
-                if prompt == Prompt::Filter {
-                    self.set_filter("");
-                }
-                Vec::new()
-            }
-            (Prompt::Filter, InputOutcome::Edited) => {
-                self.set_filter(&input.text);
-                self.prompt = Some((prompt, input.clone()));
-                Vec::new()
-            }
-            (Prompt::Filter, InputOutcome::Submit) => {
-                self.set_filter(&input.text);
-                Vec::new()
-            }
-            (Prompt::Search, InputOutcome::Submit) => {
-                let height = self.body_height();
-                let mut out = Vec::new();
-                if let Some(v) = &mut self.logs {
-                    let was_following = v.follow;
-                    v.search = Some(input.text.clone()).filter(|s| !s.is_empty());
-                    if v.search.is_some() {
-                        if v.find(false, true, height) {
-                            if was_following {
-                                out.push(Command::StopFollow);
-                            }
-                        } else {
-                            let q = input.text.clone();
-                            self.warn(format!("'{q}' is not in the loaded part of the log"));
-                        }
-                    }
-                }
-                out
-            }
-            (Prompt::Palette, InputOutcome::Submit) => self.run_palette(&input.text.clone()),
-            _ => {
-                self.prompt = Some((prompt, input.clone()));
-                Vec::new()
-            }
-        }
-    }
-
-    fn set_filter(&mut self, text: &str) {
-        match self.screen {
-            Screen::Jobs => self.jobs.set_filter(text),
-            _ => self.runs.set_filter(text),
-        }
-    }
-
-    fn run_palette(&mut self, line: &str) -> Vec<Command> {
-        match palette::parse(line) {
-            Ok(palette::PaletteCmd::Go(screen)) => self.go(screen),
-            Ok(palette::PaletteCmd::Action(a)) => self.apply(a),
-            Ok(palette::PaletteCmd::Logs(Some(id))) => self.open_logs(id),
-            Ok(palette::PaletteCmd::Logs(None)) => self.apply(Action::Logs),
-            Ok(palette::PaletteCmd::Details(id)) => self.open_details(id),
-            Ok(palette::PaletteCmd::Kill(id)) => self.confirm_kill(id),
-            Ok(palette::PaletteCmd::Restart(id)) => vec![Command::Restart(id)],
-            Ok(palette::PaletteCmd::Filter(text)) => {
-                if !matches!(self.screen, Screen::Runs | Screen::Jobs) {
-                    self.go(Screen::Runs);
-                }
-                self.set_filter(&text);
-                Vec::new()
-            }
-            Ok(palette::PaletteCmd::Nothing) => Vec::new(),
-            Err(e) => {
-                self.error(e);
-                Vec::new()
-            }
-        }
-    }
-
-    fn confirm_kill(&mut self, id: RunId) -> Vec<Command> {
-        let what = self.runs.get(id).map_or_else(
-            || format!("run {id}"),
-            |r| format!("run {id} ({}, {})", r.job_name, r.state_label()),
-        );
-        self.overlay = Some(Overlay::Confirm {
-            prompt: format!("Kill {what}?"),
-            yes: Command::Kill(id),
-        });
-        Vec::new()
     }
 
     /// Gives an action its meaning on the current screen.
@@ -832,6 +609,7 @@ impl App {
                     Screen::Logs if self.logs.as_ref().is_some_and(|v| v.search.is_some()) => {
                         if let Some(v) = &mut self.logs {
                             v.search = None;
+                            v.search_hits = None;
                         }
                         Vec::new()
                     }
@@ -956,20 +734,11 @@ impl App {
                 Vec::new()
             }
             Action::SearchNext | Action::SearchPrev => {
-                let mut out = Vec::new();
-                if let Some(v) = &mut self.logs {
-                    let was_following = v.follow;
-                    if v.search.is_none() {
-                        self.info("no search: / searches");
-                    } else if v.find(action == Action::SearchNext, false, height) {
-                        if was_following {
-                            out.push(Command::StopFollow);
-                        }
-                    } else {
-                        self.warn("no match in the loaded part of the log");
-                    }
+                if self.logs.as_ref().is_some_and(|v| v.search.is_none()) {
+                    self.info("no search: / searches");
+                    return Vec::new();
                 }
-                out
+                self.search_step(action == Action::SearchNext, false)
             }
             Action::SortNext => {
                 self.runs.sort_next();
@@ -1058,12 +827,13 @@ impl App {
                 Vec::new()
             }
             Action::ToggleStream => {
-                if let Some(v) = &mut self.logs {
-                    v.toggle_stream();
-                    let label = v.show.label();
-                    self.info(format!("showing {label}"));
-                }
-                Vec::new()
+                let Some(v) = &mut self.logs else {
+                    return Vec::new();
+                };
+                let reqs = v.toggle_stream();
+                let label = v.show.label();
+                self.info(format!("showing {label}"));
+                self.log_commands(reqs)
             }
             Action::ToggleFollow => {
                 let reqs = match &mut self.logs {
@@ -1094,7 +864,87 @@ impl App {
         }
     }
 
-    fn move_by(&mut self, delta: isize) -> Vec<Command> {
+    /// Jumps to the next match in the window; past its edge, asks the daemon's log for
+    /// one; with nothing beyond, wraps around the window.
+    pub(super) fn search_step(&mut self, forward: bool, include_current: bool) -> Vec<Command> {
+        let height = self.body_height();
+        let Some(v) = &mut self.logs else {
+            return Vec::new();
+        };
+        let was_following = v.follow;
+        let mut out = Vec::new();
+        if v.find_in(forward, include_current, false, height) {
+            if was_following {
+                out.push(Command::StopFollow);
+            }
+            return out;
+        }
+        let from = v.beyond(forward);
+        if !from.is_empty() && v.searching.is_none() {
+            v.searching = Some(forward);
+            let cmd = Command::SearchLog {
+                epoch: v.epoch,
+                run: v.run,
+                from,
+                query: v.search.clone().unwrap_or_default(),
+                forward,
+            };
+            self.info(format!(
+                "searching {} the loaded lines…",
+                if forward { "after" } else { "before" }
+            ));
+            return vec![cmd];
+        }
+        self.wrap_search(forward, was_following)
+    }
+
+    pub(super) fn wrap_search(&mut self, forward: bool, was_following: bool) -> Vec<Command> {
+        let height = self.body_height();
+        let Some(v) = &mut self.logs else {
+            return Vec::new();
+        };
+        if v.find_in(forward, false, true, height) {
+            self.info("search wrapped around");
+            if was_following {
+                return vec![Command::StopFollow];
+            }
+        } else {
+            let q = v.search.clone().unwrap_or_default();
+            self.warn(format!("'{q}' is not in the log"));
+        }
+        Vec::new()
+    }
+
+    pub(super) fn on_search_result(
+        &mut self,
+        epoch: u64,
+        found: Result<Option<(LogStream, u64)>, String>,
+    ) -> Vec<Command> {
+        let Some(v) = &mut self.logs else {
+            return Vec::new();
+        };
+        if v.epoch != epoch {
+            return Vec::new();
+        }
+        let forward = v.searching.take().unwrap_or(true);
+        match found {
+            Ok(Some((stream, offset))) => {
+                let reqs = v.jump_to(stream, offset);
+                self.info(format!("match at byte {offset} of {stream}"));
+                self.log_commands(reqs)
+            }
+            Ok(None) => {
+                let was_following = v.follow;
+                self.wrap_search(forward, was_following)
+            }
+            Err(e) => {
+                self.error(format!("search: {e}"));
+                Vec::new()
+            }
+        }
+    }
+
+    pub(super) fn move_by(&mut self, delta: isize) -> Vec<Command> {
         let height = self.body_height();
         match self.screen {
             Screen::Runs => self.runs.move_by(delta, height),
@@ -1124,7 +974,7 @@ impl App {
         Vec::new()
     }
 
-    fn yank_text(&self) -> Option<String> {
+    pub(super) fn yank_text(&self) -> Option<String> {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| {
                 format!(
@@ -1159,9 +1009,4 @@ impl App {
             Screen::Dashboard => None,
         }
     }
-}
-
-/// Whether a key is ctrl-c, which always quits even inside prompts.
-pub fn is_interrupt(key: &KeyEvent) -> bool {
-    key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL)
 }

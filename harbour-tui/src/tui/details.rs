@@ -83,6 +83,42 @@ impl DetailsState {
             out.push(kv("retry at", format::timestamp(t)));
         }
         out.push(Line::default());
+        out.push(section("Logs"));
+        out.push(kv(
+            "stdout",
+            format!("{} ({})", d.stdout_path, format::bytes(r.stdout_bytes)),
+        ));
+        out.push(kv(
+            "stderr",
+            format!("{} ({})", d.stderr_path, format::bytes(r.stderr_bytes)),
+        ));
+        if d.logs_pruned {
+            out.push(Line::from(Span::styled(
+                "  removed by the retention policy",
+                theme.get("status-warn"),
+            )));
+        }
+        out.push(Line::default());
+        out.push(section("History"));
+        for t in &d.transitions {
+            out.push(Line::from(vec![
+                Span::styled(
+                    format!("  {}  ", format::timestamp(t.at_ms)),
+                    theme.get("dim"),
+                ),
+                Span::styled(
+                    t.result
+                        .map_or_else(|| t.lifecycle.as_str().to_owned(), |x| x.to_string()),
+                    widgets::state_style(theme, t.lifecycle, t.result),
+                ),
+                Span::raw(if t.message.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", t.message)
+                }),
+            ]));
+        }
+        out.push(Line::default());
         out.push(section("Spec"));
         match &d.spec.source {
             JobSource::Code(code) => {
@@ -146,42 +182,6 @@ impl DetailsState {
         }
         for e in &d.spec.env {
             out.push(Line::from(format!("  {}={}", e.key, e.value)));
-        }
-        out.push(Line::default());
-        out.push(section("Logs"));
-        out.push(kv(
-            "stdout",
-            format!("{} ({})", d.stdout_path, format::bytes(r.stdout_bytes)),
-        ));
-        out.push(kv(
-            "stderr",
-            format!("{} ({})", d.stderr_path, format::bytes(r.stderr_bytes)),
-        ));
-        if d.logs_pruned {
-            out.push(Line::from(Span::styled(
-                "  removed by the retention policy",
-                theme.get("status-warn"),
-            )));
-        }
-        out.push(Line::default());
-        out.push(section("History"));
-        for t in &d.transitions {
-            out.push(Line::from(vec![
-                Span::styled(
-                    format!("  {}  ", format::timestamp(t.at_ms)),
-                    theme.get("dim"),
-                ),
-                Span::styled(
-                    t.result
-                        .map_or_else(|| t.lifecycle.as_str().to_owned(), |x| x.to_string()),
-                    widgets::state_style(theme, t.lifecycle, t.result),
-                ),
-                Span::raw(if t.message.is_empty() {
-                    String::new()
-                } else {
-                    format!("  {}", t.message)
-                }),
-            ]));
         }
         out
     }

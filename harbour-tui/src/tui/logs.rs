@@ -16,6 +16,8 @@ pub const PAGE_BYTES: u64 = 256 * 1024;
 /// Longer lines are cut into pieces of this many bytes, so one endless line cannot grow
 /// without bound.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
+/// The most bytes of text the view holds, whatever `max_lines` says (long lines).
+pub const MAX_HELD_BYTES: usize = 64 << 20;
 /// Absolute line numbers start here so that lines prepended from history still have one.
 const FIRST_LINE_NO: u64 = 1 << 40;
 
@@ -136,8 +138,18 @@ pub struct LogView {
     pub wrap: bool,
     pub timestamps: bool,
     pub search: Option<String>,
+    /// Which match the cursor is on and how many there are, as of the last jump (counting
+    /// takes a pass over the window, too much for every frame).
+    pub search_hits: Option<(usize, usize)>,
+    /// A search beyond the window is out, in this direction (forward when true).
+    pub searching: Option<bool>,
+    /// After a jump to a match beyond the window: the line (stream, byte offset) to put the
+    /// cursor on when its page arrives.
+    pending_jump: Option<(LogStream, u64)>,
     pub error: Option<String>,
     pub max_lines: usize,
+    /// The most bytes of text held ([`MAX_HELD_BYTES`]), for lines far longer than usual.
+    pub max_bytes: usize,
     pub tail_bytes: u64,
     bytes_held: usize,
 }
@@ -215,8 +227,12 @@ impl LogView {
             wrap: false,
             timestamps: false,
             search: None,
+            search_hits: None,
+            searching: None,
+            pending_jump: None,
             error: None,
             max_lines: max_lines.max(100),
+            max_bytes: MAX_HELD_BYTES,
             tail_bytes,
             bytes_held: 0,
         }
@@ -265,6 +281,9 @@ impl LogView {
 
     fn clear(&mut self) {
         self.epoch += 1;
+        self.search_hits = None;
+        self.searching = None;
+        self.pending_jump = None;
         self.lines.clear();
         self.visible.clear();
         self.first_no = FIRST_LINE_NO;
@@ -307,7 +326,7 @@ impl LogView {
     }
 
     fn evict_front(&mut self) {
-        while self.lines.len() > self.max_lines {
+        while self.lines.len() > self.max_lines || self.bytes_held > self.max_bytes {
             let Some(line) = self.lines.pop_front() else {
                 break;
             };
@@ -323,7 +342,7 @@ impl LogView {
     }
 
     fn evict_back(&mut self) {
-        while self.lines.len() > self.max_lines {
+        while self.lines.len() > self.max_lines || self.bytes_held > self.max_bytes {
             let Some(line) = self.lines.pop_back() else {
                 break;
             };
@@ -391,6 +410,20 @@ impl LogView {
         }
         if self.follow {
             self.cursor = self.visible.len().saturating_sub(1);
+        }
+        if let Some((s, off)) = self.pending_jump
+            && s == stream
+            && kind == ChunkKind::Append
+        {
+            self.pending_jump = None;
+            if let Some(i) = (0..self.visible.len()).find(|i| {
+                self.shown(*i)
+                    .is_some_and(|l| l.stream == s && l.offset <= off && off < l.end)
+            }) {
+                self.cursor = i;
+                self.top = i.saturating_sub(8);
+            }
+            self.search_hits = self.match_position();
         }
         Vec::new()
     }
@@ -500,7 +533,7 @@ impl LogView {
             self.top += n;
         }
         self.win[i].start = pos;
-        if self.lines.len() > self.max_lines {
+        if self.lines.len() > self.max_lines || self.bytes_held > self.max_bytes {
             self.follow = false;
             self.evict_back();
         }
@@ -612,6 +645,7 @@ impl LogView {
             return self.start_tail(sizes);
         }
         self.follow = true;
+        self.search_hits = None;
         self.cursor = self.visible.len().saturating_sub(1);
         let mut out = vec![LogRequest::StopFollow];
         if running {
@@ -648,9 +682,12 @@ impl LogView {
         self.start_head()
     }
 
-    pub fn toggle_stream(&mut self) {
+    /// Shows the next of both / stdout / stderr. A newly shown stream with nothing in memory
+    /// (after a jump to a match in the other one) is loaded from where its window stands.
+    pub fn toggle_stream(&mut self) -> Vec<LogRequest> {
         let anchor = self.shown(self.cursor).map(|l| (l.stream, l.offset));
         self.show = self.show.next();
+        self.search_hits = None;
         self.visible = (0..self.lines.len())
             .filter(|i| self.show.shows(self.lines[*i].stream))
             .map(|i| self.first_no + i as u64)
@@ -668,6 +705,23 @@ impl LogView {
                 .unwrap_or(0)
         };
         self.top = self.cursor;
+        let mut out = Vec::new();
+        if !self.follow {
+            for s in self.show.streams() {
+                let held = self.lines.iter().any(|l| l.stream == *s);
+                let w = &mut self.win[idx(*s)];
+                if !held && w.end < w.size && !w.loading {
+                    w.loading = true;
+                    out.push(LogRequest::Read {
+                        stream: *s,
+                        offset: w.end,
+                        max: PAGE_BYTES,
+                        kind: ChunkKind::Append,
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// Whether `text` matches the search (case-insensitive unless it has capitals).
@@ -682,6 +736,17 @@ impl LogView {
     /// Moves the cursor to the next (or previous) line that matches; wraps within memory.
     /// Returns whether a match was found.
     pub fn find(&mut self, forward: bool, include_current: bool, height: usize) -> bool {
+        self.find_in(forward, include_current, true, height)
+    }
+
+    /// [`find`](Self::find), wrapping around the window's ends only when `wrap`.
+    pub fn find_in(
+        &mut self,
+        forward: bool,
+        include_current: bool,
+        wrap: bool,
+        height: usize,
+    ) -> bool {
         let Some(q) = self.search.clone().filter(|q| !q.is_empty()) else {
             return false;
         };
@@ -692,6 +757,15 @@ impl LogView {
         let start = self.cursor.min(len - 1);
         for step in 0..len {
             let off = if include_current { step } else { step + 1 };
+            if !wrap
+                && (if forward {
+                    start + off >= len
+                } else {
+                    off > start
+                })
+            {
+                break;
+            }
             let i = if forward {
                 (start + off) % len
             } else {
@@ -702,10 +776,62 @@ impl LogView {
                 self.cursor = i;
                 // Keep context: put the match a third of the way down the screen.
                 self.top = i.saturating_sub(height / 3);
+                self.search_hits = self.match_position();
                 return true;
             }
         }
         false
+    }
+
+    /// Where a search that found nothing in the window goes on: for each shown stream with
+    /// bytes beyond the window in that direction, the offset of the window's edge.
+    pub fn beyond(&self, forward: bool) -> Vec<(LogStream, u64)> {
+        self.show
+            .streams()
+            .iter()
+            .filter_map(|s| {
+                let w = &self.win[idx(*s)];
+                if forward {
+                    (w.end < w.size).then_some((*s, w.end))
+                } else {
+                    (w.start > 0).then_some((*s, w.start))
+                }
+            })
+            .collect()
+    }
+
+    /// Loads the part of the log around the line at `offset` of `stream` (a match found
+    /// beyond the window) and puts the cursor on it when it arrives. In the merged view it
+    /// switches to that stream, as a byte offset does not place a line among the other
+    /// stream's.
+    pub fn jump_to(&mut self, stream: LogStream, offset: u64) -> Vec<LogRequest> {
+        let sizes = [self.win[0].size, self.win[1].size];
+        self.clear();
+        self.follow = false;
+        self.win[0].size = sizes[0];
+        self.win[1].size = sizes[1];
+        if !self.show.shows(stream) || self.show == StreamView::Both {
+            self.show = match stream {
+                LogStream::Stdout => StreamView::Stdout,
+                LogStream::Stderr => StreamView::Stderr,
+            };
+        }
+        let from = offset.saturating_sub(PAGE_BYTES / 2);
+        let w = &mut self.win[idx(stream)];
+        w.start = from;
+        w.end = from;
+        w.skip_head = from > 0;
+        w.loading = true;
+        self.pending_jump = Some((stream, offset));
+        vec![
+            LogRequest::StopFollow,
+            LogRequest::Read {
+                stream,
+                offset: from,
+                max: PAGE_BYTES,
+                kind: ChunkKind::Append,
+            },
+        ]
     }
 
     /// How many shown lines match, and which of them the cursor is on (1-based).
@@ -842,6 +968,28 @@ mod tests {
     }
 
     #[test]
+    fn long_lines_are_bounded_by_bytes_too() {
+        let mut v = LogView::new(RunId(1), 0, 1000, 1 << 20);
+        v.max_bytes = 64 * 1024;
+        v.start_tail([0, 0]);
+        let line = format!("{}\n", "x".repeat(20_000));
+        let mut off = 0u64;
+        for _ in 0..100 {
+            v.take_chunk(
+                LogStream::Stdout,
+                ChunkKind::Append,
+                chunk(off, &line, off + line.len() as u64, false),
+                1,
+            );
+            off += line.len() as u64;
+        }
+        assert!(v.held_bytes() <= 64 * 1024, "{}", v.held_bytes());
+        // Lines longer than MAX_LINE_BYTES are cut into pieces, none lost.
+        assert!(v.shown(0).unwrap().text.len() <= MAX_LINE_BYTES);
+        assert_eq!(v.win[0].end, off);
+    }
+
+    #[test]
     fn merged_and_single_stream_views() {
         let mut v = LogView::new(RunId(1), 0, 1000, 1024);
         v.start_tail([0, 0]);
@@ -864,7 +1012,7 @@ mod tests {
             1,
         );
         assert_eq!(texts(&v), ["out1", "err1", "out2"]);
-        v.toggle_stream();
+        assert!(v.toggle_stream().is_empty());
         assert_eq!(texts(&v), ["out1", "out2"]);
         v.toggle_stream();
         assert_eq!(texts(&v), ["err1"]);

@@ -125,11 +125,10 @@ pub fn render(
     if v.wrap {
         flags.push("wrap".into());
     }
-    if let Some((at, total)) = v.match_position() {
-        flags.push(format!(
-            "/{} {at}/{total}",
-            v.search.as_deref().unwrap_or("")
-        ));
+    match (v.search.as_deref(), v.search_hits) {
+        (Some(q), Some((at, total))) => flags.push(format!("/{q} {at}/{total}")),
+        (Some(q), None) => flags.push(format!("/{q}")),
+        _ => {}
     }
     let title = Line::from(vec![
         Span::raw(format!(" Logs: run {}", v.run)),

@@ -4,7 +4,8 @@
 //! [`action::Action`]s through a keymap that is data ([`keymap`], [`config`]); `App::update`
 //! does no I/O and returns [`app::Command`]s; [`shell`] runs them as tasks that send
 //! [`app::Msg`]s back, keeps the connection (starting a daemon, reconnecting), and draws with
-//! [`ui::render`], a pure function of the state. Each screen keeps its state and drawing in
+//! [`ui::render`], a pure function of the state. [`modal`] holds the overlays and the prompt
+//! line that take keys before the keymap does. Each screen keeps its state and drawing in
 //! its own module: [`dashboard`], [`runs`], [`jobs`], [`details`], and the log view
 //! ([`logs`] for its bounded, paged buffer, [`logs_ui`] for drawing it).
 
@@ -20,6 +21,7 @@ pub mod jobs;
 pub mod keymap;
 pub mod logs;
 pub mod logs_ui;
+pub mod modal;
 pub mod palette;
 pub mod runs;
 pub mod shell;

@@ -129,6 +129,16 @@ impl RunsState {
         self.index.get(&id).and_then(|i| self.runs.get(*i))
     }
 
+    /// Records how much a run has logged (from `LogGrew`), so its log opens at the tail.
+    pub fn set_log_sizes(&mut self, id: RunId, stdout: u64, stderr: u64) {
+        if let Some(i) = self.index.get(&id)
+            && let Some(r) = self.runs.get_mut(*i)
+        {
+            r.stdout_bytes = r.stdout_bytes.max(stdout);
+            r.stderr_bytes = r.stderr_bytes.max(stderr);
+        }
+    }
+
     /// Replaces everything (after a fetch or a lost-events refetch).
     pub fn set_all(&mut self, mut runs: Vec<Run>) {
         let keep = self.selected_run().map(|r| r.id);
@@ -152,6 +162,17 @@ impl RunsState {
 
     /// Recomputes the view; keeps the selection on `keep` when it is still shown.
     pub fn rebuild(&mut self, keep: Option<RunId>) {
+        // A long session keeps hearing of new runs: keep the newest, bounded.
+        if self.runs.len() > 2 * FETCH_LIMIT {
+            self.runs.sort_by_key(|r| std::cmp::Reverse(r.id));
+            self.runs.truncate(FETCH_LIMIT);
+            self.index = self
+                .runs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id, i))
+                .collect();
+        }
         let f = &self.filter;
         let mut view: Vec<usize> = (0..self.runs.len())
             .filter(|i| {
@@ -267,7 +288,10 @@ impl RunsState {
             (Column::Id, Constraint::Length(6)),
             (Column::Job, Constraint::Min(10)),
             (Column::Kind, Constraint::Length(7)),
-            (Column::State, Constraint::Length(12)),
+            (
+                Column::State,
+                Constraint::Length(if wide { 17 } else { 12 }),
+            ),
         ];
         if !narrow {
             cols.push((Column::Started, Constraint::Length(14)));
@@ -306,10 +330,12 @@ impl RunsState {
             .take(height)
             .map(|(pos, i)| {
                 let r = &self.runs[*i];
-                let state = Span::styled(
-                    r.state_label(),
-                    widgets::state_style(theme, r.lifecycle, r.result),
-                );
+                // "waiting-for-retry" does not fit a narrow column; "waiting" says it.
+                let label = match r.state_label() {
+                    "waiting-for-retry" if !wide => "waiting",
+                    l => l,
+                };
+                let state = Span::styled(label, widgets::state_style(theme, r.lifecycle, r.result));
                 let mut cells: Vec<Cell> = Vec::with_capacity(cols.len() + 1);
                 for (c, _) in &cols {
                     cells.push(match c {

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::app::{App, Command, Msg};
-use super::logs::ChunkKind;
+use super::logs::{ChunkKind, LogView};
 use super::runs::FETCH_LIMIT;
 use super::{daemon, ui};
 use crate::client::{self, Client, ClientError, Flatten as _};
@@ -29,6 +29,8 @@ use crate::client::{self, Client, ClientError, Flatten as _};
 const WAIT_MS: u64 = 25_000;
 /// The shortest time between two frames when data streams in (keys draw at once).
 const FRAME: Duration = Duration::from_millis(16);
+/// How many pages of followed log may wait for the app (each up to `FOLLOW_BYTES`).
+const LOG_QUEUE: usize = 2;
 /// How much a follower asks for at once.
 const FOLLOW_BYTES: u64 = 1024 * 1024;
 
@@ -145,6 +147,9 @@ async fn connected(rx: &mut watch::Receiver<Option<Client>>) -> Option<Client> {
 /// Runs commands as tasks.
 struct Exec {
     tx: mpsc::Sender<Msg>,
+    /// Log followers send on their own short channel: a follower can read far faster than
+    /// the app takes lines in, and each message can hold a MiB, so only a few may wait.
+    log_tx: mpsc::Sender<Msg>,
     client: watch::Receiver<Option<Client>>,
     followers: Vec<JoinHandle<()>>,
 }
@@ -176,7 +181,7 @@ impl Exec {
                 self.followers.retain(|h| !h.is_finished());
                 self.followers.push(tokio::spawn(follow(
                     self.client.clone(),
-                    tx,
+                    self.log_tx.clone(),
                     epoch,
                     run,
                     stream,
@@ -185,22 +190,27 @@ impl Exec {
             }
             other => {
                 let Some(c) = client else {
-                    // Lists are fetched again on reconnect; actions need saying.
-                    if !matches!(
-                        other,
+                    // Lists are fetched again on reconnect; the log view hears of its page
+                    // (and reloads on reconnect); actions need saying.
+                    let why = "not connected to harbourd; try again once it is back";
+                    let reply = match other {
                         Command::FetchRuns
-                            | Command::FetchJobs
-                            | Command::FetchDashboard
-                            | Command::FetchRun(_)
-                    ) {
-                        tokio::spawn(async move {
-                            let _ = tx
-                                .send(Msg::Done(Err(
-                                    "not connected to harbourd; try again once it is back".into(),
-                                )))
-                                .await;
-                        });
-                    }
+                        | Command::FetchJobs
+                        | Command::FetchDashboard
+                        | Command::FetchRun(_) => return,
+                        Command::ReadLog { epoch, .. } => Msg::LogFailed {
+                            epoch,
+                            why: why.into(),
+                        },
+                        Command::SearchLog { epoch, .. } => Msg::SearchResult {
+                            epoch,
+                            found: Err(why.into()),
+                        },
+                        _ => Msg::Done(Err(why.into())),
+                    };
+                    tokio::spawn(async move {
+                        let _ = tx.send(reply).await;
+                    });
                     return;
                 };
                 tokio::spawn(async move {
@@ -333,6 +343,29 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 Err(x) => Msg::LogFailed { epoch, why: e(x) },
             }
         }
+        Command::SearchLog {
+            epoch,
+            run,
+            from,
+            query,
+            forward,
+        } => {
+            let mut found = Ok(None);
+            for (stream, offset) in from {
+                match search_log(c, run, stream, offset, &query, forward).await {
+                    Ok(None) => {}
+                    Ok(Some(at)) => {
+                        found = Ok(Some((stream, at)));
+                        break;
+                    }
+                    Err(e) => {
+                        found = Err(e);
+                        break;
+                    }
+                }
+            }
+            Msg::SearchResult { epoch, found }
+        }
         Command::SaveLog { run, streams, dir } => Msg::Done(save_log(c, run, &streams, &dir).await),
         Command::FollowLog { .. } | Command::StopFollow | Command::Yank(_) | Command::Quit => {
             return None;
@@ -382,13 +415,111 @@ async fn save_log(
             }
         }
         f.flush().await.map_err(|e| e.to_string())?;
+        if total == 0 && streams.len() > 1 {
+            // An empty stream of the merged view is not worth a file.
+            drop(f);
+            let _ = tokio::fs::remove_file(&path).await;
+            continue;
+        }
         saved.push(format!(
             "{} ({})",
             path.display(),
             super::format::bytes(total)
         ));
     }
+    if saved.is_empty() {
+        return Ok(format!("run {run} printed nothing; no file written"));
+    }
     Ok(format!("saved {}", saved.join(", ")))
+}
+
+/// The offset of the first line at or after `from` (forward), or the last line that ends at
+/// or before `from` (backward), that matches `query` as the log view matches lines. Reads
+/// the log in pages, holding one at a time.
+async fn search_log(
+    c: &Client,
+    run: RunId,
+    stream: LogStream,
+    from: u64,
+    query: &str,
+    forward: bool,
+) -> Result<Option<u64>, String> {
+    let page = MAX_LOG_CHUNK_BYTES;
+    let hit = |line: &[u8]| LogView::matches(query, &super::logs::sanitize(line));
+    if forward {
+        let mut off = from;
+        loop {
+            let chunk = read_page(c, run, stream, off, page).await?;
+            if chunk.data.is_empty() {
+                return Ok(None);
+            }
+            // Whole lines only, unless one line fills the page.
+            let usable = chunk
+                .data
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(chunk.data.len(), |nl| nl + 1);
+            let mut pos = 0;
+            for line in chunk.data[..usable].split_inclusive(|b| *b == b'\n') {
+                if hit(line.strip_suffix(b"\n").unwrap_or(line)) {
+                    return Ok(Some(off + pos as u64));
+                }
+                pos += line.len();
+            }
+            off += usable as u64;
+            if off >= chunk.size {
+                return Ok(None);
+            }
+        }
+    }
+    let mut end = from;
+    while end > 0 {
+        let start = end.saturating_sub(page);
+        let chunk = read_page(c, run, stream, start, end - start).await?;
+        let len = chunk
+            .data
+            .len()
+            .min(usize::try_from(end - start).unwrap_or(0));
+        let data = &chunk.data[..len];
+        // Before `start` the first line may go on: leave it for the next page back.
+        let skip = if start > 0 {
+            data.iter().position(|b| *b == b'\n').map_or(0, |nl| nl + 1)
+        } else {
+            0
+        };
+        let mut found = None;
+        let mut pos = skip;
+        for line in data[skip..].split_inclusive(|b| *b == b'\n') {
+            if hit(line.strip_suffix(b"\n").unwrap_or(line)) {
+                found = Some(start + pos as u64);
+            }
+            pos += line.len();
+        }
+        if found.is_some() || start == 0 {
+            return Ok(found);
+        }
+        // A line longer than a page has no newline here: step over it rather than loop.
+        end = if skip == 0 {
+            start
+        } else {
+            start + skip as u64
+        };
+    }
+    Ok(None)
+}
+
+async fn read_page(
+    c: &Client,
+    run: RunId,
+    stream: LogStream,
+    offset: u64,
+    max: u64,
+) -> Result<harbour_shared::LogChunk, String> {
+    c.rpc
+        .read_log(client::long_poll_ctx(0), run, stream, offset, max, 0)
+        .await
+        .flat()
+        .map_err(|e| describe(&e))
 }
 
 /// Follows one stream until the run ends, across reconnects.
@@ -462,10 +593,12 @@ async fn follow(
 /// Runs the app in `terminal` until it quits.
 pub async fn run(terminal: &mut DefaultTerminal, app: &mut App, opts: Options) -> io::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
+    let (log_tx, mut log_rx) = mpsc::channel::<Msg>(LOG_QUEUE);
     let (client_tx, client_rx) = watch::channel::<Option<Client>>(None);
     let supervisor = tokio::spawn(supervise(opts, tx.clone(), client_tx));
     let mut exec = Exec {
         tx,
+        log_tx,
         client: client_rx,
         followers: Vec::new(),
     };
@@ -499,6 +632,7 @@ pub async fn run(terminal: &mut DefaultTerminal, app: &mut App, opts: Options) -
                 None => break,
             },
             Some(m) = rx.recv() => m,
+            Some(m) = log_rx.recv() => m,
             _ = tick.tick() => Msg::Tick(now_ms()),
             () = tokio::time::sleep_until(next_frame), if dirty => continue,
         };

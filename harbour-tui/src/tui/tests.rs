@@ -802,3 +802,125 @@ fn new_runs_come_into_view_unless_a_run_is_selected_below_the_top() {
         "below the top, the selection stays on its run"
     );
 }
+
+#[test]
+fn search_goes_on_beyond_the_lines_in_memory() {
+    let mut a = loaded();
+    a.update(Msg::Resize(80, 24));
+    // Run 5 has written 100 KiB of stdout; the view opens on its last 1 KiB.
+    let mut r = run(5, "nightly-etl", Lifecycle::Running, None);
+    r.stdout_bytes = 100 * 1024;
+    r.stderr_bytes = 10;
+    a.runs.set_all(vec![r]);
+    a.log_settings.tail_kib = 1;
+    let cmds = a.update(key('l'));
+    let epoch = a.logs.as_ref().unwrap().epoch;
+    assert!(cmds.contains(&Command::FollowLog {
+        epoch,
+        run: RunId(5),
+        stream: LogStream::Stdout,
+        offset: 99 * 1024
+    }));
+    log_chunk(
+        &mut a,
+        LogStream::Stdout,
+        99 * 1024,
+        "tail a\ntail b\ntail c\n",
+    );
+    // Not in memory: the search asks the daemon's log, backward from the window's start.
+    a.update(key('/'));
+    typed(&mut a, "needle");
+    let cmds = a.update(code(KeyCode::Enter));
+    let start = a.logs.as_ref().unwrap().win[0].start;
+    assert_eq!(
+        cmds,
+        [Command::SearchLog {
+            epoch,
+            run: RunId(5),
+            from: vec![(LogStream::Stdout, start)],
+            query: "needle".into(),
+            forward: false
+        }]
+    );
+    // Found at byte 5000 of stdout: the view loads the page around it, on stdout alone.
+    let cmds = a.update(Msg::SearchResult {
+        epoch,
+        found: Ok(Some((LogStream::Stdout, 5000))),
+    });
+    let v = a.logs.as_ref().unwrap();
+    let new_epoch = v.epoch;
+    assert_ne!(new_epoch, epoch);
+    assert!(!v.follow);
+    assert_eq!(v.show, super::logs::StreamView::Stdout);
+    assert!(cmds.contains(&Command::StopFollow));
+    assert!(cmds.contains(&Command::ReadLog {
+        epoch: new_epoch,
+        run: RunId(5),
+        stream: LogStream::Stdout,
+        offset: 0,
+        max: super::logs::PAGE_BYTES,
+        kind: ChunkKind::Append
+    }));
+    // The page arrives: the cursor is on the matching line, with lines around it.
+    let mut page = String::new();
+    let mut off = 0u64;
+    while off < 6000 {
+        let line = if (off..off + 20).contains(&5000) {
+            "the needle is here\n".to_owned()
+        } else {
+            format!("hay {off:>14}\n")
+        };
+        off += line.len() as u64;
+        page.push_str(&line);
+    }
+    a.update(Msg::LogChunk {
+        epoch: new_epoch,
+        stream: LogStream::Stdout,
+        kind: ChunkKind::Append,
+        chunk: LogChunk {
+            offset: 0,
+            data: page.into_bytes(),
+            size: 100 * 1024,
+            complete: false,
+        },
+        at_ms: NOW,
+    });
+    let v = a.logs.as_ref().unwrap();
+    assert_eq!(v.shown(v.cursor).unwrap().text, "the needle is here");
+    assert!(v.cursor > 5, "lines before the match are loaded too");
+    assert_eq!(v.search_hits, Some((1, 1)));
+    // N again: nothing before the start of the log, so it wraps within memory.
+    let cmds = a.update(key('N'));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert_eq!(a.status.as_ref().unwrap().text, "search wrapped around");
+}
+
+#[test]
+fn palette_commands_with_arguments() {
+    let mut a = loaded();
+    let palette = |a: &mut App, line: &str| {
+        a.update(key(':'));
+        typed(a, line);
+        a.update(code(KeyCode::Enter))
+    };
+    assert!(palette(&mut a, "kill 3").is_empty());
+    assert!(
+        matches!(&a.overlay, Some(Overlay::Confirm { prompt, .. }) if prompt.contains("run 3"))
+    );
+    assert_eq!(a.update(key('y')), [Command::Kill(RunId(3))]);
+    assert_eq!(palette(&mut a, "desc 2"), [Command::FetchRun(RunId(2))]);
+    assert_eq!(a.screen, Screen::Details);
+    let cmds = palette(&mut a, "logs 4");
+    assert_eq!(a.screen, Screen::Logs);
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Command::FollowLog { run: RunId(4), .. }))
+    );
+    palette(&mut a, "grep !etl");
+    assert_eq!(a.screen, Screen::Runs);
+    assert_eq!(a.runs.filter.text, "!etl");
+    assert!(palette(&mut a, "launch").is_empty());
+    assert!(a.status.as_ref().unwrap().text.contains("not a command"));
+    palette(&mut a, "q");
+    assert!(a.quit);
+}

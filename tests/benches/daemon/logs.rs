@@ -101,6 +101,11 @@ struct Captured {
     run: Duration,
     /// Submit sent -> the client saw the run terminated (its `RunChanged` event).
     client: Duration,
+    /// CPU time harbourd spent from submit to the follower's last page: serving `read_log`
+    /// pages and watching the run.
+    daemon_cpu: Duration,
+    /// CPU time of the run's processes.
+    run_cpu: Duration,
     followed: Option<Followed>,
 }
 
@@ -108,6 +113,7 @@ struct Captured {
 struct WorkloadResult {
     name: String,
     direct: Vec<Duration>,
+    direct_cpu: Vec<Duration>,
     followed: Vec<Captured>,
     unfollowed: Vec<Captured>,
 }
@@ -134,36 +140,46 @@ pub async fn run(bin: &Path, opts: &Options) -> LogResults {
     let follower = daemon.client().await;
     // Beside the daemon's data dir, so both sides write to the same filesystem.
     let direct_dir = daemon.root.path().join("direct");
+    let ticks = crate::machine::clock_ticks();
     std::fs::create_dir_all(&direct_dir).expect("direct dir");
     let mut results = Vec::new();
     for workload in workloads(opts.log_bytes) {
         let mut result = WorkloadResult {
             name: workload.name.clone(),
             direct: Vec::new(),
+            direct_cpu: Vec::new(),
             followed: Vec::new(),
             unfollowed: Vec::new(),
         };
         for repeat in 0..opts.log_repeats {
-            // Each side goes first once in three repeats: page-cache writeback left over from
-            // one side must not be charged to the same other side every time.
+            // The sides take turns going first, so whatever one leaves behind (dirty pages,
+            // a burst of load from elsewhere) is not charged to the same other side each time.
             let mut sides = [Side::Direct, Side::Followed, Side::Unfollowed];
             sides.rotate_left(repeat % 3);
             for side in sides {
-                settle().await;
+                settle(&direct_dir, opts.log_bytes).await;
                 match side {
                     Side::Direct => {
                         let (dir, cmd, bytes) =
                             (direct_dir.clone(), workload.cmd.clone(), opts.log_bytes);
-                        let took = tokio::task::spawn_blocking(move || direct(&dir, &cmd, bytes))
-                            .await
-                            .expect("direct run");
-                        result.direct.push(took);
+                        let took =
+                            tokio::task::spawn_blocking(move || direct(&dir, &cmd, bytes, ticks))
+                                .await
+                                .expect("direct run");
+                        result.direct.push(took.0);
+                        result.direct_cpu.push(took.1);
                     }
                     Side::Followed | Side::Unfollowed => {
                         let follow = matches!(side, Side::Followed).then_some(&follower);
-                        let captured =
-                            under_harbourd(&daemon, &control, follow, &workload, opts.log_bytes)
-                                .await;
+                        let captured = under_harbourd(
+                            &daemon,
+                            &control,
+                            follow,
+                            &workload,
+                            opts.log_bytes,
+                            ticks,
+                        )
+                        .await;
                         if follow.is_some() {
                             result.followed.push(captured);
                         } else {
@@ -188,19 +204,41 @@ pub async fn run(bin: &Path, opts: &Options) -> LogResults {
     }
 }
 
-/// Lets the previous side's dirty pages reach the disk before the next side starts.
-async fn settle() {
-    tokio::task::spawn_blocking(|| {
+/// Readies the machine for the next side: flushes what the previous one left dirty, then
+/// writes and deletes a scratch file of the same size right before the side starts.
+///
+/// Why the scratch file: on this kind of VM the guest hands freed memory back to the host
+/// (virtio-balloon free page reporting, a couple of seconds after it is freed), and faulting
+/// it back in made a 1 GiB write take 1.5-4.4 s instead of 0.3-0.4 s, at random. Writing the
+/// same amount just before leaves the page cache's memory backed for whichever side comes next.
+async fn settle(dir: &Path, bytes: u64) {
+    let scratch = dir.join("scratch");
+    tokio::task::spawn_blocking(move || {
         let _ = Command::new("sync").status();
+        let status = Command::new("dd")
+            .arg("if=/dev/zero")
+            .arg(format!("of={}", scratch.display()))
+            .args([
+                "bs=1048576",
+                &format!("count={}", bytes.div_ceil(1 << 20)),
+                "status=none",
+            ])
+            .status()
+            .expect("spawn dd");
+        assert!(
+            status.success(),
+            "writing the scratch file failed: {status}"
+        );
+        std::fs::remove_file(&scratch).expect("remove the scratch file");
     })
     .await
-    .expect("sync");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    .expect("settle");
 }
 
-/// `sh -c 'cmd > file'`, timed from spawn to exit.
-fn direct(dir: &Path, cmd: &str, bytes: u64) -> Duration {
+/// `sh -c 'cmd > file'`, timed from spawn to exit; and the CPU time of its processes.
+fn direct(dir: &Path, cmd: &str, bytes: u64, ticks: u64) -> (Duration, Duration) {
     let file = dir.join("stdout.log");
+    let before = ProcSample::own().expect("our /proc entry");
     let start = Instant::now();
     let status = Command::new("/bin/sh")
         .arg("-c")
@@ -209,11 +247,18 @@ fn direct(dir: &Path, cmd: &str, bytes: u64) -> Duration {
         .status()
         .expect("spawn sh");
     let took = start.elapsed();
+    let after = ProcSample::own().expect("our /proc entry");
     assert!(status.success(), "`{cmd}` failed: {status}");
     let size = std::fs::metadata(&file).expect("direct output").len();
     assert_eq!(size, bytes, "`{cmd}` wrote {size} bytes");
     std::fs::remove_file(&file).expect("remove the direct output");
-    took
+    (took, children_cpu(&before, &after, ticks))
+}
+
+fn children_cpu(before: &ProcSample, after: &ProcSample, ticks: u64) -> Duration {
+    Duration::from_secs_f64(
+        after.children_ticks.saturating_sub(before.children_ticks) as f64 / ticks as f64,
+    )
 }
 
 async fn under_harbourd(
@@ -222,6 +267,7 @@ async fn under_harbourd(
     follower: Option<&Client>,
     workload: &Workload,
     bytes: u64,
+    ticks: u64,
 ) -> Captured {
     let rpc = &control.rpc;
     let mut after = rpc
@@ -231,6 +277,7 @@ async fn under_harbourd(
         .expect("events")
         .last_seq;
     let spec = JobSpec::new(JobKind::Shell, JobSource::Code(workload.cmd.clone()));
+    let cpu_before = ProcSample::take(daemon.pid()).expect("harbourd's /proc entry");
     let start = Instant::now();
     let id = rpc
         .submit(client::ctx(), spec)
@@ -260,6 +307,10 @@ async fn under_harbourd(
         Some(task) => Some(task.await.expect("follower task")),
         None => None,
     };
+    let cpu_after = ProcSample::take(daemon.pid()).expect("harbourd's /proc entry");
+    let daemon_cpu = Duration::from_secs_f64(
+        cpu_after.cpu_ticks.saturating_sub(cpu_before.cpu_ticks) as f64 / ticks as f64,
+    );
     let run = rpc
         .get_run(client::ctx(), id)
         .await
@@ -289,6 +340,8 @@ async fn under_harbourd(
     Captured {
         run: Duration::from_millis(u64::try_from(run_ms).expect("ended after started")),
         client: client_view,
+        daemon_cpu,
+        run_cpu: children_cpu(&cpu_before, &cpu_after, ticks),
         followed,
     }
 }
@@ -356,6 +409,8 @@ impl LogResults {
                 "how",
                 "wall time",
                 "/ direct",
+                "the command's CPU (median)",
+                "harbourd's CPU (median)",
                 "target",
                 "result",
             ],
@@ -381,14 +436,20 @@ impl LogResults {
                     .collect();
                 format!("[{}]", parts.join(", "))
             };
-            let mut row = |how: &str, v: Vec<Duration>, judged: bool| {
+            let mut row = |how: &str,
+                           v: Vec<Duration>,
+                           run_cpu: Vec<Duration>,
+                           cpu: Option<Vec<Duration>>| {
                 let m = median(v.clone());
                 let r = m.as_secs_f64() / direct.as_secs_f64();
+                let judged = cpu.is_some();
                 wall.row(vec![
                     w.name.clone(),
                     how.to_owned(),
                     format!("{} {}", secs(m), all(&v)),
                     format!("{r:.2}"),
+                    secs(median(run_cpu)),
+                    cpu.map(|c| secs(median(c))).unwrap_or_default(),
                     if judged {
                         format!("<= {RATIO_TARGET}")
                     } else {
@@ -401,27 +462,28 @@ impl LogResults {
                     },
                 ]);
             };
-            row("direct: `sh -c 'cmd > file'`", w.direct.clone(), false);
+            let cpu = |v: &[Captured]| Some(v.iter().map(|c| c.daemon_cpu).collect());
+            let run_cpu = |v: &[Captured]| v.iter().map(|c| c.run_cpu).collect();
             row(
-                "harbourd, followed: run started -> ended",
-                w.followed.iter().map(|c| c.run).collect(),
-                true,
+                "direct: `sh -c 'cmd > file'`",
+                w.direct.clone(),
+                w.direct_cpu.clone(),
+                None,
             );
-            row(
-                "harbourd, followed: client submit -> terminated",
-                w.followed.iter().map(|c| c.client).collect(),
-                true,
-            );
-            row(
-                "harbourd, no follower: run started -> ended",
-                w.unfollowed.iter().map(|c| c.run).collect(),
-                false,
-            );
-            row(
-                "harbourd, no follower: client submit -> terminated",
-                w.unfollowed.iter().map(|c| c.client).collect(),
-                false,
-            );
+            for (how, runs) in [("followed", &w.followed), ("no follower", &w.unfollowed)] {
+                row(
+                    &format!("harbourd, {how}: run started -> ended"),
+                    runs.iter().map(|c| c.run).collect(),
+                    run_cpu(runs),
+                    cpu(runs),
+                );
+                row(
+                    &format!("harbourd, {how}: client submit -> terminated"),
+                    runs.iter().map(|c| c.client).collect(),
+                    run_cpu(runs),
+                    cpu(runs),
+                );
+            }
             for c in &w.followed {
                 let Some(f) = c.followed else { continue };
                 follow.row(vec![

@@ -67,6 +67,14 @@ impl Machine {
     }
 }
 
+/// The 1-minute load average: other work on the machine skews every figure.
+pub fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.output().ok().filter(|o| o.status.success())?;
     Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -97,12 +105,23 @@ pub struct ProcSample {
     pub threads: u64,
     /// utime + stime of all its threads, living and dead, in clock ticks.
     pub cpu_ticks: u64,
+    /// cutime + cstime: the CPU of the children it has waited for (and of theirs).
+    pub children_ticks: u64,
     /// Context switches of its living threads, voluntary and not: how often it woke up.
     pub switches: u64,
 }
 
 impl ProcSample {
     pub fn take(pid: u32) -> Option<Self> {
+        Self::of(&pid.to_string())
+    }
+
+    /// This process.
+    pub fn own() -> Option<Self> {
+        Self::of("self")
+    }
+
+    fn of(pid: &str) -> Option<Self> {
         let at = Instant::now();
         let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -112,6 +131,8 @@ impl ProcSample {
         let fields: Vec<&str> = rest.split_whitespace().collect();
         let utime: u64 = fields.get(11)?.parse().ok()?;
         let stime: u64 = fields.get(12)?.parse().ok()?;
+        let cutime: u64 = fields.get(13)?.parse().ok()?;
+        let cstime: u64 = fields.get(14)?.parse().ok()?;
         let mut switches = 0;
         if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
             for task in tasks.filter_map(Result::ok) {
@@ -126,6 +147,7 @@ impl ProcSample {
             hwm_kib: kib_field(&status, "VmHWM:")?,
             threads: plain_field(&status, "Threads:").unwrap_or(0),
             cpu_ticks: utime + stime,
+            children_ticks: cutime + cstime,
             switches,
         })
     }

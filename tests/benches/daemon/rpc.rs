@@ -361,6 +361,7 @@ fn echo_cpu_sample() -> Option<ProcSample> {
         hwm_kib: 0,
         threads: 0,
         cpu_ticks,
+        children_ticks: 0,
         switches: 0,
     })
 }
