@@ -138,8 +138,19 @@ fn dashboard() -> Dashboard {
             })
             .collect(),
         recent_failures: vec![runs()[1].clone()],
-        host: None,
-        health: harbour_shared::HealthSummary::default(),
+        host: Some(harbour_shared::HostGauges {
+            cpu_percent: 37.0,
+            memory_used_bytes: 6 << 30,
+            memory_total_bytes: 16 << 30,
+            load1: 0.82,
+            fullest_disk: Some(("/".into(), 91.0)),
+        }),
+        health: harbour_shared::HealthSummary {
+            up: 4,
+            down: 1,
+            pending: 0,
+            down_checks: vec!["web".into()],
+        },
     }
 }
 
@@ -585,6 +596,8 @@ fn snapshot_dashboard() {
     });
     empty.recent_failures.clear();
     empty.runs = RunCounts::default();
+    empty.host = None;
+    empty.health = harbour_shared::HealthSummary::default();
     e.update(Msg::Dashboard(Ok(Box::new(empty))));
     snap!("dashboard_empty", draw(&e, 80, 24));
     let mut f = app();
