@@ -15,11 +15,18 @@ pub enum Screen {
     Jobs,
     Logs,
     Details,
+    Monitor,
 }
 
 impl Screen {
     /// The screens `[`/`]` cycle through. Details is reached from a run, not by cycling.
-    pub const CYCLE: [Screen; 4] = [Self::Dashboard, Self::Runs, Self::Jobs, Self::Logs];
+    pub const CYCLE: [Screen; 5] = [
+        Self::Dashboard,
+        Self::Runs,
+        Self::Jobs,
+        Self::Logs,
+        Self::Monitor,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -28,6 +35,7 @@ impl Screen {
             Self::Jobs => "Jobs",
             Self::Logs => "Logs",
             Self::Details => "Run details",
+            Self::Monitor => "Monitor",
         }
     }
 
@@ -39,6 +47,7 @@ impl Screen {
             Self::Jobs => "jobs",
             Self::Logs => "logs",
             Self::Details => "details",
+            Self::Monitor => "monitor",
         }
     }
 }
@@ -56,6 +65,7 @@ pub enum Action {
     GoRuns,
     GoJobs,
     GoLogs,
+    GoMonitor,
     Up,
     Down,
     Left,
@@ -88,10 +98,15 @@ pub enum Action {
     ToggleStream,
     ToggleFollow,
     SaveLog,
+    // Monitor
+    ZoomIn,
+    ZoomOut,
+    Freeze,
+    Expand,
 }
 
 impl Action {
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 44] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -102,6 +117,7 @@ impl Action {
         Self::GoRuns,
         Self::GoJobs,
         Self::GoLogs,
+        Self::GoMonitor,
         Self::Up,
         Self::Down,
         Self::Left,
@@ -131,6 +147,10 @@ impl Action {
         Self::ToggleStream,
         Self::ToggleFollow,
         Self::SaveLog,
+        Self::ZoomIn,
+        Self::ZoomOut,
+        Self::Freeze,
+        Self::Expand,
     ];
 
     /// The name used in `tui.toml`.
@@ -155,6 +175,7 @@ impl Action {
             Self::GoRuns => "runs",
             Self::GoJobs => "jobs",
             Self::GoLogs => "logs",
+            Self::GoMonitor => "monitor",
             Self::Up => "up",
             Self::Down => "down",
             Self::Left => "left / scroll left",
@@ -184,6 +205,10 @@ impl Action {
             Self::ToggleStream => "stdout / stderr / both",
             Self::ToggleFollow => "follow",
             Self::SaveLog => "save the log to a file",
+            Self::ZoomIn => "charts: shorter window",
+            Self::ZoomOut => "charts: longer window",
+            Self::Freeze => "charts: freeze / unfreeze",
+            Self::Expand => "charts: expand the next one",
         }
     }
 }

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use crossterm::event::KeyEvent;
 use harbour_shared::{
-    Dashboard, EventBatch, EventKind, Job, JobId, JobKind, JobSpec, LogChunk, LogStream, Run,
-    RunDetail, RunId, UnixMillis,
+    Container, ContainerAction, Dashboard, EventBatch, EventKind, HealthReport, Job, JobId,
+    JobKind, JobSpec, LogChunk, LogStream, MetricHistory, MetricsNow, Run, RunDetail, RunId,
+    UnixMillis,
 };
 
 use super::action::{Action, Screen};
@@ -19,6 +20,7 @@ use super::input::LineInput;
 use super::jobs::JobsState;
 use super::keymap::Keymap;
 use super::logs::{ChunkKind, LogRequest, LogView};
+use super::monitor::MonitorState;
 use super::runs::RunsState;
 use super::theme::Theme;
 use super::widgets::Load;
@@ -71,6 +73,17 @@ pub enum Command {
     },
     /// Copy text to the clipboard with OSC 52.
     Yank(String),
+    /// Monitor: these series over the last `window_ms`.
+    FetchMonitorHistory {
+        series: Vec<String>,
+        window_ms: u64,
+    },
+    /// Monitor: the latest sample, the health checks and the containers.
+    FetchMonitorLive,
+    /// Restart, stop or start a container (by id).
+    Container(String, ContainerAction),
+    /// The last lines of a container's output (id, name).
+    FetchContainerLogs(String, String),
     Quit,
 }
 
@@ -114,6 +127,15 @@ pub enum Msg {
     RunMade(Result<Run, String>),
     /// The outcome of an action, for the status line.
     Done(Result<String, String>),
+    MonitorHistory(Result<Vec<MetricHistory>, String>),
+    MonitorLive {
+        now: Result<MetricsNow, String>,
+        health: Result<HealthReport, String>,
+        containers: Result<Vec<Container>, String>,
+    },
+    /// A container action finished: what to say, and whether to fetch the list again.
+    ContainerDone(Result<String, String>),
+    ContainerLogs(String, Result<String, String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +175,7 @@ pub struct App {
     pub jobs: JobsState,
     pub dash: DashState,
     pub details: DetailsState,
+    pub monitor: MonitorState,
     pub logs: Option<LogView>,
     pub overlay: Option<Overlay>,
     pub prompt: Option<(Prompt, LineInput)>,
@@ -178,6 +201,7 @@ impl App {
             jobs: JobsState::default(),
             dash: DashState::default(),
             details: DetailsState::default(),
+            monitor: MonitorState::new(),
             logs: None,
             overlay: None,
             prompt: None,
@@ -240,7 +264,7 @@ impl App {
                 {
                     self.status = None;
                 }
-                Vec::new()
+                self.monitor_tick()
             }
             Msg::Connected { version, socket } => {
                 let was_down = matches!(self.conn, Conn::Reconnecting { .. });
@@ -363,6 +387,10 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::MonitorHistory(_)
+            | Msg::MonitorLive { .. }
+            | Msg::ContainerDone(_)
+            | Msg::ContainerLogs(..) => self.on_monitor_msg(msg),
         }
     }
 
@@ -514,6 +542,9 @@ impl App {
             self.dash.stale = false;
             out.extend(self.fetch_dashboard());
         }
+        if screen == Screen::Monitor {
+            out.extend(self.monitor_fetch(true));
+        }
         out
     }
 
@@ -582,12 +613,17 @@ impl App {
                 .jobs
                 .selected_job()
                 .and_then(|j| j.last_run.as_ref().map(|l| l.id)),
-            Screen::Dashboard => None,
+            Screen::Dashboard | Screen::Monitor => None,
         }
     }
 
     /// Gives an action its meaning on the current screen.
     pub fn apply(&mut self, action: Action) -> Vec<Command> {
+        if self.screen == Screen::Monitor
+            && let Some(out) = self.monitor_apply(action)
+        {
+            return out;
+        }
         let height = self.body_height();
         let page = height.saturating_sub(1).max(1) as isize;
         match action {
@@ -641,6 +677,9 @@ impl App {
             Action::GoDashboard => self.go(Screen::Dashboard),
             Action::GoRuns => self.go(Screen::Runs),
             Action::GoJobs => self.go(Screen::Jobs),
+            Action::GoMonitor => self.go(Screen::Monitor),
+            // Only the Monitor screen has charts (handled above).
+            Action::ZoomIn | Action::ZoomOut | Action::Freeze | Action::Expand => Vec::new(),
             Action::GoLogs => match (&self.logs, self.runs.selected_run().map(|r| r.id)) {
                 (Some(_), _) => self.go(Screen::Logs),
                 (None, Some(id)) => self.open_logs(id),
@@ -969,6 +1008,7 @@ impl App {
                     .unwrap_or_default();
                 return self.log_commands(reqs);
             }
+            Screen::Monitor => self.monitor.move_by(delta),
             Screen::Dashboard => {}
         }
         Vec::new()
@@ -1006,6 +1046,7 @@ impl App {
                     .collect::<Vec<_>>()
                     .join("\n")
             }),
+            Screen::Monitor => self.monitor.selected_container().map(|c| c.id.clone()),
             Screen::Dashboard => None,
         }
     }

@@ -137,7 +137,15 @@ impl fmt::Display for KeyCombo {
 pub type KeymapConfig = BTreeMap<String, BTreeMap<String, Action>>;
 
 /// The sections a keymap may have.
-pub const SECTIONS: [&str; 6] = ["global", "dashboard", "runs", "jobs", "logs", "details"];
+pub const SECTIONS: [&str; 7] = [
+    "global",
+    "dashboard",
+    "runs",
+    "jobs",
+    "logs",
+    "details",
+    "monitor",
+];
 
 /// The compiled-in keys.
 pub fn default_config() -> KeymapConfig {
@@ -163,6 +171,7 @@ pub fn default_config() -> KeymapConfig {
             ("2", A::GoRuns),
             ("3", A::GoJobs),
             ("4", A::GoLogs),
+            ("5", A::GoMonitor),
             ("k", A::Up),
             ("up", A::Up),
             ("j", A::Down),
@@ -227,6 +236,19 @@ pub fn default_config() -> KeymapConfig {
     put(
         "details",
         &[("l", A::Logs), ("ctrl-k", A::Kill), ("r", A::Restart)],
+    );
+    put(
+        "monitor",
+        &[
+            ("+", A::ZoomOut),
+            ("=", A::ZoomOut),
+            ("-", A::ZoomIn),
+            ("f", A::Freeze),
+            ("e", A::Expand),
+            ("l", A::Logs),
+            ("r", A::Restart),
+            ("ctrl-k", A::Kill),
+        ],
     );
     map
 }

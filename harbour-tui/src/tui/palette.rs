@@ -19,11 +19,16 @@ pub enum PaletteCmd {
 }
 
 /// Each command: its name, aliases, and a few words of help.
-pub const COMMANDS: [(&str, &[&str], &str); 12] = [
+pub const COMMANDS: [(&str, &[&str], &str); 13] = [
     ("dashboard", &["dash", "d", "home", "1"], "the dashboard"),
     ("runs", &["run", "r", "2"], "the runs table"),
     ("jobs", &["job", "j", "3"], "the job definitions"),
     ("logs", &["log", "l", "4"], "logs [RUN]: a run's logs"),
+    (
+        "monitor",
+        &["mon", "m", "metrics", "health", "containers", "docker", "5"],
+        "host charts, services, containers",
+    ),
     (
         "describe",
         &["details", "desc", "show"],
@@ -90,6 +95,7 @@ pub fn parse(line: &str) -> Result<PaletteCmd, String> {
         "dashboard" => PaletteCmd::Go(Screen::Dashboard),
         "runs" => PaletteCmd::Go(Screen::Runs),
         "jobs" => PaletteCmd::Go(Screen::Jobs),
+        "monitor" => PaletteCmd::Go(Screen::Monitor),
         "logs" => PaletteCmd::Logs(arg.map(|a| run_arg("logs", Some(a))).transpose()?),
         "describe" => PaletteCmd::Details(run_arg("describe", arg)?),
         "submit" => PaletteCmd::Action(Action::Submit),

@@ -30,6 +30,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Jobs => app.jobs.render(frame, body, theme, app.now_ms),
         Screen::Logs => logs_ui::render(app.logs.as_ref(), frame, body, theme, app.now_ms),
         Screen::Details => app.details.render(frame, body, theme, app.now_ms),
+        Screen::Monitor => app.monitor.render(frame, body, theme, app.now_ms),
     }
     render_status(app, frame, status);
     if let Some((Prompt::Palette, input)) = &app.prompt {
@@ -96,7 +97,10 @@ fn hints(app: &App) -> &'static str {
             "/ search  n/N next  e streams  w wrap  t time  G follow  ctrl-s save  ? help"
         }
         Screen::Details => "l logs  ctrl-k kill  r restart  esc back  ? help",
-        Screen::Dashboard => "1-4 screens  : palette  ? help  q quit",
+        Screen::Dashboard => "1-5 screens  : palette  ? help  q quit",
+        Screen::Monitor => {
+            "+/- window  f freeze  e expand  j/k container  l logs  r restart  ctrl-k stop  ? help"
+        }
     }
 }
 
