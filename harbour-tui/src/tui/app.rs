@@ -409,6 +409,7 @@ impl App {
             return Vec::new();
         }
         self.dash.in_flight = true;
+        self.dash.fetched_ms = self.now_ms;
         vec![Command::FetchDashboard]
     }
 

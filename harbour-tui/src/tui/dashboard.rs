@@ -19,6 +19,8 @@ pub struct DashState {
     /// A fetch is out; another change while it is out fetches again when it returns.
     pub in_flight: bool,
     pub stale: bool,
+    /// When the last fetch went out: the host gauges are refreshed every few seconds.
+    pub fetched_ms: UnixMillis,
 }
 
 impl DashState {

@@ -24,6 +24,8 @@ use harbour_shared::ContainerAction;
 
 /// How often services and containers are fetched while Monitor is shown.
 const LIVE_EVERY_MS: i64 = 2_000;
+/// How often the dashboard is fetched while shown, for its host gauges.
+const GAUGES_EVERY_MS: i64 = 5_000;
 
 impl App {
     /// What Monitor fetches: the charts when due (or `force`d), unless frozen; the live
@@ -62,7 +64,15 @@ impl App {
         out
     }
 
+    /// Each second: Monitor's fetches when due, and the dashboard's gauges when shown.
     pub(super) fn monitor_tick(&mut self) -> Vec<Command> {
+        if self.screen == Screen::Dashboard
+            && self.connected()
+            && self.dash.data.is_some()
+            && self.now_ms - self.dash.fetched_ms >= GAUGES_EVERY_MS
+        {
+            return self.fetch_dashboard();
+        }
         self.monitor_fetch(false)
     }
 

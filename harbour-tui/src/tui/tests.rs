@@ -1164,6 +1164,19 @@ fn monitor_restarts_and_stops_containers_only_after_confirmation() {
 }
 
 #[test]
+fn the_dashboard_refreshes_its_gauges_while_shown() {
+    let mut a = loaded();
+    a.update(key('1'));
+    let later = a.dash.fetched_ms + 5_000;
+    assert!(a.update(Msg::Tick(later - 1_000)).is_empty());
+    assert_eq!(a.update(Msg::Tick(later)), [Command::FetchDashboard]);
+    // Elsewhere, no.
+    a.update(Msg::Dashboard(Ok(Box::new(dashboard()))));
+    a.update(key('2'));
+    assert!(a.update(Msg::Tick(later + 60_000)).is_empty());
+}
+
+#[test]
 fn snapshot_monitor() {
     let mut a = monitor();
     snap!("monitor_loaded_120x40", draw(&a, 120, 40));
