@@ -50,6 +50,9 @@ impl App {
             m.live_in_flight = true;
             m.live_fetched_ms = now;
             out.push(Command::FetchMonitorLive);
+            if let Some(((id, name), _)) = &m.logs {
+                out.push(Command::FetchContainerLogs(id.clone(), name.clone()));
+            }
         }
         if !m.history_in_flight
             && (force || (!m.frozen && now - m.history_fetched_ms >= m.history_every_ms()))
@@ -116,8 +119,12 @@ impl App {
                 self.monitor.live_fetched_ms = 0;
                 return self.monitor_fetch(false);
             }
-            Msg::ContainerLogs(name, r) if m.logs.as_ref().is_some_and(|(n, _)| *n == name) => {
-                m.logs = Some((name, r));
+            Msg::ContainerLogs(name, r) => {
+                if let Some((which, text)) = &mut m.logs
+                    && which.1 == name
+                {
+                    *text = r;
+                }
             }
             _ => {}
         }
@@ -163,7 +170,7 @@ impl App {
                     return Some(Vec::new());
                 }
                 let c = m.selected_container()?.clone();
-                m.logs = Some((c.name.clone(), Ok("loading…".to_owned())));
+                m.logs = Some(((c.id.clone(), c.name.clone()), Ok("loading…".to_owned())));
                 Some(vec![Command::FetchContainerLogs(c.id, c.name)])
             }
             Action::Restart | Action::Kill => {
@@ -235,8 +242,9 @@ pub struct MonitorState {
     /// `Err` says why there are none (`Docker unavailable: ...`).
     pub containers: Option<Result<Vec<Container>, String>>,
     pub selected: usize,
-    /// The logs panel: the container's name and its last lines.
-    pub logs: Option<(String, Result<String, String>)>,
+    /// The logs panel: the container's (id, name) and its last lines, fetched again with the
+    /// live panels, so it follows.
+    pub logs: Option<((String, String), Result<String, String>)>,
     pub history_fetched_ms: UnixMillis,
     pub live_fetched_ms: UnixMillis,
     pub history_in_flight: bool,
@@ -598,8 +606,8 @@ impl MonitorState {
     }
 
     fn render_containers(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
-        if let Some((name, text)) = &self.logs {
-            let block = widgets::block(theme, format!(" Logs of {name} (l closes) "));
+        if let Some(((_, name), text)) = &self.logs {
+            let block = widgets::block(theme, format!(" Logs of {name} (following; l closes) "));
             let inner = block.inner(area);
             frame.render_widget(block, area);
             match text {

@@ -1159,6 +1159,12 @@ fn monitor_restarts_and_stops_containers_only_after_confirmation() {
         Ok("ready\nlistening on 5432\n".into()),
     ));
     snap!("monitor_container_logs", draw(&a, 120, 40));
+    // The panel follows: the logs are fetched again with the live panels.
+    let out = a.update(Msg::Tick(NOW + 10_000));
+    assert!(
+        out.contains(&Command::FetchContainerLogs("bbb".into(), "shop-db-1".into())),
+        "{out:?}"
+    );
     a.update(key('l'));
     assert!(a.monitor.logs.is_none());
 }
