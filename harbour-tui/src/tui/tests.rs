@@ -1162,7 +1162,10 @@ fn monitor_restarts_and_stops_containers_only_after_confirmation() {
     // The panel follows: the logs are fetched again with the live panels.
     let out = a.update(Msg::Tick(NOW + 10_000));
     assert!(
-        out.contains(&Command::FetchContainerLogs("bbb".into(), "shop-db-1".into())),
+        out.contains(&Command::FetchContainerLogs(
+            "bbb".into(),
+            "shop-db-1".into()
+        )),
         "{out:?}"
     );
     a.update(key('l'));

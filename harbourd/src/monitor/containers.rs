@@ -39,6 +39,8 @@ enum Engine {
 #[derive(Debug)]
 pub struct Containers {
     engine: Mutex<Engine>,
+    /// Becomes true once the first connection attempt has ended, either way.
+    first_attempt: tokio::sync::watch::Sender<bool>,
 }
 
 fn unavailable(why: impl Into<String>) -> Error {
@@ -90,9 +92,35 @@ async fn connect() -> Result<Docker, String> {
 }
 
 impl Containers {
-    /// Connects (or records why it cannot) and starts the reconnect task.
-    pub async fn start(shutdown: CancellationToken) -> Arc<Self> {
-        let engine = match connect().await {
+    /// Starts connecting in the background, so a slow or black-holed `DOCKER_HOST` never
+    /// delays the daemon; calls made before the first attempt ends wait for it.
+    pub fn start(shutdown: CancellationToken) -> Arc<Self> {
+        let this = Arc::new(Self {
+            engine: Mutex::new(Engine::Unavailable(format!(
+                "still connecting to {}",
+                host()
+            ))),
+            first_attempt: tokio::sync::watch::Sender::new(false),
+        });
+        tokio::spawn(this.clone().keep_connected(shutdown));
+        this
+    }
+
+    #[cfg(test)]
+    pub fn unavailable_for_tests() -> Self {
+        Self {
+            engine: Mutex::new(Engine::Unavailable("not connected in unit tests".into())),
+            first_attempt: tokio::sync::watch::Sender::new(true),
+        }
+    }
+
+    /// Retries a missing engine; notices an engine that went away.
+    async fn keep_connected(self: Arc<Self>, shutdown: CancellationToken) {
+        let first = tokio::select! {
+            () = shutdown.cancelled() => return,
+            first = connect() => first,
+        };
+        *lock(&self.engine) = match first {
             Ok(docker) => {
                 tracing::info!("Docker engine at {}", host());
                 Engine::Connected(docker)
@@ -105,22 +133,7 @@ impl Containers {
                 Engine::Unavailable(why)
             }
         };
-        let this = Arc::new(Self {
-            engine: Mutex::new(engine),
-        });
-        tokio::spawn(this.clone().keep_connected(shutdown));
-        this
-    }
-
-    #[cfg(test)]
-    pub fn unavailable_for_tests() -> Self {
-        Self {
-            engine: Mutex::new(Engine::Unavailable("not connected in unit tests".into())),
-        }
-    }
-
-    /// Retries a missing engine; notices an engine that went away.
-    async fn keep_connected(self: Arc<Self>, shutdown: CancellationToken) {
+        self.first_attempt.send_replace(true);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -152,7 +165,10 @@ impl Containers {
         }
     }
 
-    fn docker(&self) -> Result<Docker, Error> {
+    async fn docker(&self) -> Result<Docker, Error> {
+        let mut first = self.first_attempt.subscribe();
+        // connect() gives up within 20 s; this bounds the wait all the same.
+        let _ = tokio::time::timeout(2 * CALL_TIMEOUT + RETRY, first.wait_for(|done| *done)).await;
         match &*lock(&self.engine) {
             Engine::Connected(docker) => Ok(docker.clone()),
             Engine::Unavailable(why) => Err(unavailable(why.clone())),
@@ -209,7 +225,7 @@ impl Containers {
 
     /// Every container, running or not; with `stats`, the running ones' CPU and memory.
     pub async fn list(&self, stats: bool) -> Result<Vec<Container>, Error> {
-        let docker = self.docker()?;
+        let docker = self.docker().await?;
         let options = ListContainersOptions {
             all: true,
             ..Default::default()
@@ -256,7 +272,7 @@ impl Containers {
 
     /// One container, found by id, id prefix or name.
     pub async fn get(&self, id: &str) -> Result<Container, Error> {
-        let docker = self.docker()?;
+        let docker = self.docker().await?;
         let inspect = self
             .timed(
                 id,
@@ -290,7 +306,7 @@ impl Containers {
 
     /// The state and health (from the engine's HEALTHCHECK) of one container.
     pub async fn state_of(&self, id: &str) -> Result<(String, Option<String>), Error> {
-        let docker = self.docker()?;
+        let docker = self.docker().await?;
         let inspect = self
             .timed(
                 id,
@@ -310,7 +326,7 @@ impl Containers {
     }
 
     pub async fn inspect(&self, id: &str) -> Result<String, Error> {
-        let docker = self.docker()?;
+        let docker = self.docker().await?;
         let inspect = self
             .timed(
                 id,
@@ -323,7 +339,7 @@ impl Containers {
     }
 
     pub async fn act(&self, id: &str, action: ContainerAction) -> Result<Container, Error> {
-        let docker = self.docker()?;
+        let docker = self.docker().await?;
         match action {
             // No `t`: the container's own stop timeout applies (`docker run --stop-timeout`).
             ContainerAction::Restart => {
@@ -361,7 +377,7 @@ impl Containers {
         after_ns: i64,
         wait: Duration,
     ) -> Result<ContainerLogChunk, Error> {
-        let docker = self.docker()?;
+        let docker = self.docker().await?;
         let (state, _) = self.state_of(id).await?;
         let running = state == "running";
         let since = i32::try_from(after_ns / 1_000_000_000).unwrap_or(0);

@@ -51,7 +51,7 @@ impl Monitor {
         if let Some(metrics) = &metrics {
             tracker.spawn(metrics.clone().run(runs.clone(), shutdown.clone()));
         }
-        let containers = Containers::start(shutdown.clone()).await;
+        let containers = Containers::start(shutdown.clone());
         let parts = Parts {
             store: store.clone(),
             runs: Some(runs.clone()),
