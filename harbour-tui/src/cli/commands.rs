@@ -30,7 +30,31 @@ pub async fn run(cli: &Cli) -> Result<u8, CliError> {
         Command::Run(RunCommand::Show { run }) => {
             let client = connect(&socket).await?;
             let detail = client.rpc.get_run(ctx(), *run).await.flat()?;
-            out.show(&detail, || render::run_detail(&detail, fmt::now_ms()))?;
+            // What an active run costs now, from the daemon's latest sample (text only: the
+            // JSON is the RunDetail as it is).
+            let cost = if detail.run.is_active() && !out.json {
+                client
+                    .rpc
+                    .metrics_now(ctx())
+                    .await
+                    .flat()
+                    .ok()
+                    .and_then(|m| m.runs.into_iter().find(|c| c.run == *run))
+            } else {
+                None
+            };
+            out.show(&detail, || {
+                let mut text = render::run_detail(&detail, fmt::now_ms());
+                if let Some(c) = cost {
+                    text.push_str(&format!(
+                        "\nCost now:\n  {} process(es), {} RSS, {:.1}% CPU\n",
+                        c.cost.processes,
+                        fmt::bytes(c.cost.rss_bytes),
+                        c.cost.cpu_percent
+                    ));
+                }
+                text
+            })?;
         }
         Command::Logs(args) => logs(&socket, &out, args).await?,
         Command::Kill { run } => {
