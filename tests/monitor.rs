@@ -592,3 +592,154 @@ async fn real_containers_states_health_stats_logs_and_restart() {
         "{err:?}"
     );
 }
+
+// --- The Monitor screen, end to end in tmux ---
+
+/// A private tmux server with one pane.
+struct Tmux {
+    server: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str) -> Self {
+        let t = Self {
+            server: format!("harbour-monitor-{}", std::process::id()),
+        };
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                &t.server,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "m",
+            ])
+            .args(["-x", "120", "-y", "40", cmd])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "tmux new-session failed");
+        t
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["-L", &self.server, "send-keys", "-t", "m"];
+        args.extend_from_slice(keys);
+        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.server, "capture-pane", "-p", "-t", "m"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, wanted: &[&str]) -> String {
+        let deadline = Instant::now() + LONG;
+        loop {
+            let s = self.screen();
+            if wanted.iter().all(|w| s.contains(w)) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {wanted:?}; it shows:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.server, "kill-server"])
+            .status();
+    }
+}
+
+fn started_at(name: &str) -> String {
+    docker(&["inspect", "-f", "{{.State.StartedAt}}", name])
+}
+
+#[test]
+fn the_monitor_screen_shows_a_container_go_unhealthy_and_restarts_it() {
+    if !docker_ready() {
+        return;
+    }
+    if !Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "tmux is missing in CI (scripts/test installs it)"
+        );
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    build_image();
+    // No compose project and a leading 0: first in the list, so it is the one selected.
+    let name = format!("0-harbour-tui-{}", std::process::id());
+    let _cleanup = Cleanup(vec![name.clone()]);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--health-cmd",
+        "test -f /tmp/ok",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        "--stop-timeout",
+        "1",
+        IMAGE,
+        "/bin/sh",
+        "-c",
+        "touch /tmp/ok; while true; do sleep 0.2; done",
+    ]);
+    let daemon = Daemon::start_with(FAST_METRICS);
+    let cmd = format!(
+        "env TERM=xterm-256color HARBOUR_CONFIG_DIR={cfg} {tui} --socket {sock} --log-file {log}; sleep 60",
+        cfg = daemon.config_dir.display(),
+        tui = bin("harbour-tui").display(),
+        sock = daemon.socket.display(),
+        log = daemon.root.path().join("tui.log").display(),
+    );
+    let tmux = Tmux::start(&cmd);
+    tmux.wait_for(&["● harbourd"]);
+    tmux.keys(&["5"]);
+    tmux.wait_for(&[
+        "Monitor: last 1h",
+        "CPU %",
+        "harbourd.store",
+        &name,
+        "healthy",
+    ]);
+
+    // The container's check starts failing: the panel says so within a few seconds.
+    docker(&["exec", &name, "rm", "/tmp/ok"]);
+    tmux.wait_for(&[&name, "unhealthy"]);
+
+    // r asks first; y restarts it (the container's command makes it healthy again).
+    let before = started_at(&name);
+    tmux.keys(&["r"]);
+    tmux.wait_for(&[&format!("Restart container {name}")]);
+    tmux.keys(&["y"]);
+    tmux.wait_for(&[&format!("restart {name}: Up")]);
+    assert_ne!(started_at(&name), before, "the container was restarted");
+
+    // Zoom and freeze as the keys say.
+    tmux.keys(&["+"]);
+    tmux.wait_for(&["Monitor: last 6h"]);
+    tmux.keys(&["f"]);
+    tmux.wait_for(&["FROZEN"]);
+    tmux.keys(&["q"]);
+}
