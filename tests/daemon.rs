@@ -863,3 +863,35 @@ async fn a_frame_with_invalid_utf8_ends_only_that_connection() {
     let status = good.rpc.status(client::ctx()).await.flat().unwrap();
     assert_eq!(status.runs.total(), 0, "nothing was submitted");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_pages_say_when_their_bytes_were_written() {
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    let id = submit(&client, shell("echo first; sleep 0.4; echo second")).await;
+    let done = wait_terminated(&client, id, LONG).await;
+    let chunk = client
+        .rpc
+        .read_log(client::ctx(), id, LogStream::Stdout, 0, 0, 0)
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(chunk.data, b"first\nsecond\n");
+    let first = chunk.written_at(0).expect("a mark for the first line");
+    let second = chunk.written_at(6).expect("a mark for the second line");
+    assert!(second - first >= 300, "marks {:?}", chunk.marks);
+    let (started, ended) = (done.run.started_ms.unwrap(), done.run.ended_ms.unwrap());
+    assert!(
+        started <= first && second <= ended,
+        "marks {:?} outside the run",
+        chunk.marks
+    );
+    // A page that starts mid-log gets the marks that cover it.
+    let tail = client
+        .rpc
+        .read_log(client::ctx(), id, LogStream::Stdout, 6, 0, 0)
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(tail.written_at(6), Some(second));
+}

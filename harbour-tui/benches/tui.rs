@@ -225,6 +225,7 @@ fn bench_render(out: &mut String) {
                 data: chunk.into_bytes(),
                 size: off + len,
                 complete: false,
+                marks: Vec::new(),
             },
             at_ms: now,
         });
@@ -311,6 +312,7 @@ fn bench_memory(out: &mut String) {
                 data: mib.clone(),
                 size: off + mib.len() as u64,
                 complete: false,
+                marks: Vec::new(),
             },
             at_ms: now,
         });

@@ -107,8 +107,11 @@ struct Tmux {
 
 impl Tmux {
     fn start(cmd: &str, w: u16, h: u16) -> Self {
+        // One tmux server per pane: tests run in parallel and each kills its own server.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let t = Self {
-            server: format!("harbour-e2e-{}", std::process::id()),
+            server: format!("harbour-e2e-{}-{n}", std::process::id()),
         };
         let ok = Command::new("tmux")
             .args([
@@ -304,4 +307,67 @@ fn submit_follow_search_kill_reconnect_quit() {
 
     tmux.keys(&["q"]);
     tmux.wait_for(&["HARBOUR-TUI-EXIT=0"], Duration::from_secs(30));
+}
+
+/// Stops the daemon harbour-tui started, by the pid it reported, however the test ends.
+struct StartedDaemon(Option<u32>);
+
+impl Drop for StartedDaemon {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+#[test]
+fn starts_a_daemon_when_none_runs_on_the_user_socket() {
+    if !have_tmux() {
+        eprintln!(
+            "\n\n*** SKIPPED: tmux is not installed, so the harbour-tui end-to-end test did not run. ***\n"
+        );
+        return;
+    }
+    let root = tempfile::Builder::new()
+        .prefix("harbour-tui-e2e-")
+        .tempdir()
+        .unwrap();
+    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    let runtime = root.path().join("runtime");
+    fs::create_dir_all(&runtime).unwrap();
+    fs::set_permissions(&runtime, fs::Permissions::from_mode(0o700)).unwrap();
+    // No --socket and no HARBOUR_SOCKET: the user socket, under this XDG_RUNTIME_DIR.
+    let cmd = format!(
+        "env -u HARBOUR_SOCKET TERM=xterm-256color XDG_RUNTIME_DIR={rt} HARBOUR_DATA_DIR={data} HARBOUR_CONFIG_DIR={cfg} {tui} --log-file {log}; echo HARBOUR-TUI-EXIT=$?; sleep 60",
+        rt = runtime.display(),
+        data = root.path().join("data").display(),
+        cfg = root.path().join("config").display(),
+        tui = target_bin("harbour-tui").display(),
+        log = root.path().join("tui.log").display(),
+    );
+    let tmux = Tmux::start(&cmd, 120, 30);
+    let s = tmux.wait_for(&["started one (pid "], Duration::from_secs(30));
+    let pid = s
+        .split("started one (pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|p| p.trim().parse::<u32>().ok());
+    let _daemon = StartedDaemon(pid);
+    assert!(pid.is_some(), "no pid in:\n{s}");
+    tmux.wait_for(&["● harbourd", "Runs (0)"], Duration::from_secs(30));
+    assert!(
+        runtime.join("harbour").join("harbourd.sock").exists(),
+        "the daemon listens on the user socket"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for(&["HARBOUR-TUI-EXIT=0"], Duration::from_secs(30));
+    // The daemon outlives the TUI that started it.
+    assert!(Path::new(&format!("/proc/{}", pid.unwrap_or(0))).exists());
 }

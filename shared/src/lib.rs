@@ -18,7 +18,7 @@ mod status;
 pub use error::Error;
 pub use events::{Event, EventBatch, EventKind, EventsLost};
 pub use jobs::{EnvVar, Job, JobId, JobKind, JobPatch, JobRef, JobSource, JobSpec, LastRun};
-pub use logs::{LogChunk, LogStream};
+pub use logs::{LogChunk, LogMark, LogStream};
 pub use monitor::{
     Container, ContainerAction, ContainerLogChunk, ContainerStats, DiskNow, HealthCheck,
     HealthReport, HealthStatus, HealthSummary, HealthTransition, HostGauges, MetricHistory,

@@ -204,6 +204,7 @@ impl Harbour for Fake {
                     data: log[start..end].to_vec(),
                     size: log.len() as u64,
                     complete: ended && end == log.len(),
+                    marks: Vec::new(),
                 });
             }
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -4,8 +4,9 @@
 //! however long the log is. Lines of both streams sit in one buffer in arrival order; the
 //! stream toggle shows both or one of them.
 //!
-//! The daemon stores logs as byte streams without per-line times, so the timestamps shown by
-//! `t` are the times lines reached this client (blank for lines paged in from history).
+//! The timestamps shown by `t` come from the daemon's time index of each stream (when its
+//! bytes were written, sampled every 50 ms); a log without an index (written before there
+//! was one) shows when lines reached this client while following, and nothing for history.
 
 use std::collections::VecDeque;
 
@@ -365,7 +366,7 @@ impl LogView {
         stream: LogStream,
         mut pos: u64,
         bytes: &[u8],
-        at_ms: Option<UnixMillis>,
+        stamp: &dyn Fn(u64) -> Option<UnixMillis>,
     ) -> (Vec<LogLine>, usize) {
         let mut out = Vec::new();
         let mut rest = bytes;
@@ -384,7 +385,7 @@ impl LogView {
                 text: sanitize(text_bytes),
                 offset: pos,
                 end: pos + cut as u64,
-                at_ms,
+                at_ms: stamp(pos + cut as u64),
             });
             pos += cut as u64;
             consumed += cut;
@@ -455,7 +456,9 @@ impl LogView {
             }
         }
         let live = self.follow.then_some(at_ms);
-        let (lines, consumed) = Self::split(stream, pos, &data, live);
+        // A line was written when its last byte was.
+        let stamp = |end: u64| chunk.written_at(end.saturating_sub(1)).or(live);
+        let (lines, consumed) = Self::split(stream, pos, &data, &stamp);
         let mut tail = data.split_off(consumed);
         let complete = chunk.complete;
         let tail_pos = pos + consumed as u64;
@@ -469,7 +472,7 @@ impl LogView {
                 text: sanitize(&tail),
                 offset: tail_pos,
                 end,
-                at_ms: live,
+                at_ms: stamp(end),
             });
             tail.clear();
         }
@@ -497,7 +500,8 @@ impl LogView {
             data = &data[nl + 1..];
             pos += nl as u64 + 1;
         }
-        let (mut lines, consumed) = Self::split(stream, pos, data, None);
+        let stamp = |end: u64| chunk.written_at(end.saturating_sub(1));
+        let (mut lines, consumed) = Self::split(stream, pos, data, &stamp);
         if consumed < data.len() {
             // The page ends where the window starts, so whatever is left is a whole line
             // whose newline is already... missing only for an unterminated line: keep it.
@@ -507,7 +511,7 @@ impl LogView {
                 text: sanitize(tail),
                 offset: pos + consumed as u64,
                 end: start,
-                at_ms: None,
+                at_ms: stamp(start),
             });
         }
         // Take at most half the window from one page, so the lines around the cursor stay.
@@ -861,6 +865,7 @@ mod tests {
             data: data.as_bytes().to_vec(),
             size,
             complete,
+            marks: Vec::new(),
         }
     }
 
@@ -890,6 +895,28 @@ mod tests {
         assert_eq!(texts(&v), ["one", "two", "three"]);
         assert_eq!(v.cursor, 2);
         assert!(v.win[0].complete);
+    }
+
+    #[test]
+    fn lines_carry_the_daemons_write_times() {
+        let mut v = LogView::new(RunId(1), 0, 1000, 1024);
+        v.start_tail([0, 0]);
+        let mut page = chunk(0, "one\ntwo\nthree\n", 14, true);
+        page.marks = vec![
+            harbour_shared::LogMark {
+                end: 4,
+                at_ms: 1_000,
+            },
+            harbour_shared::LogMark {
+                end: 14,
+                at_ms: 2_000,
+            },
+        ];
+        v.take_chunk(LogStream::Stdout, ChunkKind::Append, page, 99_999);
+        let times: Vec<_> = (0..v.shown_len())
+            .map(|i| v.shown(i).unwrap().at_ms)
+            .collect();
+        assert_eq!(times, [Some(1_000), Some(2_000), Some(2_000)]);
     }
 
     #[test]

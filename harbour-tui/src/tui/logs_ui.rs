@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
 use harbour_shared::{LogStream, UnixMillis};
 
@@ -92,6 +92,31 @@ fn line_spans<'a>(v: &'a LogView, line: &'a LogLine, selected: bool, theme: &The
     }
 }
 
+/// Cuts a line into rows of `width` characters, keeping each piece's style.
+fn split_rows(line: Line<'_>, width: usize) -> Vec<Line<'_>> {
+    let style = line.style;
+    let mut rows = vec![Line::default().style(style)];
+    let mut used = 0;
+    for span in line.spans {
+        let mut rest: &str = &span.content;
+        while !rest.is_empty() {
+            if used == width {
+                rows.push(Line::default().style(style));
+                used = 0;
+            }
+            let take = width - used;
+            let cut = rest.char_indices().nth(take).map_or(rest.len(), |(b, _)| b);
+            let piece = &rest[..cut];
+            used += piece.chars().count();
+            if let Some(row) = rows.last_mut() {
+                row.spans.push(Span::styled(piece.to_owned(), span.style));
+            }
+            rest = &rest[cut..];
+        }
+    }
+    rows
+}
+
 pub fn render(
     v: Option<&LogView>,
     frame: &mut Frame,
@@ -164,32 +189,34 @@ pub fn render(
     }
     let height = usize::from(inner.height);
     if v.wrap {
-        // Wrapped lines take several rows: when following, fill from the bottom up.
+        // Logs wrap at the column, like `less`, not at words: each line becomes exactly
+        // ceil(len / width) rows, so a followed log's last line is always the bottom row.
         let width = usize::from(inner.width.max(1));
-        let rows_of = |l: &LogLine| l.text.chars().count().div_ceil(width).max(1);
-        let (first, last) = if v.follow {
-            let mut used = 0;
-            let mut first = v.shown_len();
-            while first > 0 {
-                let r = v.shown(first - 1).map_or(1, rows_of);
-                if used + r > height && used > 0 {
-                    break;
-                }
-                used += r;
-                first -= 1;
-            }
-            (first, v.shown_len())
-        } else {
-            let top = v.top_for(height);
-            (top, (top + height).min(v.shown_len()))
-        };
-        let lines: Vec<Line> = (first..last)
-            .filter_map(|i| {
-                v.shown(i)
-                    .map(|l| line_spans(v, l, !v.follow && i == v.cursor, theme))
+        let row_lines = |i: usize| {
+            v.shown(i).map_or_else(Vec::new, |l| {
+                split_rows(line_spans(v, l, !v.follow && i == v.cursor, theme), width)
             })
-            .collect();
-        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        };
+        let mut rows: Vec<Line> = Vec::with_capacity(height);
+        if v.follow {
+            let mut i = v.shown_len();
+            while i > 0 && rows.len() < height {
+                i -= 1;
+                let mut r = row_lines(i);
+                r.append(&mut rows);
+                rows = r;
+            }
+            let extra = rows.len().saturating_sub(height);
+            rows.drain(..extra);
+        } else {
+            let mut i = v.top_for(height);
+            while i < v.shown_len() && rows.len() < height {
+                rows.extend(row_lines(i));
+                i += 1;
+            }
+            rows.truncate(height);
+        }
+        frame.render_widget(Paragraph::new(rows), inner);
     } else {
         let top = v.top_for(height);
         let lines: Vec<Line> = (top..(top + height).min(v.shown_len()))
@@ -205,6 +232,24 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wraps_at_the_column_keeping_styles() {
+        let bold = Style::default().add_modifier(ratatui::style::Modifier::BOLD);
+        let line = Line::from(vec![Span::raw("abcd"), Span::styled("efghij", bold)]);
+        let rows = split_rows(line, 4);
+        let text: Vec<String> = rows
+            .iter()
+            .map(|r| r.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert_eq!(text, ["abcd", "efgh", "ij"]);
+        assert_eq!(rows[1].spans[0].style, bold);
+        assert_eq!(
+            split_rows(Line::from(""), 4).len(),
+            1,
+            "an empty line is one row"
+        );
+    }
 
     #[test]
     fn highlights_every_match() {

@@ -214,6 +214,7 @@ fn log_chunk(a: &mut App, stream: LogStream, offset: u64, text: &str) {
             data: text.as_bytes().to_vec(),
             size,
             complete: false,
+            marks: Vec::new(),
         },
         at_ms: NOW,
     });
@@ -456,6 +457,7 @@ fn logs_open_follow_and_search() {
             data: b"stale\n".to_vec(),
             size: 6,
             complete: false,
+            marks: Vec::new(),
         },
         at_ms: NOW,
     });
@@ -901,6 +903,7 @@ fn search_goes_on_beyond_the_lines_in_memory() {
             data: page.into_bytes(),
             size: 100 * 1024,
             complete: false,
+            marks: Vec::new(),
         },
         at_ms: NOW,
     });

@@ -34,13 +34,17 @@ use crate::clock::now_ms;
 use crate::config::{Config, Paths};
 use crate::events::EventBus;
 use crate::monitor::Monitor;
-use crate::runs::logs::{LiveLogs, RunDirs, read_at};
+use crate::runs::logs::{LiveLogs, RunDirs, read_at, read_marks};
 use crate::runs::supervisor::{Runs, no_such_run};
 use crate::store::runs::{self as run_rows, NewRun};
 use crate::store::{Store, StoreError, jobs};
 
 /// Requests one connection may have in flight at once.
 const MAX_IN_FLIGHT_PER_CONNECTION: usize = 64;
+/// A follower's page smaller than this waits up to [`LOG_SAMPLE_WAIT`] to grow.
+const MIN_FOLLOW_PAGE: u64 = 64 * 1024;
+/// A little more than the supervisor's log sampling interval (50 ms).
+const LOG_SAMPLE_WAIT: Duration = Duration::from_millis(60);
 /// A `read_log` with no `max_bytes` gets this much.
 const DEFAULT_LOG_CHUNK: u64 = 256 * 1024;
 
@@ -578,16 +582,31 @@ impl Harbour for Api {
             }
         }
         let path = d.dirs.log(run, stream);
+        let index = d.dirs.index(run, stream);
+        let mut topped_up = false;
         loop {
             // Read "terminated" before the file: if it was final then, what we read is all.
-            let terminated = progress.as_ref().is_none_or(|p| p.borrow().terminated);
-            let read_path = path.clone();
-            let (data, size) =
-                tokio::task::spawn_blocking(move || read_at(&read_path, offset, max))
-                    .await
-                    .map_err(internal)?
-                    .map_err(|e| internal(format!("reading {}: {e}", path.display())))?;
-            if !data.is_empty() || terminated || tokio::time::Instant::now() >= deadline {
+            // Marking the value seen makes the wait below wait for the next sample.
+            let terminated = progress
+                .as_mut()
+                .is_none_or(|p| p.borrow_and_update().terminated);
+            let (read_path, index) = (path.clone(), index.clone());
+            let (data, size, marks) = tokio::task::spawn_blocking(move || {
+                let (data, size) = read_at(&read_path, offset, max)?;
+                let marks = match data.len() as u64 {
+                    0 => Vec::new(),
+                    n => read_marks(&index, offset, offset + n)?,
+                };
+                Ok::<_, std::io::Error>((data, size, marks))
+            })
+            .await
+            .map_err(internal)?
+            .map_err(|e| internal(format!("reading {}: {e}", path.display())))?;
+            // A follower that keeps up with a fast run would otherwise get a page of a few
+            // KiB per call: a small page waits one size sample (at most) to grow first.
+            let small = (data.len() as u64) < MIN_FOLLOW_PAGE.min(max);
+            let has_page = !data.is_empty() && (!small || topped_up || wait_ms == 0);
+            if has_page || terminated || tokio::time::Instant::now() >= deadline {
                 if terminated && offset > size {
                     return Err(Error::invalid(
                         "offset",
@@ -600,12 +619,19 @@ impl Harbour for Api {
                     data,
                     size,
                     complete,
+                    marks,
                 });
             }
             let Some(rx) = progress.as_mut() else {
                 continue;
             };
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
+            let until = if data.is_empty() {
+                deadline
+            } else {
+                topped_up = true;
+                deadline.min(tokio::time::Instant::now() + LOG_SAMPLE_WAIT)
+            };
+            match tokio::time::timeout_at(until, rx.changed()).await {
                 Ok(Ok(())) | Err(_) => {}
                 // The run terminated and stopped being tracked.
                 Ok(Err(_)) => progress = None,

@@ -7,12 +7,11 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io;
-use std::os::unix::fs::FileExt as _;
+use std::io::{self, Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use harbour_shared::{LogStream, RunId};
+use harbour_shared::{LogMark, LogStream, RunId};
 use tokio::sync::watch;
 
 /// Where runs keep their files.
@@ -36,6 +35,14 @@ impl RunDirs {
         self.dir(id).join(match stream {
             LogStream::Stdout => "stdout.log",
             LogStream::Stderr => "stderr.log",
+        })
+    }
+
+    /// The stream's time index: 16-byte records (end offset, unix ms), little-endian.
+    pub fn index(&self, id: RunId, stream: LogStream) -> PathBuf {
+        self.dir(id).join(match stream {
+            LogStream::Stdout => "stdout.idx",
+            LogStream::Stderr => "stderr.idx",
         })
     }
 
@@ -104,6 +111,93 @@ impl LiveLogs {
     }
 }
 
+const MARK_BYTES: u64 = 16;
+/// The most marks one page carries (a 4 MiB page of tiny writes sampled every 50 ms has far
+/// fewer).
+const MAX_MARKS: u64 = 100_000;
+
+/// Appends time marks to a stream's index as the stream grows.
+#[derive(Debug)]
+pub struct MarkWriter {
+    path: PathBuf,
+    file: Option<File>,
+    last_end: u64,
+}
+
+impl MarkWriter {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            file: None,
+            last_end: 0,
+        }
+    }
+
+    /// Records that the stream had reached `end` bytes at `at_ms` (if it grew).
+    pub fn mark(&mut self, end: u64, at_ms: i64) {
+        if end <= self.last_end {
+            return;
+        }
+        if self.file.is_none() {
+            match crate::runs::process::open_log(&self.path) {
+                Ok(file) => self.file = Some(file),
+                Err(e) => {
+                    tracing::warn!("cannot open the log index {}: {e}", self.path.display());
+                    return;
+                }
+            }
+        }
+        let mut record = [0u8; MARK_BYTES as usize];
+        record[..8].copy_from_slice(&end.to_le_bytes());
+        record[8..].copy_from_slice(&at_ms.to_le_bytes());
+        if let Some(file) = self.file.as_mut()
+            && io::Write::write_all(file, &record).is_ok()
+        {
+            self.last_end = end;
+        }
+    }
+}
+
+/// The marks of an index that cover bytes `[from, to)`: from the first ending after `from`
+/// to the first reaching `to`. A missing index has none.
+pub fn read_marks(path: &Path, from: u64, to: u64) -> io::Result<Vec<LogMark>> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let count = file.metadata()?.len() / MARK_BYTES;
+    let record = |file: &mut File, i: u64| -> io::Result<LogMark> {
+        let mut buf = [0u8; MARK_BYTES as usize];
+        file.seek(SeekFrom::Start(i * MARK_BYTES))?;
+        file.read_exact(&mut buf)?;
+        let (end, at) = buf.split_at(8);
+        Ok(LogMark {
+            end: u64::from_le_bytes(end.try_into().unwrap_or_default()),
+            at_ms: i64::from_le_bytes(at.try_into().unwrap_or_default()),
+        })
+    };
+    // Marks ascend by `end`: binary search for the first one past `from`.
+    let (mut lo, mut hi) = (0, count);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if record(&mut file, mid)?.end <= from {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let mut marks = Vec::new();
+    for i in lo..count.min(lo + MAX_MARKS) {
+        let mark = record(&mut file, i)?;
+        marks.push(mark);
+        if mark.end >= to {
+            break;
+        }
+    }
+    Ok(marks)
+}
+
 /// The size of a log file; 0 when it does not exist yet.
 pub fn size_of(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
@@ -112,24 +206,19 @@ pub fn size_of(path: &Path) -> u64 {
 /// Up to `max` bytes of `path` from `offset`, and the file's size. A file that does not
 /// exist yet reads as empty.
 pub fn read_at(path: &Path, offset: u64, max: u64) -> io::Result<(Vec<u8>, u64)> {
-    let file = match File::open(path) {
+    let mut file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
         Err(e) => return Err(e),
     };
     let size = file.metadata()?.len();
     let want = size.saturating_sub(offset).min(max);
-    let mut buf = vec![0; usize::try_from(want).unwrap_or(usize::MAX)];
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    // Not `vec![0; want]`: zero-filling 4 MiB pages showed up in profiles of fast followers.
+    let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
+    if want > 0 {
+        file.seek(SeekFrom::Start(offset))?;
+        file.take(want).read_to_end(&mut buf)?;
     }
-    buf.truncate(filled);
     Ok((buf, size))
 }
 
@@ -146,6 +235,33 @@ mod tests {
         assert_eq!(read_at(&path, 0, 5).unwrap(), (b"hello".to_vec(), 11));
         assert_eq!(read_at(&path, 6, 100).unwrap(), (b"world".to_vec(), 11));
         assert_eq!(read_at(&path, 50, 100).unwrap(), (Vec::new(), 11));
+    }
+
+    #[test]
+    fn marks_are_found_for_any_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.idx");
+        assert!(read_marks(&path, 0, 10).unwrap().is_empty());
+        let mut writer = MarkWriter::new(path.clone());
+        for (end, at) in [(10, 1), (10, 2), (25, 3), (40, 4), (100, 5)] {
+            writer.mark(end, at);
+        }
+        let ends = |from, to| -> Vec<u64> {
+            read_marks(&path, from, to)
+                .unwrap()
+                .iter()
+                .map(|m| m.end)
+                .collect()
+        };
+        assert_eq!(
+            ends(0, 10),
+            [10],
+            "a mark that does not grow is not written"
+        );
+        assert_eq!(ends(10, 30), [25, 40]);
+        assert_eq!(ends(24, 25), [25]);
+        assert_eq!(ends(30, 1000), [40, 100]);
+        assert!(ends(100, 200).is_empty());
     }
 
     #[tokio::test]

@@ -12,14 +12,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use harbour_shared::{Error, EventKind, JobSpec, Lifecycle, Run, RunId, Trigger};
+use harbour_shared::{Error, EventKind, JobSpec, Lifecycle, LogStream, Run, RunId, Trigger};
 use nix::sys::signal::Signal;
 use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::logs::{LiveLogs, RunDirs, size_of};
+use super::logs::{LiveLogs, MarkWriter, RunDirs, size_of};
 use super::process::{self, Launch, Runtime};
 use super::state::{self, Exit, RunState, Step, StopReason};
 use crate::clock::now_ms;
@@ -390,11 +390,16 @@ impl Actor {
                 escalation: None,
             },
         );
+        let dirs = &self.config.dirs;
         let watcher = Watcher {
             id,
             pgid,
-            stdout: self.config.dirs.log(id, harbour_shared::LogStream::Stdout),
-            stderr: self.config.dirs.log(id, harbour_shared::LogStream::Stderr),
+            stdout: dirs.log(id, LogStream::Stdout),
+            stderr: dirs.log(id, LogStream::Stderr),
+            marks: [
+                MarkWriter::new(dirs.index(id, LogStream::Stdout)),
+                MarkWriter::new(dirs.index(id, LogStream::Stderr)),
+            ],
             shared: self.shared.clone(),
             tx: self.tx.clone(),
             grace: self.config.kill_grace,
@@ -601,18 +606,8 @@ impl Actor {
                         stopped = "; its leftover processes were stopped";
                     }
                     let sizes = (
-                        size_of(
-                            &self
-                                .config
-                                .dirs
-                                .log(run.id, harbour_shared::LogStream::Stdout),
-                        ),
-                        size_of(
-                            &self
-                                .config
-                                .dirs
-                                .log(run.id, harbour_shared::LogStream::Stderr),
-                        ),
+                        size_of(&self.config.dirs.log(run.id, LogStream::Stdout)),
+                        size_of(&self.config.dirs.log(run.id, LogStream::Stderr)),
                     );
                     let change = StateChange {
                         message: format!(
@@ -710,8 +705,8 @@ fn prepare_and_spawn(
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
     let argv = process::argv(spec, runtime, &dirs.dir(id)).map_err(|e| e.to_string())?;
     let cwd = spec.cwd.as_ref().map_or(work, PathBuf::from);
-    let stdout = dirs.log(id, harbour_shared::LogStream::Stdout);
-    let stderr = dirs.log(id, harbour_shared::LogStream::Stderr);
+    let stdout = dirs.log(id, LogStream::Stdout);
+    let stderr = dirs.log(id, LogStream::Stderr);
     let launch = Launch {
         argv: &argv,
         env,
@@ -760,13 +755,15 @@ struct Watcher {
     pgid: u32,
     stdout: PathBuf,
     stderr: PathBuf,
+    /// The streams' time indexes: when each stretch of bytes was first seen.
+    marks: [MarkWriter; 2],
     shared: Shared,
     tx: mpsc::UnboundedSender<Msg>,
     grace: Duration,
 }
 
 impl Watcher {
-    async fn watch(self, mut child: Child) {
+    async fn watch(mut self, mut child: Child) {
         let mut tick = tokio::time::interval(LOG_POLL);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_event = Instant::now();
@@ -803,11 +800,13 @@ impl Watcher {
         });
     }
 
-    /// Records the current sizes; true when they grew.
-    fn sample(&self) -> bool {
-        self.shared
-            .live
-            .grew(self.id, size_of(&self.stdout), size_of(&self.stderr))
+    /// Records the current sizes (and when they were reached); true when they grew.
+    fn sample(&mut self) -> bool {
+        let (stdout, stderr) = (size_of(&self.stdout), size_of(&self.stderr));
+        let now = now_ms();
+        self.marks[0].mark(stdout, now);
+        self.marks[1].mark(stderr, now);
+        self.shared.live.grew(self.id, stdout, stderr)
     }
 
     fn announce(&self) {
