@@ -221,8 +221,22 @@ impl<'de> Deserialize<'de> for Span {
 }
 
 impl Serialize for Span {
+    /// In the largest unit that divides it: `1h`, `90s`, `250ms`.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{}ms", self.0))
+        let units = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ];
+        let text = units
+            .iter()
+            .find(|(n, _)| self.0 != 0 && self.0 % n == 0)
+            .map_or_else(
+                || format!("{}ms", self.0),
+                |(n, u)| format!("{}{u}", self.0 / n),
+            );
+        s.serialize_str(&text)
     }
 }
 
@@ -598,6 +612,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("250ms"), "{err}");
+        // check-config prints spans as they are written.
+        let printed = toml::to_string(&Config::default()).unwrap();
+        assert!(printed.contains("raw_keep = \"1h\""), "{printed}");
+        assert!(printed.contains("keep = \"30d\""), "{printed}");
     }
 
     #[test]
