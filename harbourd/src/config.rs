@@ -231,7 +231,7 @@ impl Serialize for Span {
         ];
         let text = units
             .iter()
-            .find(|(n, _)| self.0 != 0 && self.0 % n == 0)
+            .find(|(n, _)| self.0 != 0 && self.0.is_multiple_of(*n))
             .map_or_else(
                 || format!("{}ms", self.0),
                 |(n, u)| format!("{}{u}", self.0 / n),
