@@ -77,6 +77,7 @@ impl Rollup {
 /// tier that still has the whole window and is at least as fine as the step (fewest rows to
 /// read); else the finest tier that has the whole window; else the one kept longest.
 pub fn choose_tier(tiers: &[Tier], window_ms: u64, step_ms: u64) -> usize {
+    let step_ms = wanted_step(window_ms, step_ms);
     let covering = |t: &Tier| t.keep_ms >= window_ms;
     if let Some((i, _)) = tiers
         .iter()
@@ -112,15 +113,20 @@ pub struct Grid {
 /// The most steps one answer holds, so a silly request cannot make a huge answer.
 pub const MAX_STEPS: u64 = 10_000;
 
+/// The step asked for, with 0 meaning "about 300 steps".
+fn wanted_step(window_ms: u64, step_ms: u64) -> u64 {
+    if step_ms == 0 {
+        window_ms / 300
+    } else {
+        step_ms
+    }
+}
+
 /// The steps for the window ending at `now_ms`: `step_ms` (0: about 300 steps), never finer
 /// than the data (`resolution_ms`) nor more than [`MAX_STEPS`]. Steps are aligned to
 /// multiples of the step, so successive answers line up.
 pub fn grid(now_ms: i64, window_ms: u64, step_ms: u64, resolution_ms: u64) -> Grid {
-    let wanted = if step_ms == 0 {
-        window_ms / 300
-    } else {
-        step_ms
-    };
+    let wanted = wanted_step(window_ms, step_ms);
     let resolution = resolution_ms.max(1);
     // A whole number of the data's steps, so each step averages the same count of points.
     let step = wanted
@@ -215,6 +221,10 @@ mod tests {
         assert_eq!(choose_tier(&t, H, 1_000), 0);
         // A day in 300 steps (288 s): the 10 s tier; the 5 min tier is too coarse.
         assert_eq!(choose_tier(&t, 24 * H, 288_000), 1);
+        // Step 0 means about 300 steps: the same choice.
+        assert_eq!(choose_tier(&t, 24 * H, 0), 1);
+        assert_eq!(choose_tier(&t, H, 0), 1);
+        assert_eq!(choose_tier(&t, 60_000, 0), 0);
         // A week: only the 5 min tier has it, however fine the step asked.
         assert_eq!(choose_tier(&t, 7 * 24 * H, 1_000), 2);
         // Longer than anything is kept: the longest kept.
