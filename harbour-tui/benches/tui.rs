@@ -129,6 +129,7 @@ fn run(id: i64, now: i64) -> Run {
         exit_code: None,
         stdout_bytes: 0,
         stderr_bytes: 0,
+        spark: None,
     }
 }
 

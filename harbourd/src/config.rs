@@ -181,11 +181,34 @@ impl Default for LogsConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SparkConfig {
-    /// A Spark install (`SPARK_HOME`) for pyspark runs. Unset: pyspark runs are refused.
+    /// A Spark install (`SPARK_HOME`) for pyspark runs. Unset: the provisioned runtime
+    /// (`harbourd runtime install`) is used when there is one.
     pub home: Option<PathBuf>,
+    /// The Python Spark's Python side runs on (`PYSPARK_PYTHON`). Unset: the runtime's.
+    pub python: Option<PathBuf>,
+    /// Where `harbourd runtime install` put the runtime. Unset: `HARBOUR_RUNTIME_DIR`, else
+    /// `<data_dir>/runtime`.
+    pub runtime_dir: Option<PathBuf>,
+    /// N of the built-in `local[N]` cluster.
+    pub local_cores: u32,
+    /// Extra jars for every Connect server and Spark run (JDBC drivers, Delta). The Debian
+    /// PostgreSQL and MariaDB drivers under /usr/share/java are added when present.
+    pub jars: Vec<PathBuf>,
+}
+
+impl Default for SparkConfig {
+    fn default() -> Self {
+        Self {
+            home: None,
+            python: None,
+            runtime_dir: None,
+            local_cores: 2,
+            jars: Vec::new(),
+        }
+    }
 }
 
 /// A length of time in the config: seconds as a number, or text like `500ms`, `10s`, `5m`,
@@ -514,6 +537,9 @@ impl Config {
         }
         if self.daemon.max_connections == 0 {
             return Err("daemon.max_connections must be at least 1".into());
+        }
+        if self.spark.local_cores == 0 {
+            return Err("spark.local_cores must be at least 1".into());
         }
         self.metrics.validate()?;
         let mut names = std::collections::HashSet::new();

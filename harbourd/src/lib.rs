@@ -4,8 +4,9 @@
 //!
 //! Modules by domain: [`config`] (paths and settings), [`store`] (SQLite), [`runs`] (state
 //! machine, supervisor, logs, schedules), [`events`] (the long-poll bus), [`monitor`]
-//! (metrics, health checks, containers), [`api`] (the tarpc service) and [`socket`] (the Unix
-//! socket and its permissions).
+//! (metrics, health checks, containers), [`api`] (the tarpc service), [`socket`] (the Unix
+//! socket and its permissions) and [`spark`] (runtime, clusters, Spark runs' progress, SQL
+//! over Spark Connect).
 
 pub mod api;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod events;
 pub mod monitor;
 pub mod runs;
 pub mod socket;
+pub mod spark;
 pub mod store;
 
 use std::sync::Arc;
@@ -62,6 +64,14 @@ pub async fn run(
     let events = Arc::new(EventBus::new(config.daemon.event_buffer));
     let live = Arc::new(LiveLogs::default());
     let dirs = RunDirs::new(&paths.data_dir);
+    let spark = spark::Spark::new(
+        config.spark.clone(),
+        paths.data_dir.clone(),
+        store.clone(),
+        events.clone(),
+        config.runs.kill_grace(),
+        shutdown.clone(),
+    );
     let shared = Shared {
         store: store.clone(),
         events: events.clone(),
@@ -73,9 +83,10 @@ pub async fn run(
         runtime: Runtime {
             shell: config.runs.shell.clone(),
             python: config.runs.python.clone(),
-            spark_home: config.spark.home.clone(),
+            spark_home: spark.runtime.as_ref().map(|r| r.spark_home.clone()),
         },
         dirs: dirs.clone(),
+        spark: Some(spark.clone()),
     };
     // Recover before listening, so no client sees what a dead daemon left as "running".
     let (runs, supervisor_task) =
@@ -97,6 +108,8 @@ pub async fn run(
         boot_ms: started_ms,
     };
     tracker.spawn(scheduler.run(shutdown.clone()));
+    spark.recover().await;
+    tracker.spawn(spark.clone().monitor());
     tracker.spawn(runs::retention::run(
         store.clone(),
         dirs.clone(),
@@ -114,6 +127,7 @@ pub async fn run(
         events,
         live,
         runs: runs.clone(),
+        spark: spark.clone(),
         dirs,
         config,
         paths: paths.clone(),
@@ -134,6 +148,7 @@ pub async fn run(
     tracing::info!("shutting down: no new connections; stopping active runs");
     drop(listener);
     runs.drain(grace + Duration::from_secs(5)).await;
+    spark.shutdown_all().await;
     connections.close();
     tracker.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), async {

@@ -40,6 +40,31 @@ enum Command {
     Run,
     /// Check the configuration file and print the effective settings and paths.
     CheckConfig,
+    /// Provision or inspect the Spark runtime (pyspark, Spark Connect's Python client,
+    /// ipykernel in a virtualenv; Java 17+ from the machine).
+    #[command(subcommand)]
+    Runtime(RuntimeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RuntimeCommand {
+    /// Create the virtualenv with a pinned pyspark and what Connect clients and notebooks
+    /// need. Safe to run again: an up-to-date runtime is left as it is.
+    Install {
+        /// Where to put it [default: [spark] runtime_dir, $HARBOUR_RUNTIME_DIR, or
+        /// <data_dir>/runtime]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The Python that creates the virtualenv.
+        #[arg(long, value_name = "PYTHON", default_value = "python3")]
+        python: PathBuf,
+    },
+    /// Report the runtime the daemon would use: SPARK_HOME, Python, versions, Java.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -81,6 +106,58 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run => serve(config, paths),
+        Command::Runtime(command) => runtime(command, &config, &paths),
+    }
+}
+
+fn runtime(command: RuntimeCommand, config: &Config, paths: &Paths) -> ExitCode {
+    use harbourd::spark::runtime;
+    match command {
+        RuntimeCommand::Install { dir, python } => {
+            let dir = dir.unwrap_or_else(|| runtime::runtime_dir(&config.spark, &paths.data_dir));
+            let mut say = |line: &str| println!("==> {line}");
+            match runtime::install(&dir, &python, &mut say) {
+                Ok(rt) => {
+                    println!(
+                        "==> Spark runtime ready: SPARK_HOME={} PYTHON={}",
+                        rt.spark_home.display(),
+                        rt.python.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("harbourd: runtime install failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        RuntimeCommand::Status { json } => {
+            let info = runtime::info(&config.spark, &paths.data_dir);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&info).unwrap_or_default()
+                );
+            } else {
+                let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                println!(
+                    "runtime dir:   {}",
+                    runtime::runtime_dir(&config.spark, &paths.data_dir).display()
+                );
+                println!("SPARK_HOME:    {}", show(&info.spark_home));
+                println!("spark version: {}", show(&info.spark_version));
+                println!("python:        {}", show(&info.python));
+                println!("java:          {}", show(&info.java));
+                if let Some(problem) = &info.problem {
+                    println!("problem:       {problem}");
+                }
+            }
+            if info.problem.is_some() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
     }
 }
 

@@ -35,6 +35,10 @@ pub enum EventKind {
         job: JobId,
         reason: String,
     },
+    /// A cluster was made or changed state (or its health changed).
+    ClusterChanged(crate::spark::Cluster),
+    /// A cluster was deleted.
+    ClusterDeleted(String),
     /// A health check went up, down or back to pending (also in the daemon log).
     HealthChanged(HealthTransition),
 }

@@ -160,6 +160,15 @@ pub struct JobSpec {
     pub timeout_secs: Option<u64>,
     /// Spark configuration (`--conf k=v`) for pyspark runs.
     pub spark_conf: Vec<(String, String)>,
+    /// The cluster a pyspark run is submitted to; `local` when unset.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Python files (`--py-files`) for pyspark runs: absolute paths.
+    #[serde(default)]
+    pub py_files: Vec<String>,
+    /// Jars (`--jars`) for pyspark runs: absolute paths.
+    #[serde(default)]
+    pub jars: Vec<String>,
 }
 
 impl JobSpec {
@@ -178,6 +187,9 @@ impl JobSpec {
             retry_backoff_secs: 10,
             timeout_secs: None,
             spark_conf: Vec::new(),
+            cluster: None,
+            py_files: Vec::new(),
+            jars: Vec::new(),
         }
     }
 }
@@ -198,6 +210,7 @@ pub struct JobPatch {
     pub retry_backoff_secs: Option<u64>,
     pub timeout_secs: Option<Option<u64>>,
     pub spark_conf: Option<Vec<(String, String)>>,
+    pub cluster: Option<Option<String>>,
 }
 
 impl JobPatch {

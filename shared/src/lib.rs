@@ -13,6 +13,7 @@ mod monitor;
 pub mod paths;
 mod runs;
 mod service;
+mod spark;
 mod status;
 
 pub use error::Error;
@@ -29,6 +30,12 @@ pub use runs::{
     Trigger,
 };
 pub use service::{Harbour, HarbourClient, HarbourRequest, HarbourResponse, ServeHarbour};
+pub use spark::{
+    Cluster, ClusterCheck, ClusterHealth, ClusterKind, ClusterSpec, ClusterState,
+    ExternalClusterSpec, LOCAL_CLUSTER, ProgressSource, RuntimeInfo, SparkAppRef, SparkExecutor,
+    SparkJob, SparkProgress, SparkStage, SqlColumn, SqlRequest, SqlResult, Table, TableFormat,
+    TableSpec, TaskCounts, WorkerInfo,
+};
 pub use status::{Dashboard, DayTrend, Hello, Status};
 
 /// Bumped whenever a request or response changes shape. `hello` is the first method and its

@@ -169,6 +169,8 @@ pub struct Run {
     pub exit_code: Option<i32>,
     pub stdout_bytes: u64,
     pub stderr_bytes: u64,
+    /// The Spark application of a pyspark run, once its driver answered.
+    pub spark: Option<crate::spark::SparkAppRef>,
 }
 
 impl Run {

@@ -2,9 +2,10 @@
 //! callers must give the request a deadline longer than that (tarpc's default is 10 s).
 
 use crate::{
-    Container, ContainerAction, ContainerLogChunk, Dashboard, Error, EventBatch, HealthReport,
-    Hello, Job, JobId, JobPatch, JobRef, JobSpec, LogChunk, LogStream, MetricHistory, MetricsNow,
-    Run, RunDetail, RunFilter, RunId, Status,
+    Cluster, ClusterCheck, ClusterSpec, Container, ContainerAction, ContainerLogChunk, Dashboard,
+    Error, EventBatch, ExternalClusterSpec, HealthReport, Hello, Job, JobId, JobPatch, JobRef,
+    JobSpec, LogChunk, LogStream, MetricHistory, MetricsNow, Run, RunDetail, RunFilter, RunId,
+    RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table, TableSpec,
 };
 
 #[tarpc::service]
@@ -49,6 +50,40 @@ pub trait Harbour {
 
     /// The events after `after_seq` (0 for "from now"), waiting up to `wait_ms` for one.
     async fn events(after_seq: u64, wait_ms: u64) -> Result<EventBatch, Error>;
+
+    // --- Spark ---
+
+    /// The Spark runtime (SPARK_HOME, Python, versions) and what is missing from it.
+    async fn spark_runtime() -> Result<RuntimeInfo, Error>;
+
+    /// Every cluster: `local`, managed and external ones.
+    async fn list_clusters() -> Result<Vec<Cluster>, Error>;
+    async fn get_cluster(name: String) -> Result<Cluster, Error>;
+    /// Starts a managed standalone cluster (a master and workers); answers while it is pending.
+    async fn create_cluster(spec: ClusterSpec) -> Result<Cluster, Error>;
+    /// Registers a cluster harbourd does not run.
+    async fn add_cluster(spec: ExternalClusterSpec) -> Result<Cluster, Error>;
+    /// Stops a managed cluster's processes (and its Connect server) and forgets the cluster.
+    async fn delete_cluster(name: String) -> Result<Cluster, Error>;
+    /// Stops and starts a managed cluster again.
+    async fn restart_cluster(name: String) -> Result<Cluster, Error>;
+    /// Says what of a cluster is reachable: master, web UI, Connect endpoint.
+    async fn test_cluster(name: String) -> Result<Vec<ClusterCheck>, Error>;
+
+    /// Jobs, stages and executors of a pyspark run: live from its driver while it runs,
+    /// from its event log after.
+    async fn spark_progress(run: RunId) -> Result<SparkProgress, Error>;
+
+    /// Runs SQL on a cluster's persistent Spark Connect session (started on first use).
+    /// Callers should give it a long deadline.
+    async fn sql(request: SqlRequest) -> Result<SqlResult, Error>;
+    /// Interrupts the queries running on a cluster's Connect session; answers how many.
+    async fn cancel_sql(cluster: String) -> Result<u32, Error>;
+
+    async fn list_tables() -> Result<Vec<Table>, Error>;
+    /// Registers a table (files or JDBC) in every cluster's SQL catalog.
+    async fn add_table(spec: TableSpec) -> Result<Table, Error>;
+    async fn drop_table(name: String) -> Result<Table, Error>;
 
     // --- Monitoring ---
 

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use harbour_shared::{EnvVar, JobKind, JobRef, RunId, RunStateFilter};
+use harbour_shared::{EnvVar, JobKind, JobRef, RunId, RunStateFilter, TableFormat};
 
 const ABOUT: &str =
     "Scriptable client for harbourd: submit work, follow runs and logs, manage jobs";
@@ -120,6 +120,18 @@ pub enum Command {
     /// Docker containers: list (with stats), logs, restart, stop, start, inspect
     #[command(after_long_help = CONTAINERS_EXAMPLES)]
     Containers(ContainersArgs),
+
+    /// Spark clusters: the built-in `local`, managed standalone clusters, external masters
+    #[command(subcommand)]
+    Clusters(ClustersCommand),
+
+    /// Run SQL on a cluster's persistent Spark Connect session
+    #[command(after_long_help = SQL_EXAMPLES)]
+    Sql(SqlArgs),
+
+    /// Tables SQL can name: parquet, CSV, JSON, ORC or Delta files, and JDBC tables
+    #[command(subcommand)]
+    Tables(TablesCommand),
 }
 
 const METRICS_EXAMPLES: &str = "\
@@ -227,6 +239,138 @@ fn parse_span(s: &str) -> Result<u64, String> {
     harbour_shared::parse_span_ms(s).map_err(|e| e.to_string())
 }
 
+const SQL_EXAMPLES: &str = "\
+Examples:
+  harbour sql 'SELECT 1 AS one'
+  harbour sql --cluster etl 'SELECT region, count(*) FROM sales GROUP BY region' --limit 50
+  harbour sql --csv 'SELECT * FROM sales' > sales.csv
+  harbour sql --json 'SHOW TABLES' | jq '.rows'
+
+The first query on a cluster starts its Spark Connect server (tens of seconds); later queries \
+reuse its session. A query Spark refuses exits 2 with Spark's message and position.";
+
+#[derive(Debug, Clone, Args)]
+pub struct SqlArgs {
+    /// The statement to run
+    #[arg(value_name = "QUERY", required_unless_present = "file")]
+    pub query: Option<String>,
+
+    /// Read the statement from a file instead
+    #[arg(long, value_name = "FILE", conflicts_with = "query")]
+    pub file: Option<PathBuf>,
+
+    /// The cluster to run it on [default: local]
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// At most N rows [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+
+    /// Print the rows as CSV (with a header row) instead of a table
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClustersCommand {
+    /// List clusters with their state and capacity
+    List,
+    /// Everything about a cluster: URLs, size, health, workers
+    Show {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Start a managed standalone cluster: a Spark master and N workers on loopback
+    #[command(
+        after_long_help = "Examples:\n  harbour clusters create etl --workers 2 --cores 2 --memory 2g --wait"
+    )]
+    Create {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// How many workers
+        #[arg(long, default_value_t = 1)]
+        workers: u32,
+        /// Cores per worker
+        #[arg(long, default_value_t = 1)]
+        cores: u32,
+        /// Memory per worker (512m, 2g, ...)
+        #[arg(long, default_value = "1g")]
+        memory: String,
+        /// Wait until it is running (or failed)
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Register a cluster harbourd does not run
+    #[command(
+        after_long_help = "Examples:\n  harbour clusters add prod --master spark://10.0.0.5:7077 --connect sc://10.0.0.5:15002\n  harbour clusters add kube --master k8s://https://10.0.0.1:6443"
+    )]
+    Add {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// spark://HOST:PORT, k8s://https://HOST:PORT or yarn
+        #[arg(long, value_name = "URL")]
+        master: String,
+        /// Its Spark Connect endpoint, sc://HOST:PORT
+        #[arg(long, value_name = "URL")]
+        connect: Option<String>,
+    },
+    /// Say what of a cluster is reachable (master, web UI, Spark Connect)
+    Test {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Stop a managed cluster's processes and forget it (or forget an external one)
+    Delete {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Stop and start a managed cluster again
+    Restart {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Wait until it is running (or failed)
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TablesCommand {
+    /// List registered tables
+    List,
+    /// Register a table over files, or a JDBC table
+    #[command(after_long_help = TABLES_ADD_EXAMPLES)]
+    Add {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// parquet, csv, json, orc, delta or jdbc
+        #[arg(long, value_name = "FORMAT")]
+        format: TableFormat,
+        /// A path (made absolute) or URI; for jdbc, the jdbc: URL
+        #[arg(value_name = "PATH")]
+        location: String,
+        /// A reader option (repeatable): header=false, dbtable=public.orders, user=..., ...
+        #[arg(long = "option", value_name = "KEY=VALUE", value_parser = parse_conf)]
+        options: Vec<(String, String)>,
+    },
+    /// Forget a table (its files or rows are not touched)
+    Drop {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+const TABLES_ADD_EXAMPLES: &str = "\
+Examples:
+  harbour tables add sales --format parquet /data/sales/
+  harbour tables add people --format csv people.csv --option sep=;
+  harbour tables add orders --format jdbc jdbc:postgresql://127.0.0.1:5432/shop \\
+      --option dbtable=public.orders --option user=shop --option password=secret
+
+JDBC drivers for PostgreSQL and MariaDB/MySQL come from Debian's libpostgresql-jdbc-java and \
+libmariadb-java; harbourd adds them to Spark when they are installed.";
+
 const SUBMIT_EXAMPLES: &str = "\
 Examples:
   harbour submit --kind shell -c 'echo hello'
@@ -301,6 +445,18 @@ pub struct RunOptions {
     /// A Spark setting for pyspark runs (repeatable)
     #[arg(long = "conf", value_name = "KEY=VALUE", value_parser = parse_conf)]
     pub conf: Vec<(String, String)>,
+
+    /// The cluster a pyspark run is submitted to [default: local]
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// A Python file for a pyspark run's --py-files (repeatable)
+    #[arg(long = "py-files", value_name = "FILE")]
+    pub py_files: Vec<PathBuf>,
+
+    /// A jar for a pyspark run's --jars (repeatable)
+    #[arg(long = "jars", value_name = "JAR")]
+    pub jars: Vec<PathBuf>,
 
     /// Arguments for the program, after `--`
     #[arg(last = true, value_name = "ARGS")]
@@ -388,6 +544,9 @@ pub enum RunCommand {
         /// The run (e.g. 42)
         #[arg(value_name = "RUN")]
         run: RunId,
+        /// For a pyspark run: redraw its Spark progress every second until it ends
+        #[arg(long)]
+        watch: bool,
     },
 }
 

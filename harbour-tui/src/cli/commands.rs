@@ -5,13 +5,13 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use harbour_shared::{JobRef, LogStream, Run, RunFilter};
+use harbour_shared::{JobKind, JobRef, LogStream, Run, RunFilter, RunId};
 use serde::Serialize;
 
 use super::args::{Cli, Command, JobsCommand, LogsArgs, RunCommand, RunsArgs, SubmitArgs};
 use super::conn::Conn;
 use super::error::CliError;
-use super::{exit, follow, monitor, render, spec};
+use super::{exit, follow, monitor, render, spark, spec};
 use crate::client::{self, Client, Flatten, ctx};
 use crate::fmt;
 
@@ -27,34 +27,8 @@ pub async fn run(cli: &Cli) -> Result<u8, CliError> {
         }
         Command::Submit(args) => return submit(&socket, &out, args).await,
         Command::Runs(args) => runs(&socket, &out, args).await?,
-        Command::Run(RunCommand::Show { run }) => {
-            let client = connect(&socket).await?;
-            let detail = client.rpc.get_run(ctx(), *run).await.flat()?;
-            // What an active run costs now, from the daemon's latest sample (text only: the
-            // JSON is the RunDetail as it is).
-            let cost = if detail.run.is_active() && !out.json {
-                client
-                    .rpc
-                    .metrics_now(ctx())
-                    .await
-                    .flat()
-                    .ok()
-                    .and_then(|m| m.runs.into_iter().find(|c| c.run == *run))
-            } else {
-                None
-            };
-            out.show(&detail, || {
-                let mut text = render::run_detail(&detail, fmt::now_ms());
-                if let Some(c) = cost {
-                    text.push_str(&format!(
-                        "\nCost now:\n  {} process(es), {} RSS, {:.1}% CPU\n",
-                        c.cost.processes,
-                        fmt::bytes(c.cost.rss_bytes),
-                        c.cost.cpu_percent
-                    ));
-                }
-                text
-            })?;
+        Command::Run(RunCommand::Show { run, watch }) => {
+            run_show(&socket, &out, *run, *watch).await?;
         }
         Command::Logs(args) => logs(&socket, &out, args).await?,
         Command::Kill { run } => {
@@ -71,8 +45,58 @@ pub async fn run(cli: &Cli) -> Result<u8, CliError> {
         Command::Metrics(args) => return monitor::metrics(&socket, &out, args).await,
         Command::Health => return monitor::health(&socket, &out).await,
         Command::Containers(args) => return monitor::containers(&socket, &out, args).await,
+        Command::Clusters(command) => return spark::clusters(&socket, &out, command).await,
+        Command::Sql(args) => return spark::sql(&socket, &out, args).await,
+        Command::Tables(command) => return spark::tables(&socket, &out, command).await,
     }
     Ok(exit::OK)
+}
+
+/// `run show`: the run, and for a pyspark run its Spark progress (live while it runs, from
+/// its event log after). With `watch`, redrawn every second until the run ends.
+async fn run_show(socket: &Path, out: &Out, run: RunId, watch: bool) -> Result<(), CliError> {
+    let client = connect(socket).await?;
+    loop {
+        let detail = client.rpc.get_run(ctx(), run).await.flat()?;
+        let progress = if detail.run.kind == JobKind::Pyspark {
+            Some(client.rpc.spark_progress(ctx(), run).await.flat())
+        } else {
+            None
+        };
+        if out.json {
+            let progress = progress.and_then(Result::ok);
+            out.json(&serde_json::json!({ "run": detail, "spark_progress": progress }))?;
+        } else {
+            let mut text = String::new();
+            if watch {
+                // Clear the screen and go home, like `watch`.
+                text.push_str("\x1b[2J\x1b[H");
+            }
+            text.push_str(&render::run_detail(&detail, fmt::now_ms()));
+            // What an active run costs now, from the daemon's latest sample.
+            if detail.run.is_active()
+                && let Ok(m) = client.rpc.metrics_now(ctx()).await.flat()
+                && let Some(c) = m.runs.iter().find(|c| c.run == run)
+            {
+                text.push_str(&format!(
+                    "\nCost now:\n  {} process(es), {} RSS, {:.1}% CPU\n",
+                    c.cost.processes,
+                    fmt::bytes(c.cost.rss_bytes),
+                    c.cost.cpu_percent
+                ));
+            }
+            match progress {
+                Some(Ok(p)) => text.push_str(&spark::render_progress(&p)),
+                Some(Err(e)) => text.push_str(&format!("\nSpark progress: {e}\n")),
+                None => {}
+            }
+            write_stdout(text.as_bytes())?;
+        }
+        if !watch || !detail.run.is_active() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 async fn connect(socket: &Path) -> Result<Client, CliError> {
@@ -249,7 +273,7 @@ impl Out {
     }
 }
 
-fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(bytes)?;
     stdout.flush()?;

@@ -268,6 +268,92 @@ impl Harbour for Fake {
     async fn inspect_container(self, _: Context, _: String) -> Result<String, Error> {
         unsupported()
     }
+
+    // --- Spark --- (the real daemon's Spark is tested in the workspace's tests/spark.rs)
+
+    async fn spark_runtime(self, _: Context) -> Result<harbour_shared::RuntimeInfo, Error> {
+        unsupported()
+    }
+
+    async fn list_clusters(self, _: Context) -> Result<Vec<harbour_shared::Cluster>, Error> {
+        unsupported()
+    }
+
+    async fn get_cluster(self, _: Context, _: String) -> Result<harbour_shared::Cluster, Error> {
+        unsupported()
+    }
+
+    async fn create_cluster(
+        self,
+        _: Context,
+        _: harbour_shared::ClusterSpec,
+    ) -> Result<harbour_shared::Cluster, Error> {
+        unsupported()
+    }
+
+    async fn add_cluster(
+        self,
+        _: Context,
+        _: harbour_shared::ExternalClusterSpec,
+    ) -> Result<harbour_shared::Cluster, Error> {
+        unsupported()
+    }
+
+    async fn delete_cluster(self, _: Context, _: String) -> Result<harbour_shared::Cluster, Error> {
+        unsupported()
+    }
+
+    async fn restart_cluster(
+        self,
+        _: Context,
+        _: String,
+    ) -> Result<harbour_shared::Cluster, Error> {
+        unsupported()
+    }
+
+    async fn test_cluster(
+        self,
+        _: Context,
+        _: String,
+    ) -> Result<Vec<harbour_shared::ClusterCheck>, Error> {
+        unsupported()
+    }
+
+    async fn spark_progress(
+        self,
+        _: Context,
+        _: RunId,
+    ) -> Result<harbour_shared::SparkProgress, Error> {
+        unsupported()
+    }
+
+    async fn sql(
+        self,
+        _: Context,
+        _: harbour_shared::SqlRequest,
+    ) -> Result<harbour_shared::SqlResult, Error> {
+        unsupported()
+    }
+
+    async fn cancel_sql(self, _: Context, _: String) -> Result<u32, Error> {
+        unsupported()
+    }
+
+    async fn list_tables(self, _: Context) -> Result<Vec<harbour_shared::Table>, Error> {
+        unsupported()
+    }
+
+    async fn add_table(
+        self,
+        _: Context,
+        _: harbour_shared::TableSpec,
+    ) -> Result<harbour_shared::Table, Error> {
+        unsupported()
+    }
+
+    async fn drop_table(self, _: Context, _: String) -> Result<harbour_shared::Table, Error> {
+        unsupported()
+    }
 }
 
 fn run(id: i64) -> Run {
@@ -290,6 +376,7 @@ fn run(id: i64) -> Run {
         exit_code: None,
         stdout_bytes: 0,
         stderr_bytes: 0,
+        spark: None,
     }
 }
 

@@ -14,6 +14,7 @@ mod fake;
 pub mod follow;
 pub mod monitor;
 pub mod render;
+pub mod spark;
 pub mod spec;
 pub mod table;
 

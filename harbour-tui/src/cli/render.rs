@@ -348,6 +348,7 @@ mod tests {
             exit_code: Some(2),
             stdout_bytes: 2048,
             stderr_bytes: 0,
+            spark: None,
         }
     }
 

@@ -69,6 +69,7 @@ pub fn update_patch(args: &JobUpdateArgs, base: &Path) -> Result<JobPatch, CliEr
         retry_backoff_secs: args.retry_backoff,
         timeout_secs: optional_change(args.timeout, args.no_timeout),
         spark_conf: list_change(&args.conf, args.no_conf),
+        cluster: None,
     };
     if patch.is_empty() {
         return Err(CliError::usage(
@@ -117,6 +118,17 @@ fn apply_options(spec: &mut JobSpec, options: &RunOptions, base: &Path) -> Resul
         spec.retry_backoff_secs = backoff;
     }
     spec.spark_conf = options.conf.clone();
+    spec.cluster = options.cluster.clone();
+    spec.py_files = options
+        .py_files
+        .iter()
+        .map(|f| script_path(f, base))
+        .collect::<Result<_, _>>()?;
+    spec.jars = options
+        .jars
+        .iter()
+        .map(|f| script_path(f, base))
+        .collect::<Result<_, _>>()?;
     Ok(())
 }
 

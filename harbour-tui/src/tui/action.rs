@@ -15,16 +15,18 @@ pub enum Screen {
     Jobs,
     Logs,
     Details,
+    Sql,
     Monitor,
 }
 
 impl Screen {
     /// The screens `[`/`]` cycle through. Details is reached from a run, not by cycling.
-    pub const CYCLE: [Screen; 5] = [
+    pub const CYCLE: [Screen; 6] = [
         Self::Dashboard,
         Self::Runs,
         Self::Jobs,
         Self::Logs,
+        Self::Sql,
         Self::Monitor,
     ];
 
@@ -36,6 +38,7 @@ impl Screen {
             Self::Logs => "Logs",
             Self::Details => "Run details",
             Self::Monitor => "Monitor",
+            Self::Sql => "SQL",
         }
     }
 
@@ -48,6 +51,7 @@ impl Screen {
             Self::Logs => "logs",
             Self::Details => "details",
             Self::Monitor => "monitor",
+            Self::Sql => "sql",
         }
     }
 }
@@ -66,6 +70,7 @@ pub enum Action {
     GoJobs,
     GoLogs,
     GoMonitor,
+    GoSql,
     Up,
     Down,
     Left,
@@ -106,7 +111,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 44] = [
+    pub const ALL: [Action; 45] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -118,6 +123,7 @@ impl Action {
         Self::GoJobs,
         Self::GoLogs,
         Self::GoMonitor,
+        Self::GoSql,
         Self::Up,
         Self::Down,
         Self::Left,
@@ -176,6 +182,7 @@ impl Action {
             Self::GoJobs => "jobs",
             Self::GoLogs => "logs",
             Self::GoMonitor => "monitor",
+            Self::GoSql => "SQL console",
             Self::Up => "up",
             Self::Down => "down",
             Self::Left => "left / scroll left",

@@ -9,7 +9,7 @@ use crossterm::event::KeyEvent;
 use harbour_shared::{
     Container, ContainerAction, Dashboard, EventBatch, EventKind, HealthReport, Job, JobId,
     JobKind, JobSpec, LogChunk, LogStream, MetricHistory, MetricsNow, Run, RunDetail, RunId,
-    UnixMillis,
+    SparkProgress, SqlResult, UnixMillis,
 };
 
 use super::action::{Action, Screen};
@@ -22,6 +22,7 @@ use super::keymap::Keymap;
 use super::logs::{ChunkKind, LogRequest, LogView};
 use super::monitor::MonitorState;
 use super::runs::RunsState;
+use super::sql::{EditorOutcome, SqlState};
 use super::theme::Theme;
 use super::widgets::Load;
 
@@ -34,9 +35,18 @@ pub enum Command {
     FetchJobs,
     FetchDashboard,
     FetchRun(RunId),
+    /// A pyspark run's jobs, stages and executors.
+    FetchSparkProgress(RunId),
+    /// Run SQL on a cluster's Connect session (`None`: local).
+    RunSql {
+        query: String,
+        cluster: Option<String>,
+    },
+    /// Interrupt the queries running on a cluster's session.
+    CancelSql(String),
     Kill(RunId),
     Restart(RunId),
-    Submit(JobSpec),
+    Submit(Box<JobSpec>),
     RunJob(JobId, String),
     SetPaused(JobId, bool),
     DeleteJob(JobId, String),
@@ -107,6 +117,8 @@ pub enum Msg {
     Jobs(Result<Vec<Job>, String>),
     Dashboard(Result<Box<Dashboard>, String>),
     RunDetail(RunId, Result<Box<RunDetail>, String>),
+    SparkProgress(RunId, Result<Box<SparkProgress>, String>),
+    SqlDone(Result<Box<SqlResult>, String>),
     LogChunk {
         epoch: u64,
         stream: LogStream,
@@ -124,7 +136,7 @@ pub enum Msg {
         why: String,
     },
     /// A run was made (submit, restart, run now).
-    RunMade(Result<Run, String>),
+    RunMade(Result<Box<Run>, String>),
     /// The outcome of an action, for the status line.
     Done(Result<String, String>),
     MonitorHistory(Result<Vec<MetricHistory>, String>),
@@ -175,6 +187,7 @@ pub struct App {
     pub jobs: JobsState,
     pub dash: DashState,
     pub details: DetailsState,
+    pub sql: SqlState,
     pub monitor: MonitorState,
     pub logs: Option<LogView>,
     pub overlay: Option<Overlay>,
@@ -201,6 +214,7 @@ impl App {
             jobs: JobsState::default(),
             dash: DashState::default(),
             details: DetailsState::default(),
+            sql: SqlState::default(),
             monitor: MonitorState::new(),
             logs: None,
             overlay: None,
@@ -257,6 +271,12 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.now_ms = now;
+                // A running Spark run's progress is polled while its details are shown.
+                let poll = if self.screen == Screen::Details {
+                    self.details.spark_poll(now)
+                } else {
+                    None
+                };
                 // Messages fade after a while; errors stay until replaced.
                 if let Some(s) = &self.status
                     && s.level == Level::Info
@@ -264,7 +284,9 @@ impl App {
                 {
                     self.status = None;
                 }
-                self.monitor_tick()
+                let mut out: Vec<Command> = poll.into_iter().collect();
+                out.extend(self.monitor_tick());
+                out
             }
             Msg::Connected { version, socket } => {
                 let was_down = matches!(self.conn, Conn::Reconnecting { .. });
@@ -330,11 +352,28 @@ impl App {
                 if self.details.run == Some(id) {
                     match r {
                         Ok(d) => {
+                            let spark = d.run.kind == JobKind::Pyspark;
                             self.details.detail = Some(*d);
                             self.details.load = Load::Loaded;
+                            if spark && !self.details.spark_in_flight {
+                                self.details.spark_in_flight = true;
+                                self.details.spark_fetched_ms = self.now_ms;
+                                return vec![Command::FetchSparkProgress(id)];
+                            }
                         }
                         Err(e) => self.details.load = Load::Failed(e),
                     }
+                }
+                Vec::new()
+            }
+            Msg::SqlDone(r) => {
+                self.sql.finish(r.map(|b| *b));
+                Vec::new()
+            }
+            Msg::SparkProgress(id, r) => {
+                if self.details.run == Some(id) {
+                    self.details.spark_in_flight = false;
+                    self.details.spark = Some(r.map(|p| *p));
                 }
                 Vec::new()
             }
@@ -372,7 +411,7 @@ impl App {
                     Ok(run) => {
                         self.info(format!("run {} queued ({})", run.id, run.job_name));
                         let id = run.id;
-                        self.runs.upsert(run);
+                        self.runs.upsert(*run);
                         self.runs.rebuild(Some(id));
                         self.runs.select_id(id);
                     }
@@ -480,6 +519,8 @@ impl App {
                         .map_or_else(|| format!("job {job}"), |j| j.name().to_owned());
                     self.warn(format!("{name}: scheduled run skipped: {reason}"));
                 }
+                // Clusters have no screen here yet; the dashboard counts them.
+                EventKind::ClusterChanged(_) | EventKind::ClusterDeleted(_) => dash_changed = true,
                 // The dashboard's health summary changed.
                 EventKind::HealthChanged(_) => dash_changed = true,
             }
@@ -609,6 +650,7 @@ impl App {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
+            Screen::Sql => None,
             Screen::Logs => self.logs.as_ref().map(|v| v.run),
             Screen::Jobs => self
                 .jobs
@@ -686,6 +728,9 @@ impl App {
                 (None, Some(id)) => self.open_logs(id),
                 (None, None) => self.go(Screen::Logs),
             },
+            Action::GoSql => self.go(Screen::Sql),
+            Action::Refresh if self.screen == Screen::Sql => self.run_sql(),
+            Action::Kill if self.screen == Screen::Sql => self.cancel_sql(),
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
                 let delta = match action {
                     Action::Up => -1,
@@ -745,6 +790,10 @@ impl App {
                     None => Vec::new(),
                 },
                 Screen::Dashboard => self.go(Screen::Runs),
+                Screen::Sql => {
+                    self.sql.editing = true;
+                    Vec::new()
+                }
                 _ => Vec::new(),
             },
             Action::Filter => {
@@ -1009,10 +1058,49 @@ impl App {
                     .unwrap_or_default();
                 return self.log_commands(reqs);
             }
+            Screen::Sql => self.sql.scroll_by(delta),
             Screen::Monitor => self.monitor.move_by(delta),
             Screen::Dashboard => {}
         }
         Vec::new()
+    }
+
+    /// Runs the SQL screen's query, unless one is running or it is empty.
+    pub(super) fn run_sql(&mut self) -> Vec<Command> {
+        if !self.connected() {
+            self.warn("not connected to harbourd");
+            return Vec::new();
+        }
+        match self.sql.start(self.now_ms) {
+            Some(query) => vec![Command::RunSql {
+                query,
+                cluster: self.sql.cluster.clone(),
+            }],
+            None => Vec::new(),
+        }
+    }
+
+    pub(super) fn cancel_sql(&mut self) -> Vec<Command> {
+        if !self.sql.running() {
+            return Vec::new();
+        }
+        self.info("cancelling the query");
+        vec![Command::CancelSql(
+            self.sql.cluster.clone().unwrap_or_else(|| "local".into()),
+        )]
+    }
+
+    /// A key while the SQL editor has focus.
+    pub(super) fn on_sql_key(&mut self, key: &KeyEvent) -> Vec<Command> {
+        match self.sql.edit(key) {
+            EditorOutcome::None => Vec::new(),
+            EditorOutcome::Run(_) => self.run_sql(),
+            EditorOutcome::Cancel => self.cancel_sql(),
+            EditorOutcome::Leave => {
+                self.sql.editing = false;
+                Vec::new()
+            }
+        }
     }
 
     pub(super) fn yank_text(&self) -> Option<String> {
@@ -1047,6 +1135,7 @@ impl App {
                     .collect::<Vec<_>>()
                     .join("\n")
             }),
+            Screen::Sql => Some(self.sql.text.clone()),
             Screen::Monitor => self.monitor.selected_container().map(|c| c.id.clone()),
             Screen::Dashboard => None,
         }

@@ -1,7 +1,10 @@
-//! Run details: the spec the run ran, its state history, environment, timing, log files and
-//! (for Spark runs, once the daemon reports one) the Spark UI link.
+//! Run details: the spec the run ran, its state history, environment, timing, log files and,
+//! for pyspark runs, the Spark application: its UI link and its jobs and stages as progress
+//! bars (polled from the daemon while the run is active; from the event log after).
 
-use harbour_shared::{JobSource, RunDetail, RunId, UnixMillis};
+use harbour_shared::{
+    JobKind, JobSource, ProgressSource, RunDetail, RunId, SparkProgress, TaskCounts, UnixMillis,
+};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -17,9 +20,150 @@ pub struct DetailsState {
     pub load: Load,
     pub detail: Option<RunDetail>,
     pub scroll: u16,
+    /// The Spark progress of a pyspark run, once asked for.
+    pub spark: Option<Result<SparkProgress, String>>,
+    pub spark_in_flight: bool,
+    pub spark_fetched_ms: UnixMillis,
+}
+
+/// How often a running Spark run's progress is asked for.
+const SPARK_POLL_MS: i64 = 1_000;
+
+/// `[####>>----]`: done (completed or skipped), running, and waiting tasks.
+pub fn task_bar(t: &TaskCounts, width: usize) -> String {
+    let total = t.total.max(1) as usize;
+    let done = ((t.completed + t.skipped) as usize).min(total);
+    let active = (t.active as usize).min(total - done);
+    let filled = done * width / total;
+    let running = (active * width).div_ceil(total).min(width - filled);
+    format!(
+        "[{}{}{}]",
+        "#".repeat(filled),
+        ">".repeat(running),
+        "-".repeat(width - filled - running)
+    )
 }
 
 impl DetailsState {
+    /// The command that refreshes a running Spark run's progress, when one is due.
+    pub fn spark_poll(&mut self, now_ms: UnixMillis) -> Option<super::app::Command> {
+        let d = self.detail.as_ref()?;
+        let due = d.run.kind == JobKind::Pyspark
+            && d.run.is_active()
+            && !self.spark_in_flight
+            && now_ms - self.spark_fetched_ms >= SPARK_POLL_MS;
+        if !due {
+            return None;
+        }
+        self.spark_in_flight = true;
+        self.spark_fetched_ms = now_ms;
+        Some(super::app::Command::FetchSparkProgress(d.run.id))
+    }
+
+    fn spark_lines(&self, theme: &Theme, out: &mut Vec<Line<'static>>) {
+        let Some(d) = &self.detail else { return };
+        if d.run.kind != JobKind::Pyspark {
+            return;
+        }
+        let key = |k: &str| Span::styled(format!("{k:<12}"), theme.get("column-header"));
+        out.push(Line::default());
+        out.push(Line::from(Span::styled(
+            "Spark".to_owned(),
+            theme.get("title"),
+        )));
+        if let Some(app) = &d.run.spark {
+            out.push(Line::from(vec![
+                key("cluster"),
+                Span::raw(app.cluster.clone()),
+            ]));
+            out.push(Line::from(vec![
+                key("app"),
+                Span::raw(app.app_id.clone().unwrap_or_else(|| "(starting)".into())),
+            ]));
+            out.push(Line::from(vec![key("ui"), Span::raw(app.ui_url.clone())]));
+        }
+        match &self.spark {
+            None => out.push(Line::from(Span::styled(
+                "  loading progress…",
+                theme.get("dim"),
+            ))),
+            Some(Err(e)) => out.push(Line::from(Span::styled(format!("  {e}"), theme.get("dim")))),
+            Some(Ok(p)) => {
+                let source = match p.source {
+                    ProgressSource::Live => "live from the driver",
+                    ProgressSource::EventLog => "from the event log",
+                };
+                out.push(Line::from(vec![key("progress"), Span::raw(source)]));
+                let status_style = |s: &str| match s {
+                    "FAILED" => theme.get("status-error"),
+                    "RUNNING" | "ACTIVE" => theme.get("status-warn"),
+                    _ => theme.get("dim"),
+                };
+                let counts = |t: &TaskCounts| {
+                    let mut s = format!("{}/{}", t.completed, t.total);
+                    if t.active > 0 {
+                        s.push_str(&format!(" ({} running)", t.active));
+                    }
+                    if t.failed > 0 {
+                        s.push_str(&format!(" ({} failed)", t.failed));
+                    }
+                    if t.skipped > 0 {
+                        s.push_str(&format!(" ({} skipped)", t.skipped));
+                    }
+                    s
+                };
+                for j in &p.jobs {
+                    out.push(Line::from(vec![
+                        Span::raw(format!("  job {:<4}", j.id)),
+                        Span::styled(format!("{:<10}", j.status), status_style(&j.status)),
+                        Span::raw(format!(
+                            "{} {:<18} {}",
+                            task_bar(&j.tasks, 20),
+                            counts(&j.tasks),
+                            j.name
+                        )),
+                    ]));
+                }
+                for s in &p.stages {
+                    out.push(Line::from(vec![
+                        Span::raw(format!(
+                            "    stage {:<5}",
+                            format!("{}.{}", s.id, s.attempt)
+                        )),
+                        Span::styled(format!("{:<10}", s.status), status_style(&s.status)),
+                        Span::raw(format!(
+                            "{} {:<18} {}",
+                            task_bar(&s.tasks, 20),
+                            counts(&s.tasks),
+                            s.name
+                        )),
+                    ]));
+                    if let Some(why) = &s.failure_reason {
+                        out.push(Line::from(Span::styled(
+                            format!("      failed: {}", why.lines().next().unwrap_or_default()),
+                            theme.get("status-error"),
+                        )));
+                    }
+                }
+                for e in &p.executors {
+                    out.push(Line::from(Span::styled(
+                        format!(
+                            "  executor {} {} {} cores, {} active, {} done, {} failed{}",
+                            e.id,
+                            e.host_port,
+                            e.cores,
+                            e.active_tasks,
+                            e.completed_tasks,
+                            e.failed_tasks,
+                            if e.active { "" } else { " (removed)" }
+                        ),
+                        theme.get("dim"),
+                    )));
+                }
+            }
+        }
+    }
+
     /// The text of the screen, also what `y` copies.
     pub fn lines(&self, theme: &Theme, now_ms: UnixMillis) -> Vec<Line<'static>> {
         let Some(d) = &self.detail else {
@@ -174,7 +318,7 @@ impl DetailsState {
         for (k, v) in &d.spec.spark_conf {
             out.push(kv("spark conf", format!("{k}={v}")));
         }
-        // The daemon does not report a Spark UI yet; the slot is here for when it does.
+        self.spark_lines(theme, &mut out);
         out.push(Line::default());
         out.push(section("Environment"));
         if d.spec.env.is_empty() {

@@ -137,13 +137,14 @@ impl fmt::Display for KeyCombo {
 pub type KeymapConfig = BTreeMap<String, BTreeMap<String, Action>>;
 
 /// The sections a keymap may have.
-pub const SECTIONS: [&str; 7] = [
+pub const SECTIONS: [&str; 8] = [
     "global",
     "dashboard",
     "runs",
     "jobs",
     "logs",
     "details",
+    "sql",
     "monitor",
 ];
 
@@ -171,7 +172,8 @@ pub fn default_config() -> KeymapConfig {
             ("2", A::GoRuns),
             ("3", A::GoJobs),
             ("4", A::GoLogs),
-            ("5", A::GoMonitor),
+            ("5", A::GoSql),
+            ("6", A::GoMonitor),
             ("k", A::Up),
             ("up", A::Up),
             ("j", A::Down),
@@ -237,6 +239,7 @@ pub fn default_config() -> KeymapConfig {
         "details",
         &[("l", A::Logs), ("ctrl-k", A::Kill), ("r", A::Restart)],
     );
+    put("sql", &[("i", A::Select), ("ctrl-k", A::Kill)]);
     put(
         "monitor",
         &[

@@ -53,6 +53,9 @@ impl App {
         if let Some((prompt, mut input)) = self.prompt.take() {
             return self.on_prompt_key(prompt, &mut input, key);
         }
+        if self.screen == Screen::Sql && self.sql.editing {
+            return self.on_sql_key(&key);
+        }
         let combo = KeyCombo::from_event(&key);
         match self.keymap.lookup(self.screen, combo) {
             Some(action) => self.apply(action),
@@ -128,7 +131,7 @@ impl App {
                         JobSource::Code(text)
                     };
                     self.info("submitting…");
-                    return vec![Command::Submit(JobSpec::new(form.kind, source))];
+                    return vec![Command::Submit(Box::new(JobSpec::new(form.kind, source)))];
                 }
             }
             _ => match form.field {

@@ -19,14 +19,15 @@ pub enum PaletteCmd {
 }
 
 /// Each command: its name, aliases, and a few words of help.
-pub const COMMANDS: [(&str, &[&str], &str); 13] = [
+pub const COMMANDS: [(&str, &[&str], &str); 14] = [
     ("dashboard", &["dash", "d", "home", "1"], "the dashboard"),
     ("runs", &["run", "r", "2"], "the runs table"),
     ("jobs", &["job", "j", "3"], "the job definitions"),
     ("logs", &["log", "l", "4"], "logs [RUN]: a run's logs"),
+    ("sql", &["query", "5"], "the SQL console"),
     (
         "monitor",
-        &["mon", "m", "metrics", "health", "containers", "docker", "5"],
+        &["mon", "m", "metrics", "health", "containers", "docker", "6"],
         "host charts, services, containers",
     ),
     (
@@ -95,6 +96,7 @@ pub fn parse(line: &str) -> Result<PaletteCmd, String> {
         "dashboard" => PaletteCmd::Go(Screen::Dashboard),
         "runs" => PaletteCmd::Go(Screen::Runs),
         "jobs" => PaletteCmd::Go(Screen::Jobs),
+        "sql" => PaletteCmd::Go(Screen::Sql),
         "monitor" => PaletteCmd::Go(Screen::Monitor),
         "logs" => PaletteCmd::Logs(arg.map(|a| run_arg("logs", Some(a))).transpose()?),
         "describe" => PaletteCmd::Details(run_arg("describe", arg)?),

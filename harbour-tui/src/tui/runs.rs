@@ -403,6 +403,7 @@ pub(crate) mod tests {
             },
             stdout_bytes: 0,
             stderr_bytes: 0,
+            spark: None,
         }
     }
 

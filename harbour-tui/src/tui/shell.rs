@@ -268,6 +268,40 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 .map(Box::new)
                 .map_err(e),
         ),
+        Command::RunSql { query, cluster } => {
+            let mut slow = ctx();
+            slow.deadline = Instant::now() + Duration::from_secs(600);
+            let request = harbour_shared::SqlRequest {
+                query,
+                cluster,
+                limit: 10_000,
+            };
+            Msg::SqlDone(
+                c.rpc
+                    .sql(slow, request)
+                    .await
+                    .flat()
+                    .map(Box::new)
+                    .map_err(e),
+            )
+        }
+        Command::CancelSql(cluster) => Msg::Done(
+            c.rpc
+                .cancel_sql(ctx(), cluster)
+                .await
+                .flat()
+                .map(|n| format!("interrupted {n} query(ies)"))
+                .map_err(|x| format!("cancel: {}", e(x))),
+        ),
+        Command::FetchSparkProgress(id) => Msg::SparkProgress(
+            id,
+            c.rpc
+                .spark_progress(ctx(), id)
+                .await
+                .flat()
+                .map(Box::new)
+                .map_err(e),
+        ),
         Command::Kill(id) => Msg::Done(
             c.rpc
                 .kill_run(ctx(), id)
@@ -281,13 +315,15 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 .restart_run(ctx(), id)
                 .await
                 .flat()
+                .map(Box::new)
                 .map_err(|x| format!("restart run {id}: {}", e(x))),
         ),
         Command::Submit(spec) => Msg::RunMade(
             c.rpc
-                .submit(ctx(), spec)
+                .submit(ctx(), *spec)
                 .await
                 .flat()
+                .map(Box::new)
                 .map_err(|x| format!("submit: {}", e(x))),
         ),
         Command::RunJob(id, name) => Msg::RunMade(
@@ -295,6 +331,7 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 .run_job(ctx(), harbour_shared::JobRef::Id(id))
                 .await
                 .flat()
+                .map(Box::new)
                 .map_err(|x| format!("run {name}: {}", e(x))),
         ),
         Command::SetPaused(id, paused) => Msg::Done(

@@ -252,19 +252,21 @@ fn navigation_by_number_brackets_palette_and_esc() {
     a.update(key(']'));
     assert_eq!(a.screen, Screen::Logs);
     a.update(key(']'));
+    assert_eq!(a.screen, Screen::Sql);
+    a.update(key(']'));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(key(']'));
     assert_eq!(a.screen, Screen::Dashboard);
     a.update(key('['));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(key('['));
-    assert_eq!(a.screen, Screen::Logs);
+    assert_eq!(a.screen, Screen::Sql);
     a.update(key(':'));
     typed(&mut a, "jobs");
     a.update(code(KeyCode::Enter));
     assert_eq!(a.screen, Screen::Jobs);
     a.update(code(KeyCode::Esc));
-    assert_eq!(a.screen, Screen::Logs, "esc goes back");
+    assert_eq!(a.screen, Screen::Sql, "esc goes back");
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(code(KeyCode::Esc));
@@ -412,10 +414,10 @@ fn submit_form_makes_a_spec() {
     let cmds = a.update(code(KeyCode::Enter));
     let mut want = JobSpec::new(JobKind::Python, JobSource::File("/work/etl.py".into()));
     want.name = String::new();
-    assert_eq!(cmds, [Command::Submit(want)]);
+    assert_eq!(cmds, [Command::Submit(Box::new(want))]);
     let mut made = run(9, "etl.py", Lifecycle::Queued, None);
     made.started_ms = None;
-    a.update(Msg::RunMade(Ok(made)));
+    a.update(Msg::RunMade(Ok(Box::new(made))));
     assert_eq!(
         a.runs.selected_run().unwrap().id,
         RunId(9),
@@ -1058,7 +1060,7 @@ fn health_report() -> harbour_shared::HealthReport {
 /// Monitor open and fed what the daemon would answer.
 fn monitor() -> App {
     let mut a = loaded();
-    let out = a.update(key('5'));
+    let out = a.update(key('6'));
     assert_eq!(a.screen, Screen::Monitor);
     assert!(out.contains(&Command::FetchMonitorLive), "{out:?}");
     a.update(Msg::MonitorLive {
@@ -1074,7 +1076,7 @@ fn monitor() -> App {
 #[test]
 fn monitor_asks_for_history_by_window_and_zooms() {
     let mut a = loaded();
-    let out = a.update(key('5'));
+    let out = a.update(key('6'));
     let Some(Command::FetchMonitorHistory { window_ms, series }) = out
         .iter()
         .find(|c| matches!(c, Command::FetchMonitorHistory { .. }))
@@ -1205,7 +1207,7 @@ fn snapshot_monitor() {
 
     // No Docker, a failed health call, no history yet.
     let mut e = loaded();
-    e.update(key('5'));
+    e.update(key('6'));
     snap!("monitor_loading", draw(&e, 80, 24));
     e.update(Msg::MonitorLive {
         now: Err("metrics unavailable: the first sample is not taken yet".into()),
@@ -1218,4 +1220,147 @@ fn snapshot_monitor() {
     });
     e.update(Msg::MonitorHistory(Ok(vec![])));
     snap!("monitor_no_docker", draw(&e, 120, 30));
+}
+
+// ---- Spark: the SQL screen and a pyspark run's progress ---------------------------------
+
+fn sql_result() -> harbour_shared::SqlResult {
+    let col = |name: &str, ty: &str| harbour_shared::SqlColumn {
+        name: name.into(),
+        data_type: ty.into(),
+    };
+    harbour_shared::SqlResult {
+        cluster: "local".into(),
+        columns: vec![
+            col("region", "Utf8"),
+            col("n", "Int64"),
+            col("total", "Float64"),
+        ],
+        rows: vec![
+            vec![
+                Some("east".into()),
+                Some("25000".into()),
+                Some("1237500".into()),
+            ],
+            vec![Some("north".into()), Some("25000".into()), None],
+        ],
+        truncated: false,
+        elapsed_ms: 214,
+    }
+}
+
+#[test]
+fn sql_screen_edits_runs_shows_results_and_cancels() {
+    let mut a = loaded();
+    a.update(key('5'));
+    assert_eq!(a.screen, Screen::Sql);
+    snap!("sql_empty", draw(&a, 80, 24));
+    a.update(code(KeyCode::Enter));
+    assert!(a.sql.editing, "enter starts editing");
+    typed(&mut a, "SELECT region, count(*) AS n FROM sales");
+    a.update(code(KeyCode::Enter));
+    typed(&mut a, "GROUP BY region");
+    // `q` is text while editing, not quit.
+    assert!(!a.quit);
+    let cmds = a.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('r'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(
+        cmds,
+        [Command::RunSql {
+            query: "SELECT region, count(*) AS n FROM sales\nGROUP BY region".into(),
+            cluster: None,
+        }]
+    );
+    snap!("sql_running", draw(&a, 80, 24));
+    let cancel = a.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('k'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(cancel, [Command::CancelSql("local".into())]);
+    a.update(Msg::SqlDone(Ok(Box::new(sql_result()))));
+    a.update(code(KeyCode::Esc));
+    assert!(!a.sql.editing);
+    snap!("sql_results_100x24", draw(&a, 100, 24));
+    a.update(Msg::SqlDone(Err(
+        "invalid query: [PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'. (line 1, pos 0)"
+            .into(),
+    )));
+    snap!("sql_error", draw(&a, 80, 24));
+    assert_eq!(a.sql.history.len(), 1);
+}
+
+#[test]
+fn a_pyspark_run_shows_its_stages_and_polls_while_running() {
+    let mut a = loaded();
+    a.update(key('j'));
+    a.update(code(KeyCode::Enter));
+    let mut d = detail();
+    d.run.kind = JobKind::Pyspark;
+    d.run.lifecycle = Lifecycle::Running;
+    d.run.result = None;
+    d.run.spark = Some(harbour_shared::SparkAppRef {
+        cluster: "etl".into(),
+        app_id: Some("app-20261121-0001".into()),
+        ui_url: "http://127.0.0.1:4050".into(),
+        event_log_dir: "/data/spark-events".into(),
+    });
+    let id = d.run.id;
+    let cmds = a.update(Msg::RunDetail(id, Ok(Box::new(d))));
+    assert_eq!(cmds, [Command::FetchSparkProgress(id)]);
+    let tasks = |total, completed, active, failed| harbour_shared::TaskCounts {
+        total,
+        completed,
+        active,
+        failed,
+        ..harbour_shared::TaskCounts::default()
+    };
+    let progress = harbour_shared::SparkProgress {
+        app_id: Some("app-20261121-0001".into()),
+        app_name: Some("report".into()),
+        source: harbour_shared::ProgressSource::Live,
+        jobs: vec![harbour_shared::SparkJob {
+            id: 0,
+            name: "collect at app.py:9".into(),
+            status: "RUNNING".into(),
+            stage_ids: vec![0, 1],
+            tasks: tasks(6, 4, 2, 1),
+            submitted_ms: None,
+            completed_ms: None,
+        }],
+        stages: vec![harbour_shared::SparkStage {
+            id: 0,
+            attempt: 0,
+            name: "map at app.py:7".into(),
+            status: "ACTIVE".into(),
+            tasks: tasks(4, 2, 2, 1),
+            failure_reason: None,
+            submitted_ms: None,
+            completed_ms: None,
+        }],
+        executors: vec![],
+    };
+    a.update(Msg::SparkProgress(id, Ok(Box::new(progress))));
+    let text = a
+        .details
+        .lines(&a.theme, NOW)
+        .iter()
+        .map(|l| {
+            l.spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(text.contains("app-20261121-0001"), "{text}");
+    assert!(text.contains("[#############>>>>>>>]"), "{text}");
+    assert!(text.contains("4/6 (2 running) (1 failed)"), "{text}");
+    // While it runs, progress is asked for again once a second.
+    assert!(a.update(Msg::Tick(NOW + 500)).is_empty());
+    assert_eq!(
+        a.update(Msg::Tick(NOW + 1_500)),
+        [Command::FetchSparkProgress(id)]
+    );
 }

@@ -16,10 +16,11 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use harbour_shared::{
-    Container, ContainerAction, ContainerLogChunk, Dashboard, Error, EventBatch, EventKind,
-    Harbour, HealthReport, Hello, Job, JobId, JobPatch, JobRef, JobSpec, LogChunk, LogStream,
-    MAX_FRAME_BYTES, MAX_LOG_CHUNK_BYTES, MAX_WAIT_MS, MetricHistory, MetricsNow, PROTOCOL_VERSION,
-    Run, RunDetail, RunFilter, RunId, Status, Trigger,
+    Cluster, ClusterCheck, ClusterSpec, Container, ContainerAction, ContainerLogChunk, Dashboard,
+    Error, EventBatch, EventKind, ExternalClusterSpec, Harbour, HealthReport, Hello, Job, JobId,
+    JobPatch, JobRef, JobSpec, LogChunk, LogStream, MAX_FRAME_BYTES, MAX_LOG_CHUNK_BYTES,
+    MAX_WAIT_MS, MetricHistory, MetricsNow, PROTOCOL_VERSION, Run, RunDetail, RunFilter, RunId,
+    RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table, TableSpec, Trigger,
 };
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel as _};
@@ -36,6 +37,7 @@ use crate::events::EventBus;
 use crate::monitor::Monitor;
 use crate::runs::logs::{LiveLogs, RunDirs, read_at, read_marks};
 use crate::runs::supervisor::{Runs, no_such_run};
+use crate::spark::Spark;
 use crate::store::runs::{self as run_rows, NewRun};
 use crate::store::{Store, StoreError, jobs};
 
@@ -56,6 +58,7 @@ pub struct Daemon {
     pub events: Arc<EventBus>,
     pub live: Arc<LiveLogs>,
     pub runs: Runs,
+    pub spark: Arc<Spark>,
     pub dirs: RunDirs,
     pub config: Config,
     pub paths: Paths,
@@ -188,7 +191,7 @@ impl Api {
     }
 
     fn spark_configured(&self) -> bool {
-        self.daemon.config.spark.home.is_some()
+        self.daemon.spark.runtime.is_some()
     }
 
     /// Announces a job as it now is and tells the scheduler.
@@ -254,11 +257,10 @@ impl Harbour for Api {
             runs,
             max_concurrent_runs: u32::try_from(d.config.runs.max_concurrent).unwrap_or(u32::MAX),
             spark_home: d
-                .config
                 .spark
-                .home
+                .runtime
                 .as_ref()
-                .map(|h| h.display().to_string()),
+                .map(|r| r.spark_home.display().to_string()),
         })
     }
 
@@ -273,7 +275,7 @@ impl Harbour for Api {
                 scheduled_jobs,
                 runs: run_rows::counts(c)?,
                 notebooks: 0,
-                clusters: 0,
+                clusters: crate::store::clusters::list(c)?.len() as u64 + 1,
                 trend: run_rows::trend(c, 7, now)?,
                 recent_failures: run_rows::recent_failures(c, 10)?,
                 host,
@@ -382,6 +384,9 @@ impl Harbour for Api {
         }
         if let Some(conf) = patch.spark_conf {
             spec.spark_conf = conf;
+        }
+        if let Some(cluster) = patch.cluster {
+            spec.cluster = cluster;
         }
         let spec = validate::spec(spec, self.spark_configured())?;
         let id = current.id;
@@ -644,6 +649,71 @@ impl Harbour for Api {
         Ok(d.events
             .next(after_seq, Duration::from_millis(wait_ms.min(MAX_WAIT_MS)))
             .await)
+    }
+
+    // --- Spark ---
+
+    async fn spark_runtime(self, _: Context) -> Result<RuntimeInfo, Error> {
+        let d = self.greeted()?;
+        let (config, data_dir) = (d.config.spark.clone(), d.paths.data_dir.clone());
+        tokio::task::spawn_blocking(move || crate::spark::runtime::info(&config, &data_dir))
+            .await
+            .map_err(internal)
+    }
+
+    async fn list_clusters(self, _: Context) -> Result<Vec<Cluster>, Error> {
+        self.greeted()?.spark.list_clusters().await
+    }
+
+    async fn get_cluster(self, _: Context, name: String) -> Result<Cluster, Error> {
+        self.greeted()?.spark.get_cluster(name.trim()).await
+    }
+
+    async fn create_cluster(self, _: Context, spec: ClusterSpec) -> Result<Cluster, Error> {
+        self.greeted()?.spark.create_cluster(spec).await
+    }
+
+    async fn add_cluster(self, _: Context, spec: ExternalClusterSpec) -> Result<Cluster, Error> {
+        self.greeted()?.spark.add_external(spec).await
+    }
+
+    async fn delete_cluster(self, _: Context, name: String) -> Result<Cluster, Error> {
+        self.greeted()?.spark.delete_cluster(name.trim()).await
+    }
+
+    async fn restart_cluster(self, _: Context, name: String) -> Result<Cluster, Error> {
+        self.greeted()?.spark.restart_cluster(name.trim()).await
+    }
+
+    async fn test_cluster(self, _: Context, name: String) -> Result<Vec<ClusterCheck>, Error> {
+        self.greeted()?.spark.test_cluster(name.trim()).await
+    }
+
+    async fn spark_progress(self, _: Context, run: RunId) -> Result<SparkProgress, Error> {
+        let found = self
+            .store(move |c| Ok(run_rows::get(c, run)?.ok_or_else(|| no_such_run(run))))
+            .await?;
+        self.daemon.spark.progress(&found).await
+    }
+
+    async fn sql(self, _: Context, request: SqlRequest) -> Result<SqlResult, Error> {
+        self.greeted()?.spark.sql(request).await
+    }
+
+    async fn cancel_sql(self, _: Context, cluster: String) -> Result<u32, Error> {
+        self.greeted()?.spark.cancel_sql(cluster.trim()).await
+    }
+
+    async fn list_tables(self, _: Context) -> Result<Vec<Table>, Error> {
+        self.greeted()?.spark.list_tables().await
+    }
+
+    async fn add_table(self, _: Context, spec: TableSpec) -> Result<Table, Error> {
+        self.greeted()?.spark.add_table(spec).await
+    }
+
+    async fn drop_table(self, _: Context, name: String) -> Result<Table, Error> {
+        self.greeted()?.spark.drop_table(name.trim()).await
     }
 
     // --- Monitoring ---

@@ -68,9 +68,31 @@ pub fn spec(mut spec: JobSpec, spark_configured: bool) -> Result<JobSpec, Error>
     if spec.kind == JobKind::Pyspark && !spark_configured {
         return Err(Error::unavailable(
             "Spark runtime",
-            "not configured: set [spark] home in harbourd.toml to a Spark install with \
-             bin/spark-submit, then restart harbourd",
+            "not configured: run `harbourd runtime install` (or set [spark] home in \
+             harbourd.toml to a Spark install with bin/spark-submit), then restart harbourd",
         ));
+    }
+    if spec.kind != JobKind::Pyspark
+        && (spec.cluster.is_some() || !spec.py_files.is_empty() || !spec.jars.is_empty())
+    {
+        return Err(Error::invalid(
+            "cluster",
+            "--cluster, --py-files and --jars are for pyspark runs only",
+        ));
+    }
+    if let Some(cluster) = spec.cluster.take() {
+        let cluster = cluster.trim().to_owned();
+        if !cluster.is_empty() {
+            spec.cluster = Some(cluster);
+        }
+    }
+    for path in spec.py_files.iter().chain(&spec.jars) {
+        if !Path::new(path).is_absolute() {
+            return Err(Error::invalid(
+                "py-files/jars",
+                format!("'{path}' is relative; give absolute paths"),
+            ));
+        }
     }
     if spec.args.len() > MAX_ARGS {
         return Err(Error::invalid(

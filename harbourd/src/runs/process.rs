@@ -20,6 +20,7 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
 use super::state::Exit;
+use crate::spark::submit::SparkLaunch;
 
 /// The programs runs are executed with.
 #[derive(Debug, Clone)]
@@ -33,8 +34,8 @@ pub struct Runtime {
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error(
-        "Spark runtime not configured: set [spark] home in harbourd.toml to a Spark install \
-         (a SPARK_HOME with bin/spark-submit)"
+        "Spark runtime not configured: run `harbourd runtime install`, or set [spark] home in \
+         harbourd.toml to a Spark install (a SPARK_HOME with bin/spark-submit)"
     )]
     SparkNotConfigured,
     #[error("script {0} is not there any more (or not readable by harbourd): {1}")]
@@ -44,8 +45,14 @@ pub enum CommandError {
 }
 
 /// The argv of a run. Inline pyspark code is written to `app_dir/app.py` first, because
-/// spark-submit takes a file.
-pub fn argv(spec: &JobSpec, rt: &Runtime, app_dir: &Path) -> Result<Vec<String>, CommandError> {
+/// spark-submit takes a file. A pyspark run needs its `spark` launch (master, event log, UI
+/// port); without one it falls back to `rt.spark_home` with Spark's defaults.
+pub fn argv(
+    spec: &JobSpec,
+    rt: &Runtime,
+    app_dir: &Path,
+    spark: Option<&SparkLaunch>,
+) -> Result<Vec<String>, CommandError> {
     let text = |p: &Path| p.to_string_lossy().into_owned();
     let check_file = |path: &str| {
         fs::metadata(path)
@@ -81,10 +88,11 @@ pub fn argv(spec: &JobSpec, rt: &Runtime, app_dir: &Path) -> Result<Vec<String>,
             vec![text(&rt.python), path.clone()]
         }
         (JobKind::Pyspark, source) => {
-            let home = rt
-                .spark_home
-                .as_ref()
-                .ok_or(CommandError::SparkNotConfigured)?;
+            let submit = match (spark, &rt.spark_home) {
+                (Some(launch), _) => launch.spark_submit.clone(),
+                (None, Some(home)) => home.join("bin/spark-submit"),
+                (None, None) => return Err(CommandError::SparkNotConfigured),
+            };
             let app = match source {
                 JobSource::File(path) => {
                     check_file(path)?;
@@ -96,10 +104,15 @@ pub fn argv(spec: &JobSpec, rt: &Runtime, app_dir: &Path) -> Result<Vec<String>,
                     text(&app)
                 }
             };
-            let mut argv = vec![text(&home.join("bin/spark-submit"))];
-            for (key, value) in &spec.spark_conf {
-                argv.push("--conf".into());
-                argv.push(format!("{key}={value}"));
+            let mut argv = vec![text(&submit)];
+            match spark {
+                Some(launch) => argv.extend(launch.options(spec)),
+                None => {
+                    for (key, value) in &spec.spark_conf {
+                        argv.push("--conf".into());
+                        argv.push(format!("{key}={value}"));
+                    }
+                }
             }
             argv.push(app);
             argv
@@ -293,7 +306,7 @@ mod tests {
         let mut spec = JobSpec::new(JobKind::Shell, JobSource::Code("echo \"$1\"".into()));
         spec.name = "greet".into();
         spec.args = vec!["a b; rm -rf /".into()];
-        let argv = argv(&spec, &rt(), Path::new("/nonexistent")).unwrap();
+        let argv = argv(&spec, &rt(), Path::new("/nonexistent"), None).unwrap();
         assert_eq!(
             argv,
             ["/bin/sh", "-c", "echo \"$1\"", "greet", "a b; rm -rf /"]
@@ -303,7 +316,7 @@ mod tests {
     #[test]
     fn pyspark_needs_a_runtime_and_a_script() {
         let spec = JobSpec::new(JobKind::Pyspark, JobSource::File("/etc/hostname".into()));
-        let err = argv(&spec, &rt(), Path::new("/")).unwrap_err();
+        let err = argv(&spec, &rt(), Path::new("/"), None).unwrap_err();
         assert!(
             err.to_string().contains("Spark runtime not configured"),
             "{err}"
@@ -314,10 +327,10 @@ mod tests {
         };
         let missing = JobSpec::new(JobKind::Pyspark, JobSource::File("/no/such/app.py".into()));
         assert!(matches!(
-            argv(&missing, &with_spark, Path::new("/")),
+            argv(&missing, &with_spark, Path::new("/"), None),
             Err(CommandError::ScriptMissing(..))
         ));
-        let ok = argv(&spec, &with_spark, Path::new("/")).unwrap();
+        let ok = argv(&spec, &with_spark, Path::new("/"), None).unwrap();
         assert_eq!(ok, ["/opt/spark/bin/spark-submit", "/etc/hostname"]);
     }
 

@@ -24,6 +24,8 @@ use super::process::{self, Launch, Runtime};
 use super::state::{self, Exit, RunState, Step, StopReason};
 use crate::clock::now_ms;
 use crate::events::EventBus;
+use crate::spark::Spark;
+use crate::spark::submit::SparkLaunch;
 use crate::store::runs::{self as run_rows, NewRun, StateChange};
 use crate::store::{Store, StoreResult};
 
@@ -40,6 +42,8 @@ pub struct SupervisorConfig {
     pub kill_grace: Duration,
     pub runtime: Runtime,
     pub dirs: RunDirs,
+    /// Resolves what pyspark runs are submitted with, and watches their applications.
+    pub spark: Option<Arc<Spark>>,
 }
 
 /// What the supervisor's handle needs of the daemon's shared parts.
@@ -354,14 +358,35 @@ impl Actor {
             .await
             .ok()
             .flatten();
-        let env = run_env(id, &spec, run.as_ref());
-        let (dirs, runtime, spec_for_spawn) = (
+        let launch = match (&self.config.spark, spec.kind) {
+            (Some(spark), harbour_shared::JobKind::Pyspark) => {
+                match spark.launch_for(&spec).await {
+                    Ok(launch) => Some(launch),
+                    Err(why) => {
+                        self.spawn_failed(id, why).await;
+                        return;
+                    }
+                }
+            }
+            _ => None,
+        };
+        let mut env = launch.as_ref().map(|l| l.env.clone()).unwrap_or_default();
+        env.extend(run_env(id, &spec, run.as_ref()));
+        let (dirs, runtime, spec_for_spawn, launch_for_spawn) = (
             self.config.dirs.clone(),
             self.config.runtime.clone(),
             spec.clone(),
+            launch.clone(),
         );
         let spawned = tokio::task::spawn_blocking(move || {
-            prepare_and_spawn(id, &spec_for_spawn, &dirs, &runtime, env)
+            prepare_and_spawn(
+                id,
+                &spec_for_spawn,
+                &dirs,
+                &runtime,
+                env,
+                launch_for_spawn.as_ref(),
+            )
         })
         .await
         .unwrap_or_else(|e| Err(format!("the start task failed: {e}")));
@@ -373,6 +398,19 @@ impl Actor {
             }
         };
         let pgid = spawned.pid;
+        if let (Some(launch), Some(spark)) = (&launch, &self.config.spark) {
+            let app = launch.app_ref();
+            let stored = app.clone();
+            if let Err(e) = self
+                .shared
+                .store
+                .call(move |c| run_rows::set_spark(c, id, &stored))
+                .await
+            {
+                tracing::error!(run = %id, "cannot record its Spark application: {e}");
+            }
+            tokio::spawn(spark.clone().watch_app(id, pgid, app));
+        }
         let timeout = spec.timeout_secs.map(|secs| {
             let tx = self.tx.clone();
             tokio::spawn(async move {
@@ -700,10 +738,11 @@ fn prepare_and_spawn(
     dirs: &RunDirs,
     runtime: &Runtime,
     env: Vec<(String, String)>,
+    spark: Option<&SparkLaunch>,
 ) -> Result<(process::Spawned, Vec<String>), String> {
     let work = dirs.work(id);
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    let argv = process::argv(spec, runtime, &dirs.dir(id)).map_err(|e| e.to_string())?;
+    let argv = process::argv(spec, runtime, &dirs.dir(id), spark).map_err(|e| e.to_string())?;
     let cwd = spec.cwd.as_ref().map_or(work, PathBuf::from);
     let stdout = dirs.log(id, LogStream::Stdout);
     let stderr = dirs.log(id, LogStream::Stderr);

@@ -5,6 +5,7 @@
 //! that made it returns, so a state the daemon announced survives a crash or `kill -9`.
 //! Migrations are the numbered SQL files in `harbourd/migrations`, tracked by `user_version`.
 
+pub mod clusters;
 pub mod jobs;
 pub mod metrics;
 pub mod runs;
@@ -19,7 +20,7 @@ use tokio::sync::oneshot;
 /// The migrations, in order. `user_version` counts how many have been applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
-    // Numbered 0003 because the Spark branch takes 0002; the order here is what counts.
+    include_str!("../../migrations/0002_spark.sql"),
     include_str!("../../migrations/0003_monitor.sql"),
 ];
 

@@ -3,7 +3,7 @@
 
 use harbour_shared::{
     DayTrend, JobId, JobKind, JobRef, JobSpec, Lifecycle, Run, RunCounts, RunFilter, RunId,
-    RunResult, RunStateFilter, Transition, Trigger,
+    RunResult, RunStateFilter, SparkAppRef, Transition, Trigger,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -12,7 +12,7 @@ use super::{StoreError, StoreResult};
 
 const RUN_COLUMNS: &str = "id, job_id, job_name, kind, trigger, attempt, parent_id, lifecycle, \
     result, exit_code, state_message, queued_ms, started_ms, ended_ms, retry_at_ms, pid, \
-    stdout_bytes, stderr_bytes";
+    stdout_bytes, stderr_bytes, spark";
 
 pub fn lifecycle_from_sql(s: &str) -> StoreResult<Lifecycle> {
     use Lifecycle as L;
@@ -80,7 +80,20 @@ fn run_from_row(row: &Row<'_>) -> StoreResult<Run> {
         pid: row.get(15)?,
         stdout_bytes: count_col(row, 16)?,
         stderr_bytes: count_col(row, 17)?,
+        spark: row
+            .get::<_, Option<String>>(18)?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()?,
     })
+}
+
+/// Records the Spark application of a run (cluster, UI, event log, and its id once known).
+pub fn set_spark(conn: &Connection, id: RunId, app: &SparkAppRef) -> StoreResult<Option<Run>> {
+    conn.execute(
+        "UPDATE runs SET spark = ?2 WHERE id = ?1",
+        params![id.0, serde_json::to_string(app)?],
+    )?;
+    get_in(conn, id)
 }
 
 /// A run about to be made.
@@ -349,7 +362,7 @@ pub fn unfinished(conn: &Connection) -> StoreResult<Vec<(Run, Option<u64>)>> {
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        let ticks: Option<i64> = row.get(18)?;
+        let ticks: Option<i64> = row.get(19)?;
         out.push((run_from_row(row)?, ticks.map(|t| t as u64)));
     }
     Ok(out)
