@@ -141,7 +141,7 @@ pub enum Msg {
     Done(Result<String, String>),
     MonitorHistory(Result<Vec<MetricHistory>, String>),
     MonitorLive {
-        now: Result<MetricsNow, String>,
+        now: Result<Box<MetricsNow>, String>,
         health: Result<HealthReport, String>,
         containers: Result<Vec<Container>, String>,
     },

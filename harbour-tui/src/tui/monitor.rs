@@ -101,7 +101,7 @@ impl App {
                 let first = m.now.is_none();
                 // A failed sample keeps the last good one; the panels say what failed.
                 if let Ok(now) = now {
-                    m.now = Some(now);
+                    m.now = Some(*now);
                 }
                 m.health = Some(health);
                 m.containers = Some(containers);

@@ -425,7 +425,7 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 c.rpc.containers(ctx(), false)
             );
             Msg::MonitorLive {
-                now: now.flat().map_err(e),
+                now: now.flat().map(Box::new).map_err(e),
                 health: health.flat().map_err(e),
                 containers: containers.flat().map_err(e),
             }

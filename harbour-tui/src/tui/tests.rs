@@ -1064,7 +1064,7 @@ fn monitor() -> App {
     assert_eq!(a.screen, Screen::Monitor);
     assert!(out.contains(&Command::FetchMonitorLive), "{out:?}");
     a.update(Msg::MonitorLive {
-        now: Ok(metrics_now()),
+        now: Ok(Box::new(metrics_now())),
         health: Ok(health_report()),
         containers: Ok(containers()),
     });
@@ -1089,7 +1089,7 @@ fn monitor_asks_for_history_by_window_and_zooms() {
     // The first sample names the interfaces: the charts are fetched again with them.
     a.update(Msg::MonitorHistory(Ok(history(&series))));
     let out = a.update(Msg::MonitorLive {
-        now: Ok(metrics_now()),
+        now: Ok(Box::new(metrics_now())),
         health: Ok(health_report()),
         containers: Ok(containers()),
     });
