@@ -281,6 +281,15 @@ async fn spark_end_to_end() {
     })
     .await;
 
+    // A managed cluster comes back after a daemon restart: started again, not forgotten.
+    let mut daemon = daemon;
+    daemon.terminate();
+    daemon.spawn();
+    let client = daemon.client().await;
+    let back = wait_cluster(&client, "t1", |c| c.state != ClusterState::Pending).await;
+    assert_eq!(back.state, ClusterState::Running, "{back:?}");
+    assert_eq!(back.health.as_ref().map(|h| h.workers_alive), Some(1));
+
     // SQL over parquet through the local cluster's Connect session.
     let data = daemon.root.path().join("sales.parquet");
     make_parquet(&data, 100_000);
@@ -346,6 +355,33 @@ async fn spark_end_to_end() {
     let err = api_error(sql(&client, "SELECT * FROM no_such_table").await);
     assert!(err.to_string().contains("no_such_table"), "{err}");
 
+    // A long query is cancelled; the session goes on working.
+    let other = daemon.client().await;
+    let long = tokio::spawn(async move {
+        sql(
+            &other,
+            "SELECT count(*) FROM range(100000) a CROSS JOIN range(10000000) b WHERE a.id + b.id > 7",
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let interrupted = client
+        .rpc
+        .cancel_sql(client::ctx(), "local".into())
+        .await
+        .flat()
+        .unwrap();
+    assert!(interrupted >= 1, "the running query was interrupted");
+    let cancelled = tokio::time::timeout(Duration::from_secs(30), long)
+        .await
+        .expect("a cancelled query answers promptly")
+        .unwrap();
+    assert!(cancelled.is_err(), "{cancelled:?}");
+    assert_eq!(
+        sql(&client, "SELECT 1 AS one").await.unwrap().rows[0][0].as_deref(),
+        Some("1")
+    );
+
     // A real PostgreSQL table through JDBC.
     let pg = Postgres::start();
     pg.psql(
@@ -384,8 +420,24 @@ async fn spark_end_to_end() {
         ]
     );
 
-    // Deleting the cluster stops its processes.
+    // A worker that dies is noticed and shown.
     let log_dir = cluster.log_dir.clone().unwrap();
+    let worker = worker_pid(&log_dir).expect("the cluster's worker process");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(worker).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let hurt = wait_cluster(&client, "t1", |c| {
+        c.health
+            .as_ref()
+            .and_then(|h| h.problem.as_deref())
+            .is_some_and(|p| p.contains("exited"))
+    })
+    .await;
+    assert_eq!(hurt.state, ClusterState::Running, "the master still runs");
+
+    // Deleting the cluster stops its processes.
     client
         .rpc
         .delete_cluster(slow_ctx(), "t1".into())
@@ -429,6 +481,21 @@ async fn wait_cluster(
         assert!(Instant::now() < deadline, "cluster {name} is {c:?}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// The worker JVM of the cluster whose directory is `dir` (its `--work-dir` is under it).
+fn worker_pid(dir: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(Result::ok)
+        .find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            (cmdline.contains("org.apache.spark.deploy.worker.Worker")
+                && cmdline.contains(&format!("{dir}/worker-0")))
+            .then_some(pid)
+        })
 }
 
 /// `rows` rows over four regions, written with the runtime's pyarrow.

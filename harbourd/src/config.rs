@@ -197,6 +197,19 @@ pub struct SparkConfig {
     /// Extra jars for every Connect server and Spark run (JDBC drivers, Delta). The Debian
     /// PostgreSQL and MariaDB drivers under /usr/share/java are added when present.
     pub jars: Vec<PathBuf>,
+    /// External clusters registered at start (`[[spark.clusters]]`), e.g. a compose cluster.
+    pub clusters: Vec<ExternalCluster>,
+}
+
+/// An external cluster from the config file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalCluster {
+    pub name: String,
+    /// `spark://HOST:PORT`, `k8s://...` or `yarn`.
+    pub master: String,
+    /// Its Spark Connect endpoint, `sc://HOST:PORT`.
+    pub connect: Option<String>,
 }
 
 impl Default for SparkConfig {
@@ -207,6 +220,7 @@ impl Default for SparkConfig {
             runtime_dir: None,
             local_cores: 2,
             jars: Vec::new(),
+            clusters: Vec::new(),
         }
     }
 }

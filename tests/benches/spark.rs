@@ -177,6 +177,8 @@ async fn bench() {
             let q = QUERY.replace("FROM sales", &format!("FROM parquet.`{}`", data.display()));
             let ok = spark_env(&mut Command::new(spark_home().join("bin/spark-sql")))
                 .args(["--master", "local[2]", "-e", &q])
+                // Its Derby metastore and warehouse land in the working directory.
+                .current_dir(daemon.root.path())
                 .status()
                 .unwrap();
             assert!(ok.success());
@@ -217,9 +219,10 @@ async fn bench() {
     };
     let section = format!(
         "{START}\n## Issue 4: Spark\n\n\
-         Measured by `tests/benches/spark.rs` (`HARBOUR_RUNTIME_DIR=.cache/harbour-runtime cargo bench -p harbour-tests --bench spark`) \
-         on this machine ({} CPUs, load average {}), Spark 4.3.0 (pyspark package), Java 17, `local[2]`, a \
-         100,000-row parquet file and `{QUERY}`. Medians; every sample is listed.\n\n\
+         Measured by `tests/benches/spark.rs` (`HARBOUR_RUNTIME_DIR=.cache/harbour-runtime cargo bench -p harbour-tests --bench spark{}`) \
+         on this machine ({} CPUs, load average {} while other builds ran), Spark 4.3.0 (pyspark package), Java 17, `local[2]`, a \
+         100,000-row parquet file and `{QUERY}`. Medians; every sample is listed. The PySpark comparison includes what \
+         harbourd adds on purpose (event logging into the data dir, the app-id watcher), and both sides share the machine's noise.\n\n\
          | measurement | result | target | samples (s) |\n\
          |---|---|---|---|\n\
          | `harbour sql` per query (new CLI process, daemon's warm Connect session) | {harbour_med:.3} s | | {} |\n\
@@ -233,6 +236,11 @@ async fn bench() {
          | the same app via plain `spark-submit` | {pr:.2} s | | {} |\n\
          | harbourd / plain | **{:.3}x** | <= 1.05x | |\n\
          {END}\n",
+        if cfg!(debug_assertions) {
+            " --profile dev"
+        } else {
+            ""
+        },
         std::thread::available_parallelism().map_or(0, usize::from),
         load.split_whitespace()
             .take(3)

@@ -117,6 +117,8 @@ impl Daemon {
             .env("HARBOUR_DATA_DIR", &self.data_dir)
             .env("HARBOUR_CONFIG_DIR", &self.config_dir)
             .env("RUST_LOG", "info,tarpc=warn")
+            // A daemon gets a Spark runtime only when its config names one (tests/spark.rs).
+            .env_remove("HARBOUR_RUNTIME_DIR")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         cmd

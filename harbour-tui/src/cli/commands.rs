@@ -64,8 +64,15 @@ async fn run_show(socket: &Path, out: &Out, run: RunId, watch: bool) -> Result<(
             None
         };
         if out.json {
-            let progress = progress.and_then(Result::ok);
-            out.json(&serde_json::json!({ "run": detail, "spark_progress": progress }))?;
+            // The RunDetail as it is, plus `spark_progress` for pyspark runs.
+            let mut value = serde_json::to_value(&detail).map_err(std::io::Error::from)?;
+            if let (Some(Ok(p)), Some(map)) = (progress, value.as_object_mut()) {
+                map.insert(
+                    "spark_progress".into(),
+                    serde_json::to_value(p).map_err(std::io::Error::from)?,
+                );
+            }
+            out.json(&value)?;
         } else {
             let mut text = String::new();
             if watch {

@@ -16,17 +16,19 @@ pub enum Screen {
     Logs,
     Details,
     Sql,
+    Clusters,
     Monitor,
 }
 
 impl Screen {
     /// The screens `[`/`]` cycle through. Details is reached from a run, not by cycling.
-    pub const CYCLE: [Screen; 6] = [
+    pub const CYCLE: [Screen; 7] = [
         Self::Dashboard,
         Self::Runs,
         Self::Jobs,
         Self::Logs,
         Self::Sql,
+        Self::Clusters,
         Self::Monitor,
     ];
 
@@ -39,6 +41,7 @@ impl Screen {
             Self::Details => "Run details",
             Self::Monitor => "Monitor",
             Self::Sql => "SQL",
+            Self::Clusters => "Clusters",
         }
     }
 
@@ -52,6 +55,7 @@ impl Screen {
             Self::Details => "details",
             Self::Monitor => "monitor",
             Self::Sql => "sql",
+            Self::Clusters => "clusters",
         }
     }
 }
@@ -71,6 +75,7 @@ pub enum Action {
     GoLogs,
     GoMonitor,
     GoSql,
+    GoClusters,
     Up,
     Down,
     Left,
@@ -111,7 +116,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 45] = [
+    pub const ALL: [Action; 46] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -124,6 +129,7 @@ impl Action {
         Self::GoLogs,
         Self::GoMonitor,
         Self::GoSql,
+        Self::GoClusters,
         Self::Up,
         Self::Down,
         Self::Left,
@@ -183,6 +189,7 @@ impl Action {
             Self::GoLogs => "logs",
             Self::GoMonitor => "monitor",
             Self::GoSql => "SQL console",
+            Self::GoClusters => "clusters",
             Self::Up => "up",
             Self::Down => "down",
             Self::Left => "left / scroll left",

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use crossterm::event::KeyEvent;
+use harbour_shared::Cluster;
 use harbour_shared::{
     Container, ContainerAction, Dashboard, EventBatch, EventKind, HealthReport, Job, JobId,
     JobKind, JobSpec, LogChunk, LogStream, MetricHistory, MetricsNow, Run, RunDetail, RunId,
@@ -13,6 +14,7 @@ use harbour_shared::{
 };
 
 use super::action::{Action, Screen};
+use super::clusters::ClustersState;
 use super::config::{Config, LogSettings};
 use super::dashboard::DashState;
 use super::details::DetailsState;
@@ -44,6 +46,9 @@ pub enum Command {
     },
     /// Interrupt the queries running on a cluster's session.
     CancelSql(String),
+    FetchClusters,
+    CreateCluster(harbour_shared::ClusterSpec),
+    DeleteCluster(String),
     Kill(RunId),
     Restart(RunId),
     Submit(Box<JobSpec>),
@@ -119,6 +124,7 @@ pub enum Msg {
     RunDetail(RunId, Result<Box<RunDetail>, String>),
     SparkProgress(RunId, Result<Box<SparkProgress>, String>),
     SqlDone(Result<Box<SqlResult>, String>),
+    Clusters(Result<Vec<Cluster>, String>),
     LogChunk {
         epoch: u64,
         stream: LogStream,
@@ -188,6 +194,7 @@ pub struct App {
     pub dash: DashState,
     pub details: DetailsState,
     pub sql: SqlState,
+    pub clusters: ClustersState,
     pub monitor: MonitorState,
     pub logs: Option<LogView>,
     pub overlay: Option<Overlay>,
@@ -215,6 +222,7 @@ impl App {
             dash: DashState::default(),
             details: DetailsState::default(),
             sql: SqlState::default(),
+            clusters: ClustersState::default(),
             monitor: MonitorState::new(),
             logs: None,
             overlay: None,
@@ -366,6 +374,13 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::Clusters(r) => {
+                match r {
+                    Ok(c) => self.clusters.set_all(c),
+                    Err(e) => self.clusters.load = Load::Failed(e),
+                }
+                Vec::new()
+            }
             Msg::SqlDone(r) => {
                 self.sql.finish(r.map(|b| *b));
                 Vec::new()
@@ -434,7 +449,11 @@ impl App {
     }
 
     pub(super) fn refetch_all(&mut self) -> Vec<Command> {
-        let mut out = vec![Command::FetchRuns, Command::FetchJobs];
+        let mut out = vec![
+            Command::FetchRuns,
+            Command::FetchJobs,
+            Command::FetchClusters,
+        ];
         out.extend(self.fetch_dashboard());
         if let Some(id) = self.details.run {
             out.push(Command::FetchRun(id));
@@ -519,8 +538,14 @@ impl App {
                         .map_or_else(|| format!("job {job}"), |j| j.name().to_owned());
                     self.warn(format!("{name}: scheduled run skipped: {reason}"));
                 }
-                // Clusters have no screen here yet; the dashboard counts them.
-                EventKind::ClusterChanged(_) | EventKind::ClusterDeleted(_) => dash_changed = true,
+                EventKind::ClusterChanged(c) => {
+                    self.clusters.upsert(c);
+                    dash_changed = true;
+                }
+                EventKind::ClusterDeleted(name) => {
+                    self.clusters.remove(&name);
+                    dash_changed = true;
+                }
                 // The dashboard's health summary changed.
                 EventKind::HealthChanged(_) => dash_changed = true,
             }
@@ -650,7 +675,7 @@ impl App {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
-            Screen::Sql => None,
+            Screen::Sql | Screen::Clusters => None,
             Screen::Logs => self.logs.as_ref().map(|v| v.run),
             Screen::Jobs => self
                 .jobs
@@ -729,6 +754,17 @@ impl App {
                 (None, None) => self.go(Screen::Logs),
             },
             Action::GoSql => self.go(Screen::Sql),
+            Action::GoClusters => self.go(Screen::Clusters),
+            Action::Delete if self.screen == Screen::Clusters => {
+                match self.clusters.selected_cluster().map(|c| c.name.clone()) {
+                    Some(name) => self.confirm_delete_cluster(name),
+                    None => Vec::new(),
+                }
+            }
+            Action::Submit if self.screen == Screen::Clusters => {
+                self.prompt = Some((Prompt::Palette, LineInput::new("cluster-create ")));
+                Vec::new()
+            }
             Action::Refresh if self.screen == Screen::Sql => self.run_sql(),
             Action::Kill if self.screen == Screen::Sql => self.cancel_sql(),
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
@@ -793,6 +829,15 @@ impl App {
                 Screen::Sql => {
                     self.sql.editing = true;
                     Vec::new()
+                }
+                Screen::Clusters => {
+                    match self.clusters.selected_cluster().map(|c| c.name.clone()) {
+                        Some(name) => {
+                            self.sql.cluster = Some(name);
+                            self.go(Screen::Sql)
+                        }
+                        None => Vec::new(),
+                    }
                 }
                 _ => Vec::new(),
             },
@@ -1059,6 +1104,7 @@ impl App {
                 return self.log_commands(reqs);
             }
             Screen::Sql => self.sql.scroll_by(delta),
+            Screen::Clusters => self.clusters.move_by(delta),
             Screen::Monitor => self.monitor.move_by(delta),
             Screen::Dashboard => {}
         }
@@ -1136,6 +1182,10 @@ impl App {
                     .join("\n")
             }),
             Screen::Sql => Some(self.sql.text.clone()),
+            Screen::Clusters => self
+                .clusters
+                .selected_cluster()
+                .map(|c| c.master_url.clone()),
             Screen::Monitor => self.monitor.selected_container().map(|c| c.id.clone()),
             Screen::Dashboard => None,
         }

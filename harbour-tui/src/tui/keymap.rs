@@ -137,7 +137,7 @@ impl fmt::Display for KeyCombo {
 pub type KeymapConfig = BTreeMap<String, BTreeMap<String, Action>>;
 
 /// The sections a keymap may have.
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 9] = [
     "global",
     "dashboard",
     "runs",
@@ -145,6 +145,7 @@ pub const SECTIONS: [&str; 8] = [
     "logs",
     "details",
     "sql",
+    "clusters",
     "monitor",
 ];
 
@@ -173,7 +174,8 @@ pub fn default_config() -> KeymapConfig {
             ("3", A::GoJobs),
             ("4", A::GoLogs),
             ("5", A::GoSql),
-            ("6", A::GoMonitor),
+            ("6", A::GoClusters),
+            ("7", A::GoMonitor),
             ("k", A::Up),
             ("up", A::Up),
             ("j", A::Down),
@@ -240,6 +242,7 @@ pub fn default_config() -> KeymapConfig {
         &[("l", A::Logs), ("ctrl-k", A::Kill), ("r", A::Restart)],
     );
     put("sql", &[("i", A::Select), ("ctrl-k", A::Kill)]);
+    put("clusters", &[("ctrl-d", A::Delete), ("s", A::Submit)]);
     put(
         "monitor",
         &[

@@ -6,11 +6,13 @@
 //! [`app::Msg`]s back, keeps the connection (starting a daemon, reconnecting), and draws with
 //! [`ui::render`], a pure function of the state. [`modal`] holds the overlays and the prompt
 //! line that take keys before the keymap does. Each screen keeps its state and drawing in
-//! its own module: [`dashboard`], [`runs`], [`jobs`], [`details`], [`sql`], [`monitor`], and
-//! the log view ([`logs`] for its bounded, paged buffer, [`logs_ui`] for drawing it).
+//! its own module: [`dashboard`], [`runs`], [`jobs`], [`details`], [`clusters`], [`sql`],
+//! [`monitor`], and the log view ([`logs`] for its bounded, paged buffer, [`logs_ui`] for
+//! drawing it).
 
 pub mod action;
 pub mod app;
+pub mod clusters;
 pub mod config;
 pub mod daemon;
 pub mod dashboard;

@@ -237,12 +237,25 @@ impl App {
                 self.set_filter(&text);
                 Vec::new()
             }
+            Ok(palette::PaletteCmd::CreateCluster(spec)) => {
+                self.info(format!("creating cluster {}", spec.name));
+                vec![Command::CreateCluster(spec)]
+            }
+            Ok(palette::PaletteCmd::DeleteCluster(name)) => self.confirm_delete_cluster(name),
             Ok(palette::PaletteCmd::Nothing) => Vec::new(),
             Err(e) => {
                 self.error(e);
                 Vec::new()
             }
         }
+    }
+
+    pub(super) fn confirm_delete_cluster(&mut self, name: String) -> Vec<Command> {
+        self.overlay = Some(Overlay::Confirm {
+            prompt: format!("Delete cluster {name}? Its master and workers are stopped."),
+            yes: Command::DeleteCluster(name),
+        });
+        Vec::new()
     }
 
     pub(super) fn confirm_kill(&mut self, id: RunId) -> Vec<Command> {

@@ -15,19 +15,32 @@ pub enum PaletteCmd {
     Kill(RunId),
     Restart(RunId),
     Filter(String),
+    CreateCluster(harbour_shared::ClusterSpec),
+    DeleteCluster(String),
     Nothing,
 }
 
 /// Each command: its name, aliases, and a few words of help.
-pub const COMMANDS: [(&str, &[&str], &str); 14] = [
+pub const COMMANDS: [(&str, &[&str], &str); 17] = [
     ("dashboard", &["dash", "d", "home", "1"], "the dashboard"),
     ("runs", &["run", "r", "2"], "the runs table"),
     ("jobs", &["job", "j", "3"], "the job definitions"),
     ("logs", &["log", "l", "4"], "logs [RUN]: a run's logs"),
     ("sql", &["query", "5"], "the SQL console"),
+    ("clusters", &["cluster", "c", "6"], "the Spark clusters"),
+    (
+        "cluster-create",
+        &["cc"],
+        "cluster-create NAME [WORKERS [CORES [MEMORY]]]: start a managed cluster",
+    ),
+    (
+        "cluster-delete",
+        &["cd"],
+        "cluster-delete NAME: stop and forget a cluster",
+    ),
     (
         "monitor",
-        &["mon", "m", "metrics", "health", "containers", "docker", "6"],
+        &["mon", "m", "metrics", "health", "containers", "docker", "7"],
         "host charts, services, containers",
     ),
     (
@@ -97,6 +110,12 @@ pub fn parse(line: &str) -> Result<PaletteCmd, String> {
         "runs" => PaletteCmd::Go(Screen::Runs),
         "jobs" => PaletteCmd::Go(Screen::Jobs),
         "sql" => PaletteCmd::Go(Screen::Sql),
+        "clusters" => PaletteCmd::Go(Screen::Clusters),
+        "cluster-create" => PaletteCmd::CreateCluster(super::clusters::parse_create(arg)?),
+        "cluster-delete" => PaletteCmd::DeleteCluster(
+            arg.ok_or("cluster-delete needs a name, like `:cluster-delete etl`")?
+                .to_owned(),
+        ),
         "monitor" => PaletteCmd::Go(Screen::Monitor),
         "logs" => PaletteCmd::Logs(arg.map(|a| run_arg("logs", Some(a))).transpose()?),
         "describe" => PaletteCmd::Details(run_arg("describe", arg)?),

@@ -293,6 +293,27 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 .map(|n| format!("interrupted {n} query(ies)"))
                 .map_err(|x| format!("cancel: {}", e(x))),
         ),
+        Command::FetchClusters => Msg::Clusters(c.rpc.list_clusters(ctx()).await.flat().map_err(e)),
+        Command::CreateCluster(spec) => Msg::Done(
+            c.rpc
+                .create_cluster(ctx(), spec)
+                .await
+                .flat()
+                .map(|cl| format!("cluster {}: {}", cl.name, cl.state))
+                .map_err(|x| format!("create cluster: {}", e(x))),
+        ),
+        Command::DeleteCluster(name) => {
+            let mut slow = ctx();
+            slow.deadline = Instant::now() + Duration::from_secs(120);
+            Msg::Done(
+                c.rpc
+                    .delete_cluster(slow, name.clone())
+                    .await
+                    .flat()
+                    .map(|_| format!("deleted cluster {name}"))
+                    .map_err(|x| format!("delete cluster {name}: {}", e(x))),
+            )
+        }
         Command::FetchSparkProgress(id) => Msg::SparkProgress(
             id,
             c.rpc

@@ -254,19 +254,21 @@ fn navigation_by_number_brackets_palette_and_esc() {
     a.update(key(']'));
     assert_eq!(a.screen, Screen::Sql);
     a.update(key(']'));
+    assert_eq!(a.screen, Screen::Clusters);
+    a.update(key(']'));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(key(']'));
     assert_eq!(a.screen, Screen::Dashboard);
     a.update(key('['));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(key('['));
-    assert_eq!(a.screen, Screen::Sql);
+    assert_eq!(a.screen, Screen::Clusters);
     a.update(key(':'));
     typed(&mut a, "jobs");
     a.update(code(KeyCode::Enter));
     assert_eq!(a.screen, Screen::Jobs);
     a.update(code(KeyCode::Esc));
-    assert_eq!(a.screen, Screen::Sql, "esc goes back");
+    assert_eq!(a.screen, Screen::Clusters, "esc goes back");
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(code(KeyCode::Esc));
@@ -1060,7 +1062,7 @@ fn health_report() -> harbour_shared::HealthReport {
 /// Monitor open and fed what the daemon would answer.
 fn monitor() -> App {
     let mut a = loaded();
-    let out = a.update(key('6'));
+    let out = a.update(key('7'));
     assert_eq!(a.screen, Screen::Monitor);
     assert!(out.contains(&Command::FetchMonitorLive), "{out:?}");
     a.update(Msg::MonitorLive {
@@ -1076,7 +1078,7 @@ fn monitor() -> App {
 #[test]
 fn monitor_asks_for_history_by_window_and_zooms() {
     let mut a = loaded();
-    let out = a.update(key('6'));
+    let out = a.update(key('7'));
     let Some(Command::FetchMonitorHistory { window_ms, series }) = out
         .iter()
         .find(|c| matches!(c, Command::FetchMonitorHistory { .. }))
@@ -1207,7 +1209,7 @@ fn snapshot_monitor() {
 
     // No Docker, a failed health call, no history yet.
     let mut e = loaded();
-    e.update(key('6'));
+    e.update(key('7'));
     snap!("monitor_loading", draw(&e, 80, 24));
     e.update(Msg::MonitorLive {
         now: Err("metrics unavailable: the first sample is not taken yet".into()),
@@ -1363,4 +1365,95 @@ fn a_pyspark_run_shows_its_stages_and_polls_while_running() {
         a.update(Msg::Tick(NOW + 1_500)),
         [Command::FetchSparkProgress(id)]
     );
+}
+
+fn clusters() -> Vec<harbour_shared::Cluster> {
+    let base = |name: &str, kind, state, master: &str| harbour_shared::Cluster {
+        name: name.into(),
+        kind,
+        state,
+        state_message: String::new(),
+        master_url: master.into(),
+        web_ui_url: None,
+        connect_url: None,
+        spec: None,
+        created_ms: 0,
+        log_dir: None,
+        health: None,
+    };
+    let mut etl = base(
+        "etl",
+        harbour_shared::ClusterKind::Managed,
+        harbour_shared::ClusterState::Running,
+        "spark://127.0.0.1:41234",
+    );
+    etl.health = Some(harbour_shared::ClusterHealth {
+        workers_alive: 1,
+        workers_missing: 1,
+        cores: 2,
+        cores_used: 1,
+        running_apps: 1,
+        master_alive: true,
+        problem: Some("1 worker process(es) exited; 1 of 2 workers alive".into()),
+        ..harbour_shared::ClusterHealth::default()
+    });
+    vec![
+        base(
+            "local",
+            harbour_shared::ClusterKind::Local,
+            harbour_shared::ClusterState::Running,
+            "local[2]",
+        ),
+        etl,
+        base(
+            "broken",
+            harbour_shared::ClusterKind::Managed,
+            harbour_shared::ClusterState::Error("the master exited".into()),
+            "spark://127.0.0.1:41300",
+        ),
+    ]
+}
+
+#[test]
+fn clusters_screen_lists_creates_deletes_and_opens_sql() {
+    let mut a = loaded();
+    a.update(key('6'));
+    assert_eq!(a.screen, Screen::Clusters);
+    a.update(Msg::Clusters(Ok(clusters())));
+    snap!("clusters_120x24", draw(&a, 120, 24));
+    a.update(key('j'));
+    // ctrl-d asks first, then deletes.
+    let none = a.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('d'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(none.is_empty());
+    assert_eq!(a.update(key('y')), [Command::DeleteCluster("etl".into())]);
+    a.update(Msg::Events(EventBatch {
+        events: vec![Event {
+            seq: 1,
+            at_ms: NOW,
+            kind: EventKind::ClusterDeleted("etl".into()),
+        }],
+        last_seq: 1,
+        lost: None,
+    }));
+    assert_eq!(a.clusters.clusters.len(), 2);
+    // `s` opens the palette on cluster-create.
+    a.update(key('s'));
+    typed(&mut a, "tmp 1 2 1g");
+    assert_eq!(
+        a.update(code(KeyCode::Enter)),
+        [Command::CreateCluster(harbour_shared::ClusterSpec {
+            name: "tmp".into(),
+            workers: 1,
+            cores: 2,
+            memory: "1g".into(),
+        })]
+    );
+    // enter opens the SQL screen on the selected cluster.
+    a.update(key('g'));
+    a.update(code(KeyCode::Enter));
+    assert_eq!(a.screen, Screen::Sql);
+    assert_eq!(a.sql.cluster.as_deref(), Some("local"));
 }

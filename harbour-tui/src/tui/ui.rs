@@ -31,6 +31,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Logs => logs_ui::render(app.logs.as_ref(), frame, body, theme, app.now_ms),
         Screen::Details => app.details.render(frame, body, theme, app.now_ms),
         Screen::Sql => app.sql.render(frame, body, theme, app.now_ms),
+        Screen::Clusters => app.clusters.render(frame, body, theme),
         Screen::Monitor => app.monitor.render(frame, body, theme, app.now_ms),
     }
     render_status(app, frame, status);
@@ -100,7 +101,8 @@ fn hints(app: &App) -> &'static str {
         Screen::Details => "l logs  ctrl-k kill  r restart  esc back  ? help",
         Screen::Sql if app.sql.editing => "ctrl-r run  ctrl-k cancel  ctrl-p/n history  esc done",
         Screen::Sql => "enter edit  ctrl-r run  j/k scroll  ctrl-k cancel  ? help",
-        Screen::Dashboard => "1-6 screens  : palette  ? help  q quit",
+        Screen::Clusters => "s create  ctrl-d delete  enter SQL on it  ? help",
+        Screen::Dashboard => "1-7 screens  : palette  ? help  q quit",
         Screen::Monitor => {
             "+/- window  f freeze  e expand  j/k container  l logs  r restart  ctrl-k stop  ? help"
         }

@@ -541,6 +541,19 @@ impl Spark {
     /// After a daemon start: managed clusters that were pending or running start again
     /// (whatever an earlier daemon left of them is stopped first).
     pub async fn recover(self: &Arc<Self>) {
+        for c in self.config.clusters.clone() {
+            let spec = ExternalClusterSpec {
+                name: c.name.clone(),
+                master: c.master,
+                connect: c.connect,
+            };
+            // The config is the truth for these: replace what an earlier start registered.
+            let name = c.name.clone();
+            let _ = self.store.call(move |conn| rows::delete(conn, &name)).await;
+            if let Err(e) = self.add_external(spec).await {
+                tracing::error!(cluster = %c.name, "[[spark.clusters]] entry refused: {e}");
+            }
+        }
         let rows = match self.store.call(|c| rows::list(c)).await {
             Ok(rows) => rows,
             Err(e) => {

@@ -28,6 +28,10 @@ use crate::store::clusters as rows;
 pub const DEFAULT_LIMIT: u32 = 1_000;
 /// The most rows one answer carries (the frame limit is the real bound).
 pub const MAX_LIMIT: u32 = 100_000;
+/// Run once per new session: an aggregation, a join and a sort, like the queries to come.
+const WARM_UP: &str = "SELECT a.k, count(*), avg(a.id), max(b.id) FROM \
+    (SELECT id, id % 7 AS k FROM range(200000)) a JOIN (SELECT id FROM range(1000)) b \
+    ON a.id = b.id GROUP BY a.k ORDER BY a.k";
 /// How long a new Connect server has to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -259,6 +263,11 @@ impl Spark {
         };
         let session = self.open_session(&url, server.as_ref(), cluster).await?;
         self.register_tables(&session).await;
+        // Pay the JVM's one-time costs (code generation, JIT of aggregation and sort) now,
+        // not on the user's first query.
+        if let Err(e) = session.query(WARM_UP).execute().await {
+            tracing::debug!(cluster, "warm-up query: {e}");
+        }
         slot.url = Some(url.clone());
         slot.server = server;
         slot.session = Some(session.clone());
@@ -310,8 +319,13 @@ impl Spark {
                 "spark.sql.warehouse.dir",
                 dir.join("warehouse").display().to_string(),
             ),
-            ("spark.driver.host", "127.0.0.1".to_owned()),
         ];
+        // An external cluster's executors must reach this driver from their hosts; local and
+        // managed clusters stay on loopback.
+        let loopback = master.starts_with("local") || master.starts_with("spark://127.0.0.1:");
+        if loopback {
+            conf.push(("spark.driver.host", "127.0.0.1".to_owned()));
+        }
         if master.starts_with("spark://") {
             // Leave the rest of a standalone cluster's cores to runs.
             conf.push(("spark.cores.max", "1".to_owned()));
@@ -338,7 +352,11 @@ impl Spark {
         }
         argv.push("spark-internal".into());
         let log = dir.join("connect.log");
-        let server = procs::start(&argv, rt.env(), &dir, &log).map_err(|e| {
+        let mut env = rt.env();
+        if !loopback {
+            env.retain(|(k, _)| k != "SPARK_LOCAL_IP");
+        }
+        let server = procs::start(&argv, env, &dir, &log).map_err(|e| {
             Error::unavailable(
                 "spark connect",
                 format!("cannot start the Connect server: {e}"),

@@ -28,6 +28,9 @@ pub struct SparkLaunch {
     pub env: Vec<(String, String)>,
     /// Extra jars every run gets (JDBC drivers).
     pub jars: Vec<String>,
+    /// Bind the driver to loopback: true for `local` and managed clusters; an external
+    /// cluster's executors must reach the driver from other hosts.
+    pub loopback: bool,
 }
 
 impl SparkLaunch {
@@ -67,8 +70,10 @@ impl SparkLaunch {
             ("spark.ui.port".to_owned(), self.ui_port.to_string()),
             // Fail instead of silently taking the next port: the recorded UI URL must be right.
             ("spark.port.maxRetries".to_owned(), "0".to_owned()),
-            ("spark.driver.host".to_owned(), "127.0.0.1".to_owned()),
         ];
+        if self.loopback {
+            conf.push(("spark.driver.host".to_owned(), "127.0.0.1".to_owned()));
+        }
         for (k, v) in &self.defaults {
             if !spec.spark_conf.iter().any(|(key, _)| key == k) {
                 conf.push((k.clone(), v.clone()));
@@ -105,6 +110,11 @@ impl Spark {
             .master_for_run(&cluster)
             .await
             .map_err(|e| e.to_string())?;
+        let loopback = cluster == LOCAL_CLUSTER || managed.is_some();
+        let mut env = rt.env();
+        if !loopback {
+            env.retain(|(k, _)| k != "SPARK_LOCAL_IP");
+        }
         let mut defaults = Vec::new();
         if let Some(managed) = managed {
             // Spark's default executor (1g) would not fit a small worker and the run would
@@ -127,7 +137,8 @@ impl Spark {
             ui_port,
             event_dir,
             defaults,
-            env: rt.env(),
+            env,
+            loopback,
             jars: self
                 .jars()
                 .iter()
@@ -227,6 +238,7 @@ mod tests {
             defaults: vec![("spark.executor.memory".into(), "384m".into())],
             env: vec![],
             jars: vec!["/usr/share/java/postgresql.jar".into()],
+            loopback: true,
         };
         let mut spec = JobSpec::new(JobKind::Pyspark, JobSource::Code("pass".into()));
         spec.name = "etl".into();
