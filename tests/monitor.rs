@@ -715,7 +715,7 @@ fn the_monitor_screen_shows_a_container_go_unhealthy_and_restarts_it() {
     );
     let tmux = Tmux::start(&cmd);
     tmux.wait_for(&["● harbourd"]);
-    tmux.keys(&["5"]);
+    tmux.keys(&["7"]);
     tmux.wait_for(&[
         "Monitor: last 1h",
         "CPU %",
