@@ -112,6 +112,8 @@ pub struct Config {
     pub runs: RunsConfig,
     pub logs: LogsConfig,
     pub spark: SparkConfig,
+    pub metrics: MetricsConfig,
+    pub health: HealthConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -223,6 +225,299 @@ impl Default for SparkConfig {
     }
 }
 
+/// A length of time in the config: seconds as a number, or text like `500ms`, `10s`, `5m`,
+/// `1h`, `30d`. Held in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub u64);
+
+impl Span {
+    pub fn secs(secs: u64) -> Self {
+        Self(secs * 1_000)
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::from_millis(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(secs) => Ok(Self::secs(secs)),
+            Raw::Text(text) => harbour_shared::parse_span_ms(&text)
+                .map(Self)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl Serialize for Span {
+    /// In the largest unit that divides it: `1h`, `90s`, `250ms`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let units = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ];
+        let text = units
+            .iter()
+            .find(|(n, _)| self.0 != 0 && self.0.is_multiple_of(*n))
+            .map_or_else(
+                || format!("{}ms", self.0),
+                |(n, u)| format!("{}{u}", self.0 / n),
+            );
+        s.serialize_str(&text)
+    }
+}
+
+/// `[metrics]`: host sampling and how long its history is kept.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// How often the host is sampled (at least 250ms).
+    pub interval: Span,
+    /// How long every sample is kept.
+    pub raw_keep: Span,
+    /// Coarser history: the mean of each `step`, kept for `keep`. Steps must be multiples of
+    /// each other and grow, as must the retentions.
+    pub tiers: Vec<TierConfig>,
+    /// How often samples are written to the database (they are served from memory before).
+    pub flush: Span,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    pub step: Span,
+    pub keep: Span,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        const HOUR: u64 = 3_600;
+        Self {
+            enabled: true,
+            interval: Span::secs(1),
+            raw_keep: Span::secs(HOUR),
+            tiers: vec![
+                TierConfig {
+                    step: Span::secs(10),
+                    keep: Span::secs(24 * HOUR),
+                },
+                TierConfig {
+                    step: Span::secs(300),
+                    keep: Span::secs(30 * 24 * HOUR),
+                },
+            ],
+            flush: Span::secs(10),
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// Tier 0 (every sample) first, then the configured ones.
+    pub fn tiers(&self) -> Vec<crate::monitor::history::Tier> {
+        use crate::monitor::history::Tier;
+        std::iter::once(Tier {
+            step_ms: self.interval.0,
+            keep_ms: self.raw_keep.0,
+        })
+        .chain(self.tiers.iter().map(|t| Tier {
+            step_ms: t.step.0,
+            keep_ms: t.keep.0,
+        }))
+        .collect()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.interval.0 < 250 {
+            return Err(
+                "metrics.interval must be at least 250ms (CPU usage needs the time)".into(),
+            );
+        }
+        if self.tiers.len() > 8 {
+            return Err("metrics.tiers: at most 8 tiers".into());
+        }
+        let tiers = self.tiers();
+        for pair in tiers.windows(2) {
+            let (fine, coarse) = (pair[0], pair[1]);
+            if coarse.step_ms <= fine.step_ms || coarse.step_ms % fine.step_ms != 0 {
+                return Err(format!(
+                    "metrics.tiers: a step of {}ms does not follow {}ms; each step must be a \
+                     larger multiple of the one before (the first of the interval)",
+                    coarse.step_ms, fine.step_ms
+                ));
+            }
+            if coarse.keep_ms < fine.keep_ms {
+                return Err(
+                    "metrics.tiers: a coarser tier must be kept at least as long as a finer one"
+                        .into(),
+                );
+            }
+        }
+        if self.flush.0 < 1_000 {
+            return Err("metrics.flush must be at least 1s".into());
+        }
+        Ok(())
+    }
+}
+
+/// `[health]`: checks of services harbourd watches, and of its own parts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Check harbourd's own parts (store, run supervisor).
+    pub builtin: bool,
+    /// How often the built-in checks run.
+    pub builtin_interval: Span,
+    pub checks: Vec<CheckConfig>,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            builtin: true,
+            builtin_interval: Span::secs(10),
+            checks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    /// GET `url`; up when the status is `expect_status` (default: any 2xx).
+    Http,
+    /// Connect to `address` (`host:port`).
+    Tcp,
+    /// A process whose name is `process` is running.
+    Process,
+    /// The Docker container `container` is running and, if it has a HEALTHCHECK, healthy.
+    Container,
+}
+
+/// One `[[health.checks]]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    pub name: String,
+    pub kind: CheckKind,
+    pub url: Option<String>,
+    pub expect_status: Option<u16>,
+    pub address: Option<String>,
+    pub process: Option<String>,
+    pub container: Option<String>,
+    #[serde(default = "default_check_interval")]
+    pub interval: Span,
+    #[serde(default = "default_check_timeout")]
+    pub timeout: Span,
+    /// Failed attempts in a row before the check is down.
+    #[serde(default = "default_fall")]
+    pub fall: u32,
+    /// Passed attempts in a row before a down check is up again.
+    #[serde(default = "default_rise")]
+    pub rise: u32,
+}
+
+fn default_check_interval() -> Span {
+    Span::secs(10)
+}
+
+fn default_check_timeout() -> Span {
+    Span::secs(2)
+}
+
+fn default_fall() -> u32 {
+    3
+}
+
+fn default_rise() -> u32 {
+    1
+}
+
+impl CheckConfig {
+    /// What the check looks at, for people.
+    pub fn target(&self) -> &str {
+        match self.kind {
+            CheckKind::Http => self.url.as_deref(),
+            CheckKind::Tcp => self.address.as_deref(),
+            CheckKind::Process => self.process.as_deref(),
+            CheckKind::Container => self.container.as_deref(),
+        }
+        .unwrap_or_default()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let name = &self.name;
+        if name.trim().is_empty() {
+            return Err("health.checks: every check needs a name".into());
+        }
+        let (key, given) = match self.kind {
+            CheckKind::Http => ("url", &self.url),
+            CheckKind::Tcp => ("address", &self.address),
+            CheckKind::Process => ("process", &self.process),
+            CheckKind::Container => ("container", &self.container),
+        };
+        if given.as_deref().is_none_or(|v| v.trim().is_empty()) {
+            return Err(format!(
+                "health check '{name}' of kind {:?} needs `{key}`",
+                self.kind
+            )
+            .to_lowercase());
+        }
+        let stray = [
+            ("url", self.url.is_some() && key != "url"),
+            ("address", self.address.is_some() && key != "address"),
+            ("process", self.process.is_some() && key != "process"),
+            ("container", self.container.is_some() && key != "container"),
+            (
+                "expect_status",
+                self.expect_status.is_some() && self.kind != CheckKind::Http,
+            ),
+        ];
+        if let Some((key, _)) = stray.iter().find(|(_, s)| *s) {
+            return Err(format!(
+                "health check '{name}': `{key}` does not apply to this kind of check"
+            ));
+        }
+        if self.kind == CheckKind::Http
+            && let Some(url) = &self.url
+            && !url.starts_with("http://")
+        {
+            return Err(format!(
+                "health check '{name}': url must start with http:// (no TLS support yet)"
+            ));
+        }
+        if self.kind == CheckKind::Tcp
+            && let Some(address) = &self.address
+            && !address.contains(':')
+        {
+            return Err(format!(
+                "health check '{name}': address must be host:port, not '{address}'"
+            ));
+        }
+        if self.interval.0 < 100 || self.timeout.0 == 0 {
+            return Err(format!(
+                "health check '{name}': interval must be at least 100ms and timeout more than 0"
+            ));
+        }
+        if self.fall == 0 || self.rise == 0 {
+            return Err(format!(
+                "health check '{name}': fall and rise must be at least 1"
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Reads `path`; a missing file means all defaults.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -259,6 +554,14 @@ impl Config {
         }
         if self.spark.local_cores == 0 {
             return Err("spark.local_cores must be at least 1".into());
+        }
+        self.metrics.validate()?;
+        let mut names = std::collections::HashSet::new();
+        for check in &self.health.checks {
+            check.validate()?;
+            if !names.insert(check.name.as_str()) {
+                return Err(format!("two health checks are named '{}'", check.name));
+            }
         }
         if let Some(home) = &self.spark.home
             && !home.join("bin/spark-submit").is_file()
@@ -315,6 +618,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("spark-submit"), "{err}");
+    }
+
+    #[test]
+    fn monitoring_sections_parse_and_check() {
+        let config = load(
+            "[metrics]\ninterval = \"2s\"\nraw_keep = \"2h\"\n\
+             tiers = [{ step = \"1m\", keep = \"7d\" }]\n\
+             [[health.checks]]\nname = \"web\"\nkind = \"http\"\n\
+             url = \"http://127.0.0.1:1/\"\nfall = 2\n",
+        )
+        .unwrap();
+        let tiers = config.metrics.tiers();
+        assert_eq!(tiers.len(), 2);
+        assert_eq!(tiers[0].step_ms, 2_000);
+        assert_eq!(tiers[1].keep_ms, 7 * 86_400_000);
+        assert_eq!(config.health.checks[0].fall, 2);
+        assert_eq!(config.health.checks[0].interval.0, 10_000);
+
+        let err = load("[[health.checks]]\nname = \"db\"\nkind = \"tcp\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs `address`"), "{err}");
+        let err = load("[[health.checks]]\nname = \"db\"\nkind = \"tcp\"\nadress = \"x:1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("adress"), "{err}");
+        let err = load("[metrics]\ninterval = \"1s\"\ntiers = [{ step = \"15s\", keep = \"1d\" }, { step = \"20s\", keep = \"2d\" }]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("multiple"), "{err}");
+        let err = load("[metrics]\ninterval = \"10ms\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("250ms"), "{err}");
+        // check-config prints spans as they are written.
+        let printed = toml::to_string(&Config::default()).unwrap();
+        assert!(printed.contains("raw_keep = \"1h\""), "{printed}");
+        assert!(printed.contains("keep = \"30d\""), "{printed}");
     }
 
     #[test]

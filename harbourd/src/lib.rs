@@ -3,14 +3,16 @@
 //! and signals, and calls it.
 //!
 //! Modules by domain: [`config`] (paths and settings), [`store`] (SQLite), [`runs`] (state
-//! machine, supervisor, logs, schedules), [`events`] (the long-poll bus), [`api`] (the tarpc
-//! service), [`socket`] (the Unix socket and its permissions) and [`spark`] (runtime,
-//! clusters, Spark runs' progress, SQL over Spark Connect).
+//! machine, supervisor, logs, schedules), [`events`] (the long-poll bus), [`monitor`]
+//! (metrics, health checks, containers), [`api`] (the tarpc service), [`socket`] (the Unix
+//! socket and its permissions) and [`spark`] (runtime, clusters, Spark runs' progress, SQL
+//! over Spark Connect).
 
 pub mod api;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod monitor;
 pub mod runs;
 pub mod socket;
 pub mod spark;
@@ -115,8 +117,12 @@ pub async fn run(
         shutdown.clone(),
     ));
 
+    let monitor =
+        monitor::Monitor::start(&config, &store, &runs, events.clone(), &tracker, &shutdown).await;
+
     let grace = config.runs.kill_grace();
     let daemon = Arc::new(Daemon {
+        monitor,
         store,
         events,
         live,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::UnixMillis;
 use crate::jobs::{Job, JobId};
+use crate::monitor::HealthTransition;
 use crate::runs::{Run, RunId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +39,8 @@ pub enum EventKind {
     ClusterChanged(crate::spark::Cluster),
     /// A cluster was deleted.
     ClusterDeleted(String),
+    /// A health check went up, down or back to pending (also in the daemon log).
+    HealthChanged(HealthTransition),
 }
 
 /// Events the client missed: the daemon's buffer moved past them, or the daemon restarted.

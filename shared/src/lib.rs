@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod jobs;
 mod logs;
+mod monitor;
 pub mod paths;
 mod runs;
 mod service;
@@ -19,6 +20,11 @@ pub use error::Error;
 pub use events::{Event, EventBatch, EventKind, EventsLost};
 pub use jobs::{EnvVar, Job, JobId, JobKind, JobPatch, JobRef, JobSource, JobSpec, LastRun};
 pub use logs::{LogChunk, LogMark, LogStream};
+pub use monitor::{
+    Container, ContainerAction, ContainerLogChunk, ContainerStats, DiskNow, HealthCheck,
+    HealthReport, HealthStatus, HealthSummary, HealthTransition, HostGauges, MetricHistory,
+    MetricsNow, NetworkNow, ProcessCost, RunCost, parse_span_ms,
+};
 pub use runs::{
     Lifecycle, Run, RunCounts, RunDetail, RunFilter, RunId, RunResult, RunStateFilter, Transition,
     Trigger,

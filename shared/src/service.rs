@@ -2,8 +2,9 @@
 //! callers must give the request a deadline longer than that (tarpc's default is 10 s).
 
 use crate::{
-    Cluster, ClusterCheck, ClusterSpec, Dashboard, Error, EventBatch, ExternalClusterSpec, Hello,
-    Job, JobId, JobPatch, JobRef, JobSpec, LogChunk, LogStream, Run, RunDetail, RunFilter, RunId,
+    Cluster, ClusterCheck, ClusterSpec, Container, ContainerAction, ContainerLogChunk, Dashboard,
+    Error, EventBatch, ExternalClusterSpec, HealthReport, Hello, Job, JobId, JobPatch, JobRef,
+    JobSpec, LogChunk, LogStream, MetricHistory, MetricsNow, Run, RunDetail, RunFilter, RunId,
     RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table, TableSpec,
 };
 
@@ -83,4 +84,34 @@ pub trait Harbour {
     /// Registers a table (files or JDBC) in every cluster's SQL catalog.
     async fn add_table(spec: TableSpec) -> Result<Table, Error>;
     async fn drop_table(name: String) -> Result<Table, Error>;
+
+    // --- Monitoring ---
+
+    /// The latest sample of the host, harbourd and the active runs.
+    async fn metrics_now() -> Result<MetricsNow, Error>;
+    /// The names of the recorded series (`cpu`, `cpu.0`, `mem.used`, `net.eth0.rx`, ...).
+    async fn metrics_series() -> Result<Vec<String>, Error>;
+    /// Each series over the last `window_ms`, averaged into steps of `step_ms` (0: the
+    /// daemon picks about 300 steps), with `None` where nothing was recorded.
+    async fn metrics_history(
+        series: Vec<String>,
+        window_ms: u64,
+        step_ms: u64,
+    ) -> Result<Vec<MetricHistory>, Error>;
+    /// Every health check (configured and built in) and the latest transitions.
+    async fn health() -> Result<HealthReport, Error>;
+    /// The Docker engine's containers, with live stats of the running ones when `stats`.
+    /// `Unavailable { component: "Docker", .. }` when no engine answers.
+    async fn containers(stats: bool) -> Result<Vec<Container>, Error>;
+    /// A container's output: the last `tail` lines when `after_ns` is 0, else the lines after
+    /// that cursor, waiting up to `wait_ms` for one.
+    async fn container_logs(
+        id: String,
+        tail: u32,
+        after_ns: i64,
+        wait_ms: u64,
+    ) -> Result<ContainerLogChunk, Error>;
+    async fn container_action(id: String, action: ContainerAction) -> Result<Container, Error>;
+    /// The engine's inspect answer, as JSON text.
+    async fn inspect_container(id: String) -> Result<String, Error>;
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::UnixMillis;
+use crate::monitor::{HealthSummary, HostGauges};
 use crate::runs::{Run, RunCounts};
 
 /// The answer to `hello`. Its shape never changes (see `PROTOCOL_VERSION`).
@@ -42,7 +43,7 @@ pub struct DayTrend {
     pub cancelled: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dashboard {
     /// Defined jobs (not one-off submissions).
     pub jobs: u64,
@@ -56,4 +57,7 @@ pub struct Dashboard {
     pub trend: Vec<DayTrend>,
     /// The latest failed, timed-out or lost runs, newest first.
     pub recent_failures: Vec<Run>,
+    /// The host now; none until the first sample (or with metrics off).
+    pub host: Option<HostGauges>,
+    pub health: HealthSummary,
 }

@@ -57,6 +57,8 @@ pub struct Daemon {
     pub config_dir: PathBuf,
     /// The `harbourd` binary this daemon runs.
     pub bin: PathBuf,
+    /// Extra environment for the daemon (`DOCKER_HOST`, say).
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -74,6 +76,15 @@ impl Daemon {
     /// A daemon running the `harbourd` binary at `bin` (a release build, say), whose
     /// harbourd.toml is `config`.
     pub fn start_with_bin(bin: &Path, config: &str) -> Self {
+        Self::start_full(bin, config, &[])
+    }
+
+    /// A daemon whose harbourd.toml is `config`, with extra environment variables.
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_full(&bin("harbourd"), config, env)
+    }
+
+    fn start_full(bin: &Path, config: &str, env: &[(&str, &str)]) -> Self {
         let root = tempfile::Builder::new()
             .prefix("harbour-test-")
             .tempdir()
@@ -88,6 +99,10 @@ impl Daemon {
             data_dir: root.path().join("data"),
             config_dir,
             bin: bin.to_owned(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             root,
             child: None,
         };
@@ -104,6 +119,7 @@ impl Daemon {
             .env("RUST_LOG", "info,tarpc=warn")
             // A daemon gets a Spark runtime only when its config names one (tests/spark.rs).
             .env_remove("HARBOUR_RUNTIME_DIR")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         cmd
     }

@@ -109,6 +109,18 @@ pub enum Command {
     #[command(subcommand)]
     Jobs(JobsCommand),
 
+    /// Host metrics now (CPU, memory, disks, network, harbourd and active runs), or over time
+    #[command(after_long_help = METRICS_EXAMPLES)]
+    Metrics(MetricsArgs),
+
+    /// Health checks and where they stand; exits 1 when any check is down
+    #[command(after_long_help = HEALTH_EXAMPLES)]
+    Health,
+
+    /// Docker containers: list (with stats), logs, restart, stop, start, inspect
+    #[command(after_long_help = CONTAINERS_EXAMPLES)]
+    Containers(ContainersArgs),
+
     /// Spark clusters: the built-in `local`, managed standalone clusters, external masters
     #[command(subcommand)]
     Clusters(ClustersCommand),
@@ -120,6 +132,111 @@ pub enum Command {
     /// Tables SQL can name: parquet, CSV, JSON, ORC or Delta files, and JDBC tables
     #[command(subcommand)]
     Tables(TablesCommand),
+}
+
+const METRICS_EXAMPLES: &str = "\
+Examples:
+  harbour metrics
+  harbour metrics series
+  harbour metrics history cpu --window 1h --step 10s
+  harbour metrics history mem.used cpu.0 cpu.1 --window 24h --json
+
+Windows and steps are 30s, 5m, 1h, 7d, ...; without --step the daemon picks about 300 steps. \
+History comes from the finest stored tier that covers the window; `-` marks a step with no \
+data (harbourd was not running).";
+
+const HEALTH_EXAMPLES: &str = "\
+Examples:
+  harbour health
+  harbour health --json | jq '.checks[] | select(.status == \"down\")'
+  */5 * * * *  harbour health >/dev/null || notify-send 'something is down'
+
+Exit codes: 0 when nothing is down (pending counts as not down), 1 when a check is down, \
+5 when harbourd cannot be reached. Checks are configured under [[health.checks]] in harbourd.toml.";
+
+const CONTAINERS_EXAMPLES: &str = "\
+Examples:
+  harbour containers
+  harbour containers --stats
+  harbour containers logs web -f
+  harbour containers restart web
+  harbour containers inspect web | jq .State.Health
+
+With no Docker engine, harbour says `Docker unavailable: <why>` and exits 5.";
+
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    #[command(subcommand)]
+    pub command: Option<MetricsCommand>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum MetricsCommand {
+    /// The recorded series (cpu, cpu.0, mem.used, net.eth0.rx, ...)
+    Series,
+    /// Series over a window, averaged into steps
+    History {
+        /// One or more series names
+        #[arg(value_name = "SERIES", required = true)]
+        series: Vec<String>,
+        /// How far back: 1m .. 30d
+        #[arg(long, value_name = "SPAN", default_value = "1h", value_parser = parse_span)]
+        window: u64,
+        /// The width of one step [default: about 300 steps]
+        #[arg(long, value_name = "SPAN", value_parser = parse_span)]
+        step: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ContainersArgs {
+    #[command(subcommand)]
+    pub command: Option<ContainersCommand>,
+
+    /// Also measure CPU and memory of the running containers (takes about a second)
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ContainersCommand {
+    /// Print a container's output, or follow it
+    Logs {
+        /// Container id (or prefix) or name
+        #[arg(value_name = "CONTAINER")]
+        id: String,
+        /// Keep printing new lines while the container runs
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Start with the last N lines
+        #[arg(long, value_name = "N", default_value_t = 200)]
+        tail: u32,
+    },
+    /// Restart a container
+    Restart {
+        #[arg(value_name = "CONTAINER")]
+        id: String,
+    },
+    /// Stop a container
+    Stop {
+        #[arg(value_name = "CONTAINER")]
+        id: String,
+    },
+    /// Start a stopped container
+    Start {
+        #[arg(value_name = "CONTAINER")]
+        id: String,
+    },
+    /// The engine's full description of a container, as JSON
+    Inspect {
+        #[arg(value_name = "CONTAINER")]
+        id: String,
+    },
+}
+
+/// A span on the command line, in milliseconds.
+fn parse_span(s: &str) -> Result<u64, String> {
+    harbour_shared::parse_span_ms(s).map_err(|e| e.to_string())
 }
 
 const SQL_EXAMPLES: &str = "\

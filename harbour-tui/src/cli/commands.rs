@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::args::{Cli, Command, JobsCommand, LogsArgs, RunCommand, RunsArgs, SubmitArgs};
 use super::conn::Conn;
 use super::error::CliError;
-use super::{exit, follow, render, spark, spec};
+use super::{exit, follow, monitor, render, spark, spec};
 use crate::client::{self, Client, Flatten, ctx};
 use crate::fmt;
 
@@ -42,6 +42,9 @@ pub async fn run(cli: &Cli) -> Result<u8, CliError> {
             return started(&client, &out, run, wait.wait).await;
         }
         Command::Jobs(command) => return jobs(&socket, &out, command).await,
+        Command::Metrics(args) => return monitor::metrics(&socket, &out, args).await,
+        Command::Health => return monitor::health(&socket, &out).await,
+        Command::Containers(args) => return monitor::containers(&socket, &out, args).await,
         Command::Clusters(command) => return spark::clusters(&socket, &out, command).await,
         Command::Sql(args) => return spark::sql(&socket, &out, args).await,
         Command::Tables(command) => return spark::tables(&socket, &out, command).await,
@@ -77,6 +80,18 @@ async fn run_show(socket: &Path, out: &Out, run: RunId, watch: bool) -> Result<(
                 text.push_str("\x1b[2J\x1b[H");
             }
             text.push_str(&render::run_detail(&detail, fmt::now_ms()));
+            // What an active run costs now, from the daemon's latest sample.
+            if detail.run.is_active()
+                && let Ok(m) = client.rpc.metrics_now(ctx()).await.flat()
+                && let Some(c) = m.runs.iter().find(|c| c.run == run)
+            {
+                text.push_str(&format!(
+                    "\nCost now:\n  {} process(es), {} RSS, {:.1}% CPU\n",
+                    c.cost.processes,
+                    fmt::bytes(c.cost.rss_bytes),
+                    c.cost.cpu_percent
+                ));
+            }
             match progress {
                 Some(Ok(p)) => text.push_str(&spark::render_progress(&p)),
                 Some(Err(e)) => text.push_str(&format!("\nSpark progress: {e}\n")),

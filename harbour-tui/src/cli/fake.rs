@@ -215,6 +215,60 @@ impl Harbour for Fake {
         unsupported()
     }
 
+    async fn metrics_now(self, _: Context) -> Result<harbour_shared::MetricsNow, Error> {
+        unsupported()
+    }
+
+    async fn metrics_series(self, _: Context) -> Result<Vec<String>, Error> {
+        unsupported()
+    }
+
+    async fn metrics_history(
+        self,
+        _: Context,
+        _: Vec<String>,
+        _: u64,
+        _: u64,
+    ) -> Result<Vec<harbour_shared::MetricHistory>, Error> {
+        unsupported()
+    }
+
+    async fn health(self, _: Context) -> Result<harbour_shared::HealthReport, Error> {
+        unsupported()
+    }
+
+    async fn containers(
+        self,
+        _: Context,
+        _: bool,
+    ) -> Result<Vec<harbour_shared::Container>, Error> {
+        unsupported()
+    }
+
+    async fn container_logs(
+        self,
+        _: Context,
+        _: String,
+        _: u32,
+        _: i64,
+        _: u64,
+    ) -> Result<harbour_shared::ContainerLogChunk, Error> {
+        unsupported()
+    }
+
+    async fn container_action(
+        self,
+        _: Context,
+        _: String,
+        _: harbour_shared::ContainerAction,
+    ) -> Result<harbour_shared::Container, Error> {
+        unsupported()
+    }
+
+    async fn inspect_container(self, _: Context, _: String) -> Result<String, Error> {
+        unsupported()
+    }
+
     // --- Spark --- (the real daemon's Spark is tested in the workspace's tests/spark.rs)
 
     async fn spark_runtime(self, _: Context) -> Result<harbour_shared::RuntimeInfo, Error> {

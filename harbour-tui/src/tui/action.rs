@@ -17,17 +17,19 @@ pub enum Screen {
     Details,
     Sql,
     Clusters,
+    Monitor,
 }
 
 impl Screen {
     /// The screens `[`/`]` cycle through. Details is reached from a run, not by cycling.
-    pub const CYCLE: [Screen; 6] = [
+    pub const CYCLE: [Screen; 7] = [
         Self::Dashboard,
         Self::Runs,
         Self::Jobs,
         Self::Logs,
         Self::Sql,
         Self::Clusters,
+        Self::Monitor,
     ];
 
     pub fn title(self) -> &'static str {
@@ -37,6 +39,7 @@ impl Screen {
             Self::Jobs => "Jobs",
             Self::Logs => "Logs",
             Self::Details => "Run details",
+            Self::Monitor => "Monitor",
             Self::Sql => "SQL",
             Self::Clusters => "Clusters",
         }
@@ -50,6 +53,7 @@ impl Screen {
             Self::Jobs => "jobs",
             Self::Logs => "logs",
             Self::Details => "details",
+            Self::Monitor => "monitor",
             Self::Sql => "sql",
             Self::Clusters => "clusters",
         }
@@ -69,6 +73,7 @@ pub enum Action {
     GoRuns,
     GoJobs,
     GoLogs,
+    GoMonitor,
     GoSql,
     GoClusters,
     Up,
@@ -103,10 +108,15 @@ pub enum Action {
     ToggleStream,
     ToggleFollow,
     SaveLog,
+    // Monitor
+    ZoomIn,
+    ZoomOut,
+    Freeze,
+    Expand,
 }
 
 impl Action {
-    pub const ALL: [Action; 41] = [
+    pub const ALL: [Action; 46] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -117,6 +127,7 @@ impl Action {
         Self::GoRuns,
         Self::GoJobs,
         Self::GoLogs,
+        Self::GoMonitor,
         Self::GoSql,
         Self::GoClusters,
         Self::Up,
@@ -148,6 +159,10 @@ impl Action {
         Self::ToggleStream,
         Self::ToggleFollow,
         Self::SaveLog,
+        Self::ZoomIn,
+        Self::ZoomOut,
+        Self::Freeze,
+        Self::Expand,
     ];
 
     /// The name used in `tui.toml`.
@@ -172,6 +187,7 @@ impl Action {
             Self::GoRuns => "runs",
             Self::GoJobs => "jobs",
             Self::GoLogs => "logs",
+            Self::GoMonitor => "monitor",
             Self::GoSql => "SQL console",
             Self::GoClusters => "clusters",
             Self::Up => "up",
@@ -203,6 +219,10 @@ impl Action {
             Self::ToggleStream => "stdout / stderr / both",
             Self::ToggleFollow => "follow",
             Self::SaveLog => "save the log to a file",
+            Self::ZoomIn => "charts: shorter window",
+            Self::ZoomOut => "charts: longer window",
+            Self::Freeze => "charts: freeze / unfreeze",
+            Self::Expand => "charts: expand the next one",
         }
     }
 }

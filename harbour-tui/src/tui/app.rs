@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use crossterm::event::KeyEvent;
 use harbour_shared::Cluster;
 use harbour_shared::{
-    Dashboard, EventBatch, EventKind, Job, JobId, JobKind, JobSpec, LogChunk, LogStream, Run,
-    RunDetail, RunId, SparkProgress, SqlResult, UnixMillis,
+    Container, ContainerAction, Dashboard, EventBatch, EventKind, HealthReport, Job, JobId,
+    JobKind, JobSpec, LogChunk, LogStream, MetricHistory, MetricsNow, Run, RunDetail, RunId,
+    SparkProgress, SqlResult, UnixMillis,
 };
 
 use super::action::{Action, Screen};
@@ -21,6 +22,7 @@ use super::input::LineInput;
 use super::jobs::JobsState;
 use super::keymap::Keymap;
 use super::logs::{ChunkKind, LogRequest, LogView};
+use super::monitor::MonitorState;
 use super::runs::RunsState;
 use super::sql::{EditorOutcome, SqlState};
 use super::theme::Theme;
@@ -86,6 +88,17 @@ pub enum Command {
     },
     /// Copy text to the clipboard with OSC 52.
     Yank(String),
+    /// Monitor: these series over the last `window_ms`.
+    FetchMonitorHistory {
+        series: Vec<String>,
+        window_ms: u64,
+    },
+    /// Monitor: the latest sample, the health checks and the containers.
+    FetchMonitorLive,
+    /// Restart, stop or start a container (by id).
+    Container(String, ContainerAction),
+    /// The last lines of a container's output (id, name).
+    FetchContainerLogs(String, String),
     Quit,
 }
 
@@ -132,6 +145,15 @@ pub enum Msg {
     RunMade(Result<Box<Run>, String>),
     /// The outcome of an action, for the status line.
     Done(Result<String, String>),
+    MonitorHistory(Result<Vec<MetricHistory>, String>),
+    MonitorLive {
+        now: Result<Box<MetricsNow>, String>,
+        health: Result<HealthReport, String>,
+        containers: Result<Vec<Container>, String>,
+    },
+    /// A container action finished: what to say, and whether to fetch the list again.
+    ContainerDone(Result<String, String>),
+    ContainerLogs(String, Result<String, String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +195,7 @@ pub struct App {
     pub details: DetailsState,
     pub sql: SqlState,
     pub clusters: ClustersState,
+    pub monitor: MonitorState,
     pub logs: Option<LogView>,
     pub overlay: Option<Overlay>,
     pub prompt: Option<(Prompt, LineInput)>,
@@ -200,6 +223,7 @@ impl App {
             details: DetailsState::default(),
             sql: SqlState::default(),
             clusters: ClustersState::default(),
+            monitor: MonitorState::new(),
             logs: None,
             overlay: None,
             prompt: None,
@@ -268,7 +292,9 @@ impl App {
                 {
                     self.status = None;
                 }
-                poll.into_iter().collect()
+                let mut out: Vec<Command> = poll.into_iter().collect();
+                out.extend(self.monitor_tick());
+                out
             }
             Msg::Connected { version, socket } => {
                 let was_down = matches!(self.conn, Conn::Reconnecting { .. });
@@ -415,6 +441,10 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::MonitorHistory(_)
+            | Msg::MonitorLive { .. }
+            | Msg::ContainerDone(_)
+            | Msg::ContainerLogs(..) => self.on_monitor_msg(msg),
         }
     }
 
@@ -437,6 +467,7 @@ impl App {
             return Vec::new();
         }
         self.dash.in_flight = true;
+        self.dash.fetched_ms = self.now_ms;
         vec![Command::FetchDashboard]
     }
 
@@ -515,6 +546,8 @@ impl App {
                     self.clusters.remove(&name);
                     dash_changed = true;
                 }
+                // The dashboard's health summary changed.
+                EventKind::HealthChanged(_) => dash_changed = true,
             }
         }
         if runs_changed {
@@ -575,6 +608,9 @@ impl App {
         {
             self.dash.stale = false;
             out.extend(self.fetch_dashboard());
+        }
+        if screen == Screen::Monitor {
+            out.extend(self.monitor_fetch(true));
         }
         out
     }
@@ -645,12 +681,17 @@ impl App {
                 .jobs
                 .selected_job()
                 .and_then(|j| j.last_run.as_ref().map(|l| l.id)),
-            Screen::Dashboard => None,
+            Screen::Dashboard | Screen::Monitor => None,
         }
     }
 
     /// Gives an action its meaning on the current screen.
     pub fn apply(&mut self, action: Action) -> Vec<Command> {
+        if self.screen == Screen::Monitor
+            && let Some(out) = self.monitor_apply(action)
+        {
+            return out;
+        }
         let height = self.body_height();
         let page = height.saturating_sub(1).max(1) as isize;
         match action {
@@ -704,6 +745,9 @@ impl App {
             Action::GoDashboard => self.go(Screen::Dashboard),
             Action::GoRuns => self.go(Screen::Runs),
             Action::GoJobs => self.go(Screen::Jobs),
+            Action::GoMonitor => self.go(Screen::Monitor),
+            // Only the Monitor screen has charts (handled above).
+            Action::ZoomIn | Action::ZoomOut | Action::Freeze | Action::Expand => Vec::new(),
             Action::GoLogs => match (&self.logs, self.runs.selected_run().map(|r| r.id)) {
                 (Some(_), _) => self.go(Screen::Logs),
                 (None, Some(id)) => self.open_logs(id),
@@ -1061,6 +1105,7 @@ impl App {
             }
             Screen::Sql => self.sql.scroll_by(delta),
             Screen::Clusters => self.clusters.move_by(delta),
+            Screen::Monitor => self.monitor.move_by(delta),
             Screen::Dashboard => {}
         }
         Vec::new()
@@ -1141,6 +1186,7 @@ impl App {
                 .clusters
                 .selected_cluster()
                 .map(|c| c.master_url.clone()),
+            Screen::Monitor => self.monitor.selected_container().map(|c| c.id.clone()),
             Screen::Dashboard => None,
         }
     }

@@ -1,8 +1,8 @@
 //! The Dashboard: counts of jobs, runs by state, notebooks and clusters; the last 7 days of
-//! runs by result as a bar chart; recent failures with their message; and the slot where
-//! host gauges and health checks go once the monitoring feature lands.
+//! runs by result as a bar chart; recent failures with their message; and the host (CPU,
+//! memory, load, the fullest disk) with the health checks' summary.
 
-use harbour_shared::{Dashboard, UnixMillis};
+use harbour_shared::{Dashboard, HealthSummary, HostGauges, UnixMillis};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -19,6 +19,8 @@ pub struct DashState {
     /// A fetch is out; another change while it is out fetches again when it returns.
     pub in_flight: bool,
     pub stale: bool,
+    /// When the last fetch went out: the host gauges are refreshed every few seconds.
+    pub fetched_ms: UnixMillis,
 }
 
 impl DashState {
@@ -51,16 +53,7 @@ impl DashState {
         };
         render_trend(frame, chart_area, theme, d);
         render_failures(frame, fail_area, theme, d, now_ms);
-        let block = widgets::block(theme, " Host & health ");
-        let inner = block.inner(host);
-        frame.render_widget(block, host);
-        frame.render_widget(
-            Paragraph::new(Line::from(Span::styled(
-                "host gauges and health checks appear here once harbourd monitors the host",
-                theme.get("dim"),
-            ))),
-            inner,
-        );
+        render_host(frame, host, theme, d.host.as_ref(), &d.health);
     }
 
     fn render_counts(&self, frame: &mut Frame, area: Rect, theme: &Theme, d: &Dashboard) {
@@ -204,5 +197,96 @@ fn render_failures(
             ])
         })
         .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// A bar of `width` cells, `percent` full: `████░░░░`.
+pub fn bar(percent: f64, width: usize) -> String {
+    let full = ((percent.clamp(0.0, 100.0) / 100.0) * width as f64).round() as usize;
+    format!(
+        "{}{}",
+        "█".repeat(full),
+        "░".repeat(width.saturating_sub(full))
+    )
+}
+
+fn level_style(theme: &Theme, percent: f64) -> ratatui::style::Style {
+    theme.get(match percent {
+        p if p >= 90.0 => "state-failed",
+        p if p >= 70.0 => "state-queued",
+        _ => "state-succeeded",
+    })
+}
+
+/// Host gauges and the health summary; one line each when there is room for two.
+fn render_host(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    host: Option<&HostGauges>,
+    health: &HealthSummary,
+) {
+    let block = widgets::block(theme, " Host & health ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut gauges: Vec<Span> = Vec::new();
+    match host {
+        None => gauges.push(Span::styled("host: no sample yet", theme.get("dim"))),
+        Some(h) => {
+            let mem = if h.memory_total_bytes > 0 {
+                h.memory_used_bytes as f64 / h.memory_total_bytes as f64 * 100.0
+            } else {
+                0.0
+            };
+            let mut gauge = |label: &str, percent: f64, extra: String| {
+                gauges.push(Span::raw(format!("{label} ")));
+                gauges.push(Span::styled(bar(percent, 8), level_style(theme, percent)));
+                gauges.push(Span::raw(format!(" {percent:>3.0}%{extra}  ")));
+            };
+            gauge("cpu", h.cpu_percent, String::new());
+            gauge(
+                "mem",
+                mem,
+                format!(
+                    " {}/{}",
+                    crate::fmt::bytes(h.memory_used_bytes),
+                    crate::fmt::bytes(h.memory_total_bytes)
+                ),
+            );
+            if let Some((mount, full)) = &h.fullest_disk {
+                gauge(&format!("disk {mount}"), *full, String::new());
+            }
+            gauges.push(Span::raw(format!("load {:.2}", h.load1)));
+        }
+    }
+    let mut checks = vec![
+        Span::raw("health: "),
+        Span::styled(format!("{} up", health.up), theme.get("state-succeeded")),
+        Span::raw(", "),
+        Span::styled(
+            format!("{} down", health.down),
+            theme.get(if health.down > 0 {
+                "state-failed"
+            } else {
+                "dim"
+            }),
+        ),
+        Span::raw(format!(", {} pending", health.pending)),
+    ];
+    if !health.down_checks.is_empty() {
+        checks.push(Span::styled(
+            format!("  down: {}", health.down_checks.join(", ")),
+            theme.get("state-failed"),
+        ));
+    }
+    let lines = if inner.height >= 2 {
+        vec![Line::from(gauges), Line::from(checks)]
+    } else {
+        // One line: the health summary first, since a down check matters most.
+        let mut one = checks;
+        one.push(Span::raw("  "));
+        one.extend(gauges);
+        vec![Line::from(one)]
+    };
     frame.render_widget(Paragraph::new(lines), inner);
 }

@@ -137,7 +137,7 @@ impl fmt::Display for KeyCombo {
 pub type KeymapConfig = BTreeMap<String, BTreeMap<String, Action>>;
 
 /// The sections a keymap may have.
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 9] = [
     "global",
     "dashboard",
     "runs",
@@ -146,6 +146,7 @@ pub const SECTIONS: [&str; 8] = [
     "details",
     "sql",
     "clusters",
+    "monitor",
 ];
 
 /// The compiled-in keys.
@@ -174,6 +175,7 @@ pub fn default_config() -> KeymapConfig {
             ("4", A::GoLogs),
             ("5", A::GoSql),
             ("6", A::GoClusters),
+            ("7", A::GoMonitor),
             ("k", A::Up),
             ("up", A::Up),
             ("j", A::Down),
@@ -241,6 +243,19 @@ pub fn default_config() -> KeymapConfig {
     );
     put("sql", &[("i", A::Select), ("ctrl-k", A::Kill)]);
     put("clusters", &[("ctrl-d", A::Delete), ("s", A::Submit)]);
+    put(
+        "monitor",
+        &[
+            ("+", A::ZoomOut),
+            ("=", A::ZoomOut),
+            ("-", A::ZoomIn),
+            ("f", A::Freeze),
+            ("e", A::Expand),
+            ("l", A::Logs),
+            ("r", A::Restart),
+            ("ctrl-k", A::Kill),
+        ],
+    );
     map
 }
 

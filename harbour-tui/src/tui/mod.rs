@@ -6,8 +6,9 @@
 //! [`app::Msg`]s back, keeps the connection (starting a daemon, reconnecting), and draws with
 //! [`ui::render`], a pure function of the state. [`modal`] holds the overlays and the prompt
 //! line that take keys before the keymap does. Each screen keeps its state and drawing in
-//! its own module: [`dashboard`], [`runs`], [`jobs`], [`details`], [`clusters`], [`sql`], and the log view
-//! ([`logs`] for its bounded, paged buffer, [`logs_ui`] for drawing it).
+//! its own module: [`dashboard`], [`runs`], [`jobs`], [`details`], [`clusters`], [`sql`],
+//! [`monitor`], and the log view ([`logs`] for its bounded, paged buffer, [`logs_ui`] for
+//! drawing it).
 
 pub mod action;
 pub mod app;
@@ -23,6 +24,7 @@ pub mod keymap;
 pub mod logs;
 pub mod logs_ui;
 pub mod modal;
+pub mod monitor;
 pub mod palette;
 pub mod runs;
 pub mod shell;

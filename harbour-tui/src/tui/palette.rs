@@ -21,7 +21,7 @@ pub enum PaletteCmd {
 }
 
 /// Each command: its name, aliases, and a few words of help.
-pub const COMMANDS: [(&str, &[&str], &str); 16] = [
+pub const COMMANDS: [(&str, &[&str], &str); 17] = [
     ("dashboard", &["dash", "d", "home", "1"], "the dashboard"),
     ("runs", &["run", "r", "2"], "the runs table"),
     ("jobs", &["job", "j", "3"], "the job definitions"),
@@ -37,6 +37,11 @@ pub const COMMANDS: [(&str, &[&str], &str); 16] = [
         "cluster-delete",
         &["cd"],
         "cluster-delete NAME: stop and forget a cluster",
+    ),
+    (
+        "monitor",
+        &["mon", "m", "metrics", "health", "containers", "docker", "7"],
+        "host charts, services, containers",
     ),
     (
         "describe",
@@ -111,6 +116,7 @@ pub fn parse(line: &str) -> Result<PaletteCmd, String> {
             arg.ok_or("cluster-delete needs a name, like `:cluster-delete etl`")?
                 .to_owned(),
         ),
+        "monitor" => PaletteCmd::Go(Screen::Monitor),
         "logs" => PaletteCmd::Logs(arg.map(|a| run_arg("logs", Some(a))).transpose()?),
         "describe" => PaletteCmd::Details(run_arg("describe", arg)?),
         "submit" => PaletteCmd::Action(Action::Submit),

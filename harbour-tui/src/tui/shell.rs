@@ -198,6 +198,13 @@ impl Exec {
                         | Command::FetchJobs
                         | Command::FetchDashboard
                         | Command::FetchRun(_) => return,
+                        // Monitor asks again on its next tick once connected.
+                        Command::FetchMonitorHistory { .. } => Msg::MonitorHistory(Err(why.into())),
+                        Command::FetchMonitorLive => Msg::MonitorLive {
+                            now: Err(why.into()),
+                            health: Err(why.into()),
+                            containers: Err(why.into()),
+                        },
                         Command::ReadLog { epoch, .. } => Msg::LogFailed {
                             epoch,
                             why: why.into(),
@@ -425,6 +432,42 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
             Msg::SearchResult { epoch, found }
         }
         Command::SaveLog { run, streams, dir } => Msg::Done(save_log(c, run, &streams, &dir).await),
+        Command::FetchMonitorHistory { series, window_ms } => Msg::MonitorHistory(
+            c.rpc
+                .metrics_history(ctx(), series, window_ms, 0)
+                .await
+                .flat()
+                .map_err(e),
+        ),
+        Command::FetchMonitorLive => {
+            let (now, health, containers) = futures::join!(
+                c.rpc.metrics_now(ctx()),
+                c.rpc.health(ctx()),
+                c.rpc.containers(ctx(), false)
+            );
+            Msg::MonitorLive {
+                now: now.flat().map(Box::new).map_err(e),
+                health: health.flat().map_err(e),
+                containers: containers.flat().map_err(e),
+            }
+        }
+        Command::Container(id, action) => Msg::ContainerDone(
+            c.rpc
+                .container_action(client::long_poll_ctx(60_000), id, action)
+                .await
+                .flat()
+                .map(|c| format!("{} {}: {}", action.as_str(), c.name, c.status))
+                .map_err(e),
+        ),
+        Command::FetchContainerLogs(id, name) => Msg::ContainerLogs(
+            name,
+            c.rpc
+                .container_logs(ctx(), id, 200, 0, 0)
+                .await
+                .flat()
+                .map(|chunk| String::from_utf8_lossy(&chunk.data).into_owned())
+                .map_err(e),
+        ),
         Command::FollowLog { .. } | Command::StopFollow | Command::Yank(_) | Command::Quit => {
             return None;
         }

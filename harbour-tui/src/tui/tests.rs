@@ -138,6 +138,19 @@ fn dashboard() -> Dashboard {
             })
             .collect(),
         recent_failures: vec![runs()[1].clone()],
+        host: Some(harbour_shared::HostGauges {
+            cpu_percent: 37.0,
+            memory_used_bytes: 6 << 30,
+            memory_total_bytes: 16 << 30,
+            load1: 0.82,
+            fullest_disk: Some(("/".into(), 91.0)),
+        }),
+        health: harbour_shared::HealthSummary {
+            up: 4,
+            down: 1,
+            pending: 0,
+            down_checks: vec!["web".into()],
+        },
     }
 }
 
@@ -243,7 +256,11 @@ fn navigation_by_number_brackets_palette_and_esc() {
     a.update(key(']'));
     assert_eq!(a.screen, Screen::Clusters);
     a.update(key(']'));
+    assert_eq!(a.screen, Screen::Monitor);
+    a.update(key(']'));
     assert_eq!(a.screen, Screen::Dashboard);
+    a.update(key('['));
+    assert_eq!(a.screen, Screen::Monitor);
     a.update(key('['));
     assert_eq!(a.screen, Screen::Clusters);
     a.update(key(':'));
@@ -252,6 +269,8 @@ fn navigation_by_number_brackets_palette_and_esc() {
     assert_eq!(a.screen, Screen::Jobs);
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Clusters, "esc goes back");
+    a.update(code(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Monitor);
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Dashboard);
     // Palette with completion and an alias.
@@ -589,6 +608,8 @@ fn snapshot_dashboard() {
     });
     empty.recent_failures.clear();
     empty.runs = RunCounts::default();
+    empty.host = None;
+    empty.health = harbour_shared::HealthSummary::default();
     e.update(Msg::Dashboard(Ok(Box::new(empty))));
     snap!("dashboard_empty", draw(&e, 80, 24));
     let mut f = app();
@@ -928,6 +949,279 @@ fn palette_commands_with_arguments() {
     assert!(a.status.as_ref().unwrap().text.contains("not a command"));
     palette(&mut a, "q");
     assert!(a.quit);
+}
+
+// --- Monitor ---
+
+fn metrics_now() -> harbour_shared::MetricsNow {
+    harbour_shared::MetricsNow {
+        at_ms: NOW,
+        interval_ms: 1_000,
+        cpu_percent: 42.0,
+        cores: vec![40.0, 44.0],
+        load: [0.8, 0.6, 0.5],
+        memory_used_bytes: 6 << 30,
+        memory_total_bytes: 16 << 30,
+        swap_used_bytes: 0,
+        swap_total_bytes: 0,
+        disks: vec![],
+        disk_read_bytes_per_sec: 1024.0,
+        disk_write_bytes_per_sec: 4096.0,
+        networks: vec![harbour_shared::NetworkNow {
+            interface: "eth0".into(),
+            rx_bytes_per_sec: 2048.0,
+            tx_bytes_per_sec: 512.0,
+        }],
+        processes: 120,
+        harbourd: harbour_shared::ProcessCost::default(),
+        runs: vec![],
+    }
+}
+
+/// An hour in 300 steps of a shape that shows on a chart, with a gap (the daemon was down)
+/// from step 100 to 140.
+fn history(series: &[String]) -> Vec<harbour_shared::MetricHistory> {
+    series
+        .iter()
+        .enumerate()
+        .map(|(k, name)| harbour_shared::MetricHistory {
+            series: name.clone(),
+            start_ms: NOW - 3_600_000,
+            step_ms: 12_000,
+            resolution_ms: 10_000,
+            values: (0..300)
+                .map(|i| {
+                    let v = match name.as_str() {
+                        "mem.total" => 16.0 * 1024.0 * 1024.0 * 1024.0,
+                        "mem.used" => (5.0 + (i % 50) as f64 / 25.0) * 1024.0 * 1024.0 * 1024.0,
+                        _ => 20.0 + ((i + 7 * k) % 60) as f64,
+                    };
+                    (!(100..140).contains(&i)).then_some(v)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn containers() -> Vec<harbour_shared::Container> {
+    let c = |id: &str, name: &str, project: Option<&str>, state: &str, health: Option<&str>| {
+        harbour_shared::Container {
+            id: id.into(),
+            name: name.into(),
+            image: "busybox".into(),
+            state: state.into(),
+            status: match (state, health) {
+                ("running", Some(h)) => format!("Up 5 minutes ({h})"),
+                ("running", None) => "Up 5 minutes".into(),
+                _ => "Exited (0) 2 hours ago".into(),
+            },
+            health: health.map(Into::into),
+            ports: vec![],
+            created_ms: NOW,
+            project: project.map(Into::into),
+            service: None,
+            stats: None,
+        }
+    };
+    vec![
+        c(
+            "aaa",
+            "shop-web-1",
+            Some("shop"),
+            "running",
+            Some("unhealthy"),
+        ),
+        c("bbb", "shop-db-1", Some("shop"), "running", Some("healthy")),
+        c("ccc", "scratch", None, "exited", None),
+    ]
+}
+
+fn health_report() -> harbour_shared::HealthReport {
+    use harbour_shared::{HealthCheck, HealthStatus};
+    let check = |name: &str, status, message: &str| HealthCheck {
+        name: name.into(),
+        kind: "http".into(),
+        target: String::new(),
+        status,
+        since_ms: NOW - 300_000,
+        last_checked_ms: Some(NOW),
+        latency_ms: Some(3),
+        message: message.into(),
+        failures: 0,
+    };
+    harbour_shared::HealthReport {
+        checks: vec![
+            check("harbourd.store", HealthStatus::Up, "answers queries"),
+            check("web", HealthStatus::Down, "HTTP 500 (expected 2xx)"),
+            check("db", HealthStatus::Pending, "not checked yet"),
+        ],
+        transitions: vec![],
+    }
+}
+
+/// Monitor open and fed what the daemon would answer.
+fn monitor() -> App {
+    let mut a = loaded();
+    let out = a.update(key('7'));
+    assert_eq!(a.screen, Screen::Monitor);
+    assert!(out.contains(&Command::FetchMonitorLive), "{out:?}");
+    a.update(Msg::MonitorLive {
+        now: Ok(Box::new(metrics_now())),
+        health: Ok(health_report()),
+        containers: Ok(containers()),
+    });
+    let series = a.monitor.series();
+    a.update(Msg::MonitorHistory(Ok(history(&series))));
+    a
+}
+
+#[test]
+fn monitor_asks_for_history_by_window_and_zooms() {
+    let mut a = loaded();
+    let out = a.update(key('7'));
+    let Some(Command::FetchMonitorHistory { window_ms, series }) = out
+        .iter()
+        .find(|c| matches!(c, Command::FetchMonitorHistory { .. }))
+        .cloned()
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(window_ms, 3_600_000, "an hour by default");
+    assert!(series.contains(&"cpu".to_owned()));
+    // The first sample names the interfaces: the charts are fetched again with them.
+    a.update(Msg::MonitorHistory(Ok(history(&series))));
+    let out = a.update(Msg::MonitorLive {
+        now: Ok(Box::new(metrics_now())),
+        health: Ok(health_report()),
+        containers: Ok(containers()),
+    });
+    assert!(
+        out.iter().any(|c| matches!(c,
+        Command::FetchMonitorHistory { series, .. } if series.contains(&"net.eth0.rx".to_owned())))
+    );
+    a.update(Msg::MonitorHistory(Ok(history(&series))));
+    // + widens the window, - narrows it.
+    let out = a.update(key('+'));
+    assert!(out.iter().any(|c| matches!(
+        c,
+        Command::FetchMonitorHistory {
+            window_ms: 21_600_000,
+            ..
+        }
+    )));
+    a.update(Msg::MonitorHistory(Ok(history(&series))));
+    let out = a.update(key('-'));
+    assert!(out.iter().any(|c| matches!(
+        c,
+        Command::FetchMonitorHistory {
+            window_ms: 3_600_000,
+            ..
+        }
+    )));
+    a.update(Msg::MonitorHistory(Ok(history(&series))));
+    // Frozen: ticks fetch no history, the panels still refresh.
+    a.update(key('f'));
+    let out = a.update(Msg::Tick(NOW + 60_000));
+    assert_eq!(out, [Command::FetchMonitorLive]);
+    // Unfreezing catches up at once.
+    let out = a.update(key('f'));
+    assert!(
+        out.iter()
+            .any(|c| matches!(c, Command::FetchMonitorHistory { .. }))
+    );
+}
+
+#[test]
+fn monitor_restarts_and_stops_containers_only_after_confirmation() {
+    let mut a = monitor();
+    assert!(a.update(key('r')).is_empty());
+    let Some(Overlay::Confirm { prompt, .. }) = &a.overlay else {
+        panic!("no confirmation")
+    };
+    assert_eq!(prompt, "Restart container shop-web-1 (running)?");
+    let out = a.update(key('y'));
+    assert_eq!(
+        out,
+        [Command::Container(
+            "aaa".into(),
+            harbour_shared::ContainerAction::Restart
+        )]
+    );
+    a.update(key('j'));
+    a.update(ctrl('k'));
+    let out = a.update(key('n'));
+    assert!(out.is_empty(), "n declines");
+    assert!(a.overlay.is_none());
+    // l shows the selected container's logs, l again closes them.
+    let out = a.update(key('l'));
+    assert_eq!(
+        out,
+        [Command::FetchContainerLogs(
+            "bbb".into(),
+            "shop-db-1".into()
+        )]
+    );
+    a.update(Msg::ContainerLogs(
+        "shop-db-1".into(),
+        Ok("ready\nlistening on 5432\n".into()),
+    ));
+    snap!("monitor_container_logs", draw(&a, 120, 40));
+    // The panel follows: the logs are fetched again with the live panels.
+    let out = a.update(Msg::Tick(NOW + 10_000));
+    assert!(
+        out.contains(&Command::FetchContainerLogs(
+            "bbb".into(),
+            "shop-db-1".into()
+        )),
+        "{out:?}"
+    );
+    a.update(key('l'));
+    assert!(a.monitor.logs.is_none());
+}
+
+#[test]
+fn the_dashboard_refreshes_its_gauges_while_shown() {
+    let mut a = loaded();
+    a.update(key('1'));
+    let later = a.dash.fetched_ms + 5_000;
+    assert!(a.update(Msg::Tick(later - 1_000)).is_empty());
+    assert_eq!(a.update(Msg::Tick(later)), [Command::FetchDashboard]);
+    // Elsewhere, no.
+    a.update(Msg::Dashboard(Ok(Box::new(dashboard()))));
+    a.update(key('2'));
+    assert!(a.update(Msg::Tick(later + 60_000)).is_empty());
+}
+
+#[test]
+fn snapshot_monitor() {
+    let mut a = monitor();
+    snap!("monitor_loaded_120x40", draw(&a, 120, 40));
+    snap!("monitor_narrow_80x24", draw(&a, 80, 24));
+    a.update(key('e'));
+    let series = a.monitor.series();
+    assert!(
+        series.contains(&"cpu.1".to_owned()),
+        "expanded CPU asks per core"
+    );
+    a.update(Msg::MonitorHistory(Ok(history(&series))));
+    a.update(key('f'));
+    snap!("monitor_cpu_expanded_frozen", draw(&a, 120, 40));
+
+    // No Docker, a failed health call, no history yet.
+    let mut e = loaded();
+    e.update(key('7'));
+    snap!("monitor_loading", draw(&e, 80, 24));
+    e.update(Msg::MonitorLive {
+        now: Err("metrics unavailable: the first sample is not taken yet".into()),
+        health: Err("the call to harbourd failed: deadline exceeded".into()),
+        containers: Err(
+            "Docker unavailable: no engine answers at unix:///var/run/docker.sock: \
+             Socket not found"
+                .into(),
+        ),
+    });
+    e.update(Msg::MonitorHistory(Ok(vec![])));
+    snap!("monitor_no_docker", draw(&e, 120, 30));
 }
 
 // ---- Spark: the SQL screen and a pyspark run's progress ---------------------------------

@@ -32,6 +32,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Details => app.details.render(frame, body, theme, app.now_ms),
         Screen::Sql => app.sql.render(frame, body, theme, app.now_ms),
         Screen::Clusters => app.clusters.render(frame, body, theme),
+        Screen::Monitor => app.monitor.render(frame, body, theme, app.now_ms),
     }
     render_status(app, frame, status);
     if let Some((Prompt::Palette, input)) = &app.prompt {
@@ -101,7 +102,10 @@ fn hints(app: &App) -> &'static str {
         Screen::Sql if app.sql.editing => "ctrl-r run  ctrl-k cancel  ctrl-p/n history  esc done",
         Screen::Sql => "enter edit  ctrl-r run  j/k scroll  ctrl-k cancel  ? help",
         Screen::Clusters => "s create  ctrl-d delete  enter SQL on it  ? help",
-        Screen::Dashboard => "1-4 screens  : palette  ? help  q quit",
+        Screen::Dashboard => "1-7 screens  : palette  ? help  q quit",
+        Screen::Monitor => {
+            "+/- window  f freeze  e expand  j/k container  l logs  r restart  ctrl-k stop  ? help"
+        }
     }
 }
 

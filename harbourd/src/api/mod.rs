@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use harbour_shared::{
-    Cluster, ClusterCheck, ClusterSpec, Dashboard, Error, EventBatch, EventKind,
-    ExternalClusterSpec, Harbour, Hello, Job, JobId, JobPatch, JobRef, JobSpec, LogChunk,
-    LogStream, MAX_FRAME_BYTES, MAX_LOG_CHUNK_BYTES, MAX_WAIT_MS, PROTOCOL_VERSION, Run, RunDetail,
-    RunFilter, RunId, RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table, TableSpec,
-    Trigger,
+    Cluster, ClusterCheck, ClusterSpec, Container, ContainerAction, ContainerLogChunk, Dashboard,
+    Error, EventBatch, EventKind, ExternalClusterSpec, Harbour, HealthReport, Hello, Job, JobId,
+    JobPatch, JobRef, JobSpec, LogChunk, LogStream, MAX_FRAME_BYTES, MAX_LOG_CHUNK_BYTES,
+    MAX_WAIT_MS, MetricHistory, MetricsNow, PROTOCOL_VERSION, Run, RunDetail, RunFilter, RunId,
+    RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table, TableSpec, Trigger,
 };
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel as _};
@@ -34,6 +34,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::now_ms;
 use crate::config::{Config, Paths};
 use crate::events::EventBus;
+use crate::monitor::Monitor;
 use crate::runs::logs::{LiveLogs, RunDirs, read_at, read_marks};
 use crate::runs::supervisor::{Runs, no_such_run};
 use crate::spark::Spark;
@@ -52,6 +53,7 @@ const DEFAULT_LOG_CHUNK: u64 = 256 * 1024;
 /// Everything the service needs, shared by all connections.
 #[derive(Debug)]
 pub struct Daemon {
+    pub monitor: Monitor,
     pub store: Store,
     pub events: Arc<EventBus>,
     pub live: Arc<LiveLogs>,
@@ -202,6 +204,15 @@ impl Api {
         Ok(job)
     }
 
+    fn metrics(&self) -> Result<&crate::monitor::recorder::Metrics, Error> {
+        self.greeted()?.monitor.metrics.as_deref().ok_or_else(|| {
+            Error::unavailable(
+                "metrics",
+                "metrics are off in harbourd.toml ([metrics] enabled = false)",
+            )
+        })
+    }
+
     fn with_live_sizes(&self, mut run: Run) -> Run {
         if let Some((stdout, stderr)) = self.daemon.live.sizes(run.id) {
             run.stdout_bytes = stdout;
@@ -255,6 +266,8 @@ impl Harbour for Api {
 
     async fn dashboard(self, _: Context) -> Result<Dashboard, Error> {
         let now = now_ms();
+        let monitor = &self.greeted()?.monitor;
+        let (host, health) = (monitor.gauges(), monitor.health.summary());
         self.store(move |c| {
             let (jobs, scheduled_jobs) = jobs::count(c)?;
             Ok(Ok(Dashboard {
@@ -265,6 +278,8 @@ impl Harbour for Api {
                 clusters: crate::store::clusters::list(c)?.len() as u64 + 1,
                 trend: run_rows::trend(c, 7, now)?,
                 recent_failures: run_rows::recent_failures(c, 10)?,
+                host,
+                health,
             }))
         })
         .await
@@ -699,5 +714,96 @@ impl Harbour for Api {
 
     async fn drop_table(self, _: Context, name: String) -> Result<Table, Error> {
         self.greeted()?.spark.drop_table(name.trim()).await
+    }
+
+    // --- Monitoring ---
+
+    async fn metrics_now(self, _: Context) -> Result<MetricsNow, Error> {
+        self.metrics()?.latest().ok_or_else(|| {
+            Error::unavailable(
+                "metrics",
+                "the first sample is not taken yet; ask again in a second",
+            )
+        })
+    }
+
+    async fn metrics_series(self, _: Context) -> Result<Vec<String>, Error> {
+        self.metrics()?.series_names().await.map_err(internal)
+    }
+
+    async fn metrics_history(
+        self,
+        _: Context,
+        series: Vec<String>,
+        window_ms: u64,
+        step_ms: u64,
+    ) -> Result<Vec<MetricHistory>, Error> {
+        const MAX_SERIES: usize = 512;
+        const MAX_WINDOW_MS: u64 = 400 * 86_400_000;
+        if series.is_empty() || series.len() > MAX_SERIES {
+            return Err(Error::invalid(
+                "series",
+                format!("ask for 1 to {MAX_SERIES} series; `harbour metrics series` lists them"),
+            ));
+        }
+        if !(1_000..=MAX_WINDOW_MS).contains(&window_ms) {
+            return Err(Error::invalid(
+                "window",
+                "the window must be between 1s and 400d",
+            ));
+        }
+        self.metrics()?
+            .history(series, window_ms, step_ms, now_ms())
+            .await
+            .map_err(internal)
+    }
+
+    async fn health(self, _: Context) -> Result<HealthReport, Error> {
+        self.greeted()?
+            .monitor
+            .health
+            .report()
+            .await
+            .map_err(internal)
+    }
+
+    async fn containers(self, _: Context, stats: bool) -> Result<Vec<Container>, Error> {
+        self.greeted()?.monitor.containers.list(stats).await
+    }
+
+    async fn container_logs(
+        self,
+        _: Context,
+        id: String,
+        tail: u32,
+        after_ns: i64,
+        wait_ms: u64,
+    ) -> Result<ContainerLogChunk, Error> {
+        let id = validate::container_id(&id)?;
+        self.greeted()?
+            .monitor
+            .containers
+            .logs(
+                &id,
+                tail.min(100_000),
+                after_ns,
+                Duration::from_millis(wait_ms.min(MAX_WAIT_MS)),
+            )
+            .await
+    }
+
+    async fn container_action(
+        self,
+        _: Context,
+        id: String,
+        action: ContainerAction,
+    ) -> Result<Container, Error> {
+        let id = validate::container_id(&id)?;
+        self.greeted()?.monitor.containers.act(&id, action).await
+    }
+
+    async fn inspect_container(self, _: Context, id: String) -> Result<String, Error> {
+        let id = validate::container_id(&id)?;
+        self.greeted()?.monitor.containers.inspect(&id).await
     }
 }

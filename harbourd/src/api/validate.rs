@@ -233,6 +233,25 @@ pub fn one_off_name(spec: &JobSpec) -> String {
     name
 }
 
+/// A container id or name as the engine accepts it; anything else would be a path in the
+/// engine's URL.
+pub fn container_id(id: &str) -> Result<String, Error> {
+    let id = id.trim();
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(id.to_owned())
+    } else {
+        Err(Error::invalid(
+            "container",
+            format!("'{id}' is not a container id or name"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -94,6 +94,20 @@ enum Msg {
 pub struct Runs {
     shared: Shared,
     tx: mpsc::UnboundedSender<Msg>,
+    groups: ActiveGroups,
+}
+
+/// The process group of each run that has a process, for the metrics sampler.
+#[derive(Debug, Clone, Default)]
+struct ActiveGroups(Arc<std::sync::Mutex<HashMap<RunId, u32>>>);
+
+impl ActiveGroups {
+    fn with<R>(&self, f: impl FnOnce(&mut HashMap<RunId, u32>) -> R) -> R {
+        f(&mut self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
 }
 
 impl Runs {
@@ -103,7 +117,9 @@ impl Runs {
         config: SupervisorConfig,
     ) -> StoreResult<(Self, JoinHandle<()>)> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let groups = ActiveGroups::default();
         let mut actor = Actor {
+            groups: groups.clone(),
             shared: shared.clone(),
             config,
             tx: tx.clone(),
@@ -115,7 +131,21 @@ impl Runs {
         };
         actor.recover().await?;
         let task = tokio::spawn(actor.run(rx));
-        Ok((Self { shared, tx }, task))
+        Ok((Self { shared, tx, groups }, task))
+    }
+
+    /// (run, process group) of every run that has a process now.
+    pub fn active_groups(&self) -> Vec<(RunId, u32)> {
+        self.groups.with(|g| {
+            let mut groups: Vec<_> = g.iter().map(|(r, p)| (*r, *p)).collect();
+            groups.sort_unstable();
+            groups
+        })
+    }
+
+    /// Whether the supervisor task is still there to take commands.
+    pub fn is_alive(&self) -> bool {
+        !self.tx.is_closed()
     }
 
     /// Makes a run (queued, or waiting for a retry) and hands it to the supervisor.
@@ -161,6 +191,7 @@ struct Active {
 }
 
 struct Actor {
+    groups: ActiveGroups,
     shared: Shared,
     config: SupervisorConfig,
     tx: mpsc::UnboundedSender<Msg>,
@@ -387,6 +418,7 @@ impl Actor {
                 let _ = tx.send(Msg::TimedOut(id));
             })
         });
+        self.groups.with(|g| g.insert(id, pgid));
         self.active.insert(
             id,
             Active {
@@ -496,6 +528,7 @@ impl Actor {
         let Some(active) = self.active.remove(&id) else {
             return;
         };
+        self.groups.with(|g| g.remove(&id));
         for task in [active.timeout, active.escalation].into_iter().flatten() {
             task.abort();
         }

@@ -7,6 +7,7 @@
 
 pub mod clusters;
 pub mod jobs;
+pub mod metrics;
 pub mod runs;
 
 use std::path::Path;
@@ -20,6 +21,7 @@ use tokio::sync::oneshot;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_spark.sql"),
+    include_str!("../../migrations/0003_monitor.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
