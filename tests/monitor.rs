@@ -287,9 +287,11 @@ async fn health_checks_follow_real_servers_and_harbour_health_exits_accordingly(
         .filter(|(c, _)| c == "web")
         .map(|(_, s)| *s)
         .collect();
-    assert_eq!(
-        web,
-        [HealthStatus::Up, HealthStatus::Down, HealthStatus::Up]
+    // The first check can pass before `start` was read, so its Up may come before the batch.
+    use HealthStatus::{Down, Up};
+    assert!(
+        web == [Up, Down, Up] || web == [Down, Up],
+        "web's transitions after the start: {web:?}"
     );
     assert!(changes.contains(&("db".to_owned(), HealthStatus::Down)));
     // And in the daemon log.

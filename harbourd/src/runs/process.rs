@@ -200,19 +200,18 @@ pub fn group_alive(pgid: u32) -> bool {
 
 /// Whether `/proc` shows a member of the group that is not a zombie.
 fn live_members(pgid: u32) -> bool {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return true;
-    };
-    entries.filter_map(Result::ok).any(|entry| {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            return false;
-        };
-        stat_fields(pid).is_some_and(|f| f.pgrp == pgid && f.state != 'Z')
-    })
+    live_processes().any(|(_, f)| f.pgrp == pgid)
+}
+
+/// Every process `/proc` shows that is not a zombie, with its stat fields.
+fn live_processes() -> impl Iterator<Item = (u32, StatFields)> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, stat_fields(pid)?)))
+        .filter(|(_, f)| f.state != 'Z')
 }
 
 struct StatFields {
@@ -253,25 +252,13 @@ pub fn group_is_ours(pgid: u32, leader_ticks: Option<u64>) -> bool {
     let Some(leader_ticks) = leader_ticks else {
         return false;
     };
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return false;
-    };
-    entries.filter_map(Result::ok).any(|entry| {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            return false;
-        };
-        process_group_of(pid) == Some(pgid)
-            && start_ticks(pid).is_some_and(|ticks| {
-                if pid == pgid {
-                    ticks == leader_ticks
-                } else {
-                    ticks >= leader_ticks
-                }
-            })
+    live_processes().any(|(pid, f)| {
+        f.pgrp == pgid
+            && if pid == pgid {
+                f.start_ticks == leader_ticks
+            } else {
+                f.start_ticks >= leader_ticks
+            }
     })
 }
 
