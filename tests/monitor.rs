@@ -288,9 +288,9 @@ async fn health_checks_follow_real_servers_and_harbour_health_exits_accordingly(
         .map(|(_, s)| *s)
         .collect();
     // The first check can pass before `start` was read, so its Up may come before the batch.
-    use HealthStatus::{Down, Up};
+    let (up, down) = (HealthStatus::Up, HealthStatus::Down);
     assert!(
-        web == [Up, Down, Up] || web == [Down, Up],
+        web == [up, down, up] || web == [down, up],
         "web's transitions after the start: {web:?}"
     );
     assert!(changes.contains(&("db".to_owned(), HealthStatus::Down)));
