@@ -48,18 +48,11 @@ impl ClustersState {
     }
 
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
-        let block = widgets::block(theme, " Clusters ".to_owned());
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        if let Some((msg, err)) = widgets::load_message(&self.load, "clusters") {
-            widgets::message(
-                frame,
-                inner,
-                &msg,
-                theme.get(if err { "status-error" } else { "dim" }),
-            );
+        let title = " Clusters ".to_owned();
+        let Some(inner) = widgets::list_frame(frame, area, theme, title, &self.load, "clusters")
+        else {
             return;
-        }
+        };
         let header = Row::new(
             [
                 "NAME", "KIND", "STATE", "MASTER", "WORKERS", "CORES", "APPS", "NOTE",

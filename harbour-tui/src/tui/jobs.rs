@@ -91,38 +91,27 @@ impl JobsState {
     }
 
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, now_ms: UnixMillis) {
-        let title = if self.filter.is_empty() {
-            format!(" Jobs ({}) ", self.view.len())
+        // A lone `!` filters nothing and is not shown as a filter.
+        let filter = if self.filter.is_empty() {
+            ""
         } else {
-            format!(
-                " Jobs ({}/{}) /{} ",
-                self.view.len(),
-                self.jobs.len(),
-                self.filter.text
-            )
+            self.filter.text.as_str()
         };
-        let block = widgets::block(theme, title);
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        if let Some((msg, err)) = widgets::load_message(&self.load, "jobs") {
-            widgets::message(
+        let title = widgets::list_title("Jobs", self.view.len(), self.jobs.len(), filter);
+        let Some(inner) = widgets::list_frame(frame, area, theme, title, &self.load, "jobs") else {
+            return;
+        };
+        if self.view.is_empty() {
+            let none = "no jobs defined\ncreate one with `harbour jobs create`";
+            widgets::empty_list(
                 frame,
                 inner,
-                &msg,
-                theme.get(if err { "status-error" } else { "dim" }),
+                theme,
+                self.jobs.is_empty(),
+                none,
+                "job",
+                &self.filter.text,
             );
-            return;
-        }
-        if self.view.is_empty() {
-            let msg = if self.jobs.is_empty() {
-                "no jobs defined\ncreate one with `harbour jobs create`".to_owned()
-            } else {
-                format!(
-                    "no job matches /{}\nesc clears the filter",
-                    self.filter.text
-                )
-            };
-            widgets::message(frame, inner, &msg, theme.get("dim"));
             return;
         }
         let wide = inner.width >= 100;

@@ -248,38 +248,27 @@ impl RunsState {
     }
 
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, now_ms: UnixMillis) {
-        let title = if self.filter.is_empty() {
-            format!(" Runs ({}) ", self.view.len())
+        // A lone `!` filters nothing and is not shown as a filter.
+        let filter = if self.filter.is_empty() {
+            ""
         } else {
-            format!(
-                " Runs ({}/{}) /{} ",
-                self.view.len(),
-                self.runs.len(),
-                self.filter.text
-            )
+            self.filter.text.as_str()
         };
-        let block = widgets::block(theme, title);
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        if let Some((msg, err)) = widgets::load_message(&self.load, "runs") {
-            widgets::message(
+        let title = widgets::list_title("Runs", self.view.len(), self.runs.len(), filter);
+        let Some(inner) = widgets::list_frame(frame, area, theme, title, &self.load, "runs") else {
+            return;
+        };
+        if self.view.is_empty() {
+            let none = "no runs yet\ns submits one";
+            widgets::empty_list(
                 frame,
                 inner,
-                &msg,
-                theme.get(if err { "status-error" } else { "dim" }),
+                theme,
+                self.runs.is_empty(),
+                none,
+                "run",
+                &self.filter.text,
             );
-            return;
-        }
-        if self.view.is_empty() {
-            let msg = if self.runs.is_empty() {
-                "no runs yet\ns submits one".to_owned()
-            } else {
-                format!(
-                    "no run matches /{}\nesc clears the filter",
-                    self.filter.text
-                )
-            };
-            widgets::message(frame, inner, &msg, theme.get("dim"));
             return;
         }
         let wide = inner.width >= 120;

@@ -63,6 +63,55 @@ pub fn message(frame: &mut Frame, area: Rect, text: &str, style: Style) {
 }
 
 /// The standard message for a screen's load state; `None` when loaded.
+/// Draws a list screen's frame and, while its data is loading or failed to load, says so
+/// inside it. Returns the inner area when the list itself is to be drawn.
+pub fn list_frame(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    title: String,
+    load: &Load,
+    what: &str,
+) -> Option<Rect> {
+    let block = block(theme, title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if let Some((msg, err)) = load_message(load, what) {
+        let style = theme.get(if err { "status-error" } else { "dim" });
+        message(frame, inner, &msg, style);
+        return None;
+    }
+    Some(inner)
+}
+
+/// A filterable list's title: ` Runs (12) `, or ` Runs (3/12) /etl ` while filtered.
+pub fn list_title(noun: &str, shown: usize, total: usize, filter: &str) -> String {
+    if filter.is_empty() {
+        format!(" {noun} ({shown}) ")
+    } else {
+        format!(" {noun} ({shown}/{total}) /{filter} ")
+    }
+}
+
+/// What an empty list says: `none` when there is nothing at all, else that the filter
+/// matches nothing (`one` names a single item).
+pub fn empty_list(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    nothing: bool,
+    none: &str,
+    one: &str,
+    filter: &str,
+) {
+    let msg = if nothing {
+        none.to_owned()
+    } else {
+        format!("no {one} matches /{filter}\nesc clears the filter")
+    };
+    message(frame, area, &msg, theme.get("dim"));
+}
+
 pub fn load_message(load: &Load, what: &str) -> Option<(String, bool)> {
     match load {
         Load::Loading => Some((format!("loading {what}…"), false)),
