@@ -5,7 +5,7 @@
 //! `Local` wrappers) so the tests do not depend on the machine's zone.
 
 use chrono::{Local, TimeZone};
-use harbour_shared::{Lifecycle, Run, RunResult, UnixMillis};
+use harbour_shared::{Lifecycle, Run, RunResult, TaskCounts, UnixMillis};
 
 /// A span of milliseconds, coarsening as it grows: `850ms`, `7s`, `1m 03s`, `3h 12m`, `2d 04h`.
 /// Negative spans (clock skew) read as `0ms`.
@@ -101,6 +101,21 @@ pub fn run_duration(run: &Run, now_ms: UnixMillis) -> String {
 /// An optional value, `-` when absent.
 pub fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// `[####>>----]`: done (completed or skipped), running, and waiting tasks.
+pub fn task_bar(t: &TaskCounts, width: usize) -> String {
+    let total = t.total.max(1) as usize;
+    let done = ((t.completed + t.skipped) as usize).min(total);
+    let active = (t.active as usize).min(total - done);
+    let filled = done * width / total;
+    let running = (active * width).div_ceil(total).min(width - filled);
+    format!(
+        "[{}{}{}]",
+        "#".repeat(filled),
+        ">".repeat(running),
+        "-".repeat(width - filled - running)
+    )
 }
 
 #[cfg(test)]

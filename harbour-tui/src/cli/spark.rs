@@ -390,21 +390,6 @@ fn render_tables(tables: &[Table]) -> String {
     table::render(&["NAME", "FORMAT", "LOCATION", "OPTIONS"], &rows)
 }
 
-/// `[#####-----]`: completed (and skipped) of total, `width` characters wide.
-pub fn bar(t: &TaskCounts, width: usize) -> String {
-    let total = t.total.max(1) as usize;
-    let done = ((t.completed + t.skipped) as usize).min(total);
-    let active = (t.active as usize).min(total - done);
-    let filled = done * width / total;
-    let running = (active * width).div_ceil(total).min(width - filled);
-    format!(
-        "[{}{}{}]",
-        "#".repeat(filled),
-        ">".repeat(running),
-        "-".repeat(width - filled - running)
-    )
-}
-
 fn counts(t: &TaskCounts) -> String {
     let mut s = format!("{}/{}", t.completed, t.total);
     if t.active > 0 {
@@ -437,7 +422,7 @@ pub fn render_progress(p: &SparkProgress) -> String {
             vec![
                 j.id.to_string(),
                 j.status.clone(),
-                bar(&j.tasks, 20),
+                fmt::task_bar(&j.tasks, 20),
                 counts(&j.tasks),
                 j.name.clone(),
             ]
@@ -454,7 +439,7 @@ pub fn render_progress(p: &SparkProgress) -> String {
             vec![
                 format!("{}.{}", s.id, s.attempt),
                 s.status.clone(),
-                bar(&s.tasks, 20),
+                fmt::task_bar(&s.tasks, 20),
                 counts(&s.tasks),
                 s.name.clone(),
             ]
@@ -512,14 +497,14 @@ mod tests {
             active: 2,
             ..TaskCounts::default()
         };
-        assert_eq!(bar(&t, 10), "[#####>>---]");
-        assert_eq!(bar(&TaskCounts::default(), 4), "[----]");
+        assert_eq!(fmt::task_bar(&t, 10), "[#####>>---]");
+        assert_eq!(fmt::task_bar(&TaskCounts::default(), 4), "[----]");
         let done = TaskCounts {
             total: 3,
             completed: 3,
             ..TaskCounts::default()
         };
-        assert_eq!(bar(&done, 6), "[######]");
+        assert_eq!(fmt::task_bar(&done, 6), "[######]");
     }
 
     #[test]

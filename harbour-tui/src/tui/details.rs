@@ -29,21 +29,6 @@ pub struct DetailsState {
 /// How often a running Spark run's progress is asked for.
 const SPARK_POLL_MS: i64 = 1_000;
 
-/// `[####>>----]`: done (completed or skipped), running, and waiting tasks.
-pub fn task_bar(t: &TaskCounts, width: usize) -> String {
-    let total = t.total.max(1) as usize;
-    let done = ((t.completed + t.skipped) as usize).min(total);
-    let active = (t.active as usize).min(total - done);
-    let filled = done * width / total;
-    let running = (active * width).div_ceil(total).min(width - filled);
-    format!(
-        "[{}{}{}]",
-        "#".repeat(filled),
-        ">".repeat(running),
-        "-".repeat(width - filled - running)
-    )
-}
-
 impl DetailsState {
     /// The command that refreshes a running Spark run's progress, when one is due.
     pub fn spark_poll(&mut self, now_ms: UnixMillis) -> Option<super::app::Command> {
@@ -118,7 +103,7 @@ impl DetailsState {
                         Span::styled(format!("{:<10}", j.status), status_style(&j.status)),
                         Span::raw(format!(
                             "{} {:<18} {}",
-                            task_bar(&j.tasks, 20),
+                            crate::fmt::task_bar(&j.tasks, 20),
                             counts(&j.tasks),
                             j.name
                         )),
@@ -133,7 +118,7 @@ impl DetailsState {
                         Span::styled(format!("{:<10}", s.status), status_style(&s.status)),
                         Span::raw(format!(
                             "{} {:<18} {}",
-                            task_bar(&s.tasks, 20),
+                            crate::fmt::task_bar(&s.tasks, 20),
                             counts(&s.tasks),
                             s.name
                         )),
