@@ -61,10 +61,10 @@ async fn metrics_are_sampled_costed_per_run_and_kept_across_a_restart() {
     assert!(now.memory_total_bytes > 0 && !now.cores.is_empty());
     assert!(now.harbourd.rss_bytes > 0);
 
-    // A run's process group shows up with what it costs.
+    // A run's process group shows up with what it costs (one of its processes spins).
     let spec = JobSpec::new(
         JobKind::Shell,
-        JobSource::Code("sleep 30 & sleep 30; wait".into()),
+        JobSource::Code("sleep 30 & (while :; do :; done) & wait".into()),
     );
     let run = client
         .rpc
@@ -81,6 +81,13 @@ async fn metrics_are_sampled_costed_per_run_and_kept_across_a_restart() {
     })
     .await;
     assert!(cost.cost.rss_bytes > 0, "{cost:?}");
+    // ... and its details add up what it used.
+    let used = eventually(LONG, "the run's usage", || async {
+        let d = client.rpc.get_run(client::ctx(), run).await.flat().ok()?;
+        (d.usage.cpu_ms >= 500 && d.usage.now.is_some()).then_some(d.usage)
+    })
+    .await;
+    assert!(used.peak_rss_bytes > 0, "{used:?}");
     client
         .rpc
         .kill_run(client::ctx(), run)
@@ -134,6 +141,18 @@ async fn metrics_are_sampled_costed_per_run_and_kept_across_a_restart() {
         .flat()
         .unwrap();
     let recorded_after: Vec<i64> = after[1].points().map(|(t, _)| t).collect();
+    let kept = client
+        .rpc
+        .get_run(client::ctx(), run)
+        .await
+        .flat()
+        .unwrap()
+        .usage;
+    assert!(
+        kept.cpu_ms >= used.cpu_ms && kept.peak_rss_bytes >= used.peak_rss_bytes,
+        "the run's usage was lost across the restart: {kept:?} < {used:?}"
+    );
+    assert_eq!(kept.now, None, "an ended run has no usage now");
     for t in &recorded_before {
         assert!(
             recorded_after.contains(t),

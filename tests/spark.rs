@@ -40,7 +40,8 @@ fn python() -> PathBuf {
 
 fn start_daemon() -> Daemon {
     Daemon::start_with(&format!(
-        "[runs]\nkill_grace_secs = 5\n[spark]\nruntime_dir = \"{}\"\nlocal_cores = 2\n",
+        "[runs]\nkill_grace_secs = 5\n[health]\nbuiltin_interval = \"1s\"\n\
+         [spark]\nruntime_dir = \"{}\"\nlocal_cores = 2\n",
         runtime_dir().display()
     ))
 }
@@ -436,6 +437,31 @@ async fn spark_end_to_end() {
     })
     .await;
     assert_eq!(hurt.state, ClusterState::Running, "the master still runs");
+    // ... and the built-in clusters check goes down, naming the cluster.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let report = client.rpc.health(client::ctx()).await.flat().unwrap();
+        let check = report
+            .checks
+            .iter()
+            .find(|c| c.name == "harbourd.clusters")
+            .expect("a built-in clusters check");
+        let runtime = report.checks.iter().find(|c| c.name == "harbourd.spark");
+        assert_eq!(
+            runtime.map(|c| c.status),
+            Some(harbour_shared::HealthStatus::Up),
+            "{runtime:?}"
+        );
+        if check.status == harbour_shared::HealthStatus::Down {
+            assert!(check.message.contains("t1:"), "{}", check.message);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the clusters check never went down: {check:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     // Deleting the cluster stops its processes.
     client

@@ -118,6 +118,29 @@ pub fn task_bar(t: &TaskCounts, width: usize) -> String {
     )
 }
 
+/// What a run used: CPU time and peak memory over its life, and its latest sample while
+/// it runs.
+pub fn usage(u: &harbour_shared::RunUsage) -> String {
+    let mut text = if u.cpu_ms == 0 && u.peak_rss_bytes == 0 {
+        "not sampled (metrics off, or too short to sample)".to_owned()
+    } else {
+        format!(
+            "{} CPU, peak {}",
+            duration_ms(i64::try_from(u.cpu_ms).unwrap_or(i64::MAX)),
+            bytes(u.peak_rss_bytes)
+        )
+    };
+    if let Some(now) = &u.now {
+        text.push_str(&format!(
+            "; now {} process(es), {}, {:.1}% CPU",
+            now.processes,
+            bytes(now.rss_bytes),
+            now.cpu_percent
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,8 +117,16 @@ pub async fn run(
         shutdown.clone(),
     ));
 
-    let monitor =
-        monitor::Monitor::start(&config, &store, &runs, events.clone(), &tracker, &shutdown).await;
+    let monitor = monitor::Monitor::start(
+        &config,
+        &store,
+        &runs,
+        &spark,
+        events.clone(),
+        &tracker,
+        &shutdown,
+    )
+    .await;
 
     let grace = config.runs.kill_grace();
     let daemon = Arc::new(Daemon {

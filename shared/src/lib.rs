@@ -26,8 +26,8 @@ pub use monitor::{
     MetricsNow, NetworkNow, ProcessCost, RunCost, parse_span_ms,
 };
 pub use runs::{
-    Lifecycle, Run, RunCounts, RunDetail, RunFilter, RunId, RunResult, RunStateFilter, Transition,
-    Trigger,
+    Lifecycle, Run, RunCounts, RunDetail, RunFilter, RunId, RunResult, RunStateFilter, RunUsage,
+    Transition, Trigger,
 };
 pub use service::{Harbour, HarbourClient, HarbourRequest, HarbourResponse, ServeHarbour};
 pub use spark::{
@@ -40,7 +40,7 @@ pub use status::{Dashboard, DayTrend, Hello, Status};
 
 /// Bumped whenever a request or response changes shape. `hello` is the first method and its
 /// argument and answer never change shape, so a mismatch is always reported, never misread.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest frame either side accepts. Log pages are capped well below it.
 pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;

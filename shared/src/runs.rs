@@ -202,8 +202,19 @@ pub struct Transition {
     pub message: String,
 }
 
+/// What a run's processes used, as harbourd's metrics sampler saw them each interval.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunUsage {
+    /// CPU time summed over the samples (a process that lived less than one interval may
+    /// be missed); 0 with metrics off.
+    pub cpu_ms: u64,
+    pub peak_rss_bytes: u64,
+    /// The latest sample, while the run is active.
+    pub now: Option<crate::ProcessCost>,
+}
+
 /// A run with what it ran and how it got to its state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunDetail {
     pub run: Run,
     /// The job's spec as it was when the run was made.
@@ -215,6 +226,7 @@ pub struct RunDetail {
     pub stderr_path: String,
     /// The log files were removed by the retention policy.
     pub logs_pruned: bool,
+    pub usage: RunUsage,
 }
 
 /// A state as users filter by it: a lifecycle, a result, or `active`.

@@ -80,18 +80,6 @@ async fn run_show(socket: &Path, out: &Out, run: RunId, watch: bool) -> Result<(
                 text.push_str("\x1b[2J\x1b[H");
             }
             text.push_str(&render::run_detail(&detail, fmt::now_ms()));
-            // What an active run costs now, from the daemon's latest sample.
-            if detail.run.is_active()
-                && let Ok(m) = client.rpc.metrics_now(ctx()).await.flat()
-                && let Some(c) = m.runs.iter().find(|c| c.run == run)
-            {
-                text.push_str(&format!(
-                    "\nCost now:\n  {} process(es), {} RSS, {:.1}% CPU\n",
-                    c.cost.processes,
-                    fmt::bytes(c.cost.rss_bytes),
-                    c.cost.cpu_percent
-                ));
-            }
             match progress {
                 Some(Ok(p)) => text.push_str(&spark::render_progress(&p)),
                 Some(Err(e)) => text.push_str(&format!("\nSpark progress: {e}\n")),

@@ -169,6 +169,7 @@ impl Harbour for Fake {
             stdout_path: String::new(),
             stderr_path: String::new(),
             logs_pruned: false,
+            usage: harbour_shared::RunUsage::default(),
         })
     }
 

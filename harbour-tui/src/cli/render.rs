@@ -121,6 +121,7 @@ pub fn run_detail(detail: &RunDetail, now_ms: UnixMillis) -> String {
     if detail.logs_pruned {
         pairs.push(("logs", "pruned by the retention policy".to_owned()));
     }
+    pairs.push(("usage", fmt::usage(&detail.usage)));
     let mut out = table::pairs(&pairs);
     out.push_str("\nSpec:\n");
     out.push_str(&indent(&table::pairs(&spec_pairs(&detail.spec))));
@@ -399,6 +400,7 @@ mod tests {
             stdout_path: "/d/9.out".into(),
             stderr_path: "/d/9.err".into(),
             logs_pruned: false,
+            usage: harbour_shared::RunUsage::default(),
         };
         let out = run_detail(&detail, 0);
         for want in [

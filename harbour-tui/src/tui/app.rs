@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use crossterm::event::KeyEvent;
 use harbour_shared::Cluster;
 use harbour_shared::{
-    Container, ContainerAction, Dashboard, EventBatch, EventKind, HealthReport, Job, JobId,
-    JobKind, JobSpec, LogChunk, LogStream, MetricHistory, MetricsNow, Run, RunDetail, RunId,
-    SparkProgress, SqlResult, UnixMillis,
+    Container, ContainerAction, ContainerLogChunk, Dashboard, EventBatch, EventKind, HealthReport,
+    Job, JobId, JobKind, JobSpec, LogChunk, LogStream, MetricHistory, MetricsNow, Run, RunDetail,
+    RunId, SparkProgress, SqlResult, UnixMillis,
 };
 
 use super::action::{Action, Screen};
@@ -21,7 +21,7 @@ use super::details::DetailsState;
 use super::input::LineInput;
 use super::jobs::JobsState;
 use super::keymap::Keymap;
-use super::logs::{ChunkKind, LogRequest, LogView};
+use super::logs::{ChunkKind, LogRequest, LogSource, LogView};
 use super::monitor::MonitorState;
 use super::runs::RunsState;
 use super::sql::{EditorOutcome, SqlState};
@@ -97,8 +97,20 @@ pub enum Command {
     FetchMonitorLive,
     /// Restart, stop or start a container (by id).
     Container(String, ContainerAction),
-    /// The last lines of a container's output (id, name).
-    FetchContainerLogs(String, String),
+    /// Follow a container's output after the engine's timestamp `after_ns` (from its last
+    /// `tail` lines when 0), sending `Msg::ContainerLogChunk`s until it stops.
+    FollowContainerLog {
+        epoch: u64,
+        id: String,
+        after_ns: i64,
+        tail: u32,
+    },
+    /// Write `text` to the file `name` in `dir`.
+    SaveText {
+        name: String,
+        text: String,
+        dir: PathBuf,
+    },
     Quit,
 }
 
@@ -153,7 +165,11 @@ pub enum Msg {
     },
     /// A container action finished: what to say, and whether to fetch the list again.
     ContainerDone(Result<String, String>),
-    ContainerLogs(String, Result<String, String>),
+    ContainerLogChunk {
+        epoch: u64,
+        chunk: ContainerLogChunk,
+        at_ms: UnixMillis,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,11 +295,16 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.now_ms = now;
-                // A running Spark run's progress is polled while its details are shown.
-                let poll = if self.screen == Screen::Details {
-                    self.details.spark_poll(now)
+                // An active run's details (its usage now) and a running Spark run's progress
+                // are polled while its details are shown.
+                let poll: Vec<Command> = if self.screen == Screen::Details {
+                    let spark = self.details.spark_poll(now);
+                    spark
+                        .into_iter()
+                        .chain(self.details.usage_poll(now))
+                        .collect()
                 } else {
-                    None
+                    Vec::new()
                 };
                 // Messages fade after a while; errors stay until replaced.
                 if let Some(s) = &self.status
@@ -292,7 +313,7 @@ impl App {
                 {
                     self.status = None;
                 }
-                let mut out: Vec<Command> = poll.into_iter().collect();
+                let mut out = poll;
                 out.extend(self.monitor_tick());
                 out
             }
@@ -313,7 +334,7 @@ impl App {
                         .map_or([v.win[0].size, v.win[1].size], |r| {
                             [r.stdout_bytes, r.stderr_bytes]
                         });
-                    let reqs = v.start_tail(sizes);
+                    let reqs = v.reload(sizes);
                     out.extend(self.log_commands(reqs));
                 }
                 out
@@ -363,6 +384,7 @@ impl App {
                             let spark = d.run.kind == JobKind::Pyspark;
                             self.details.detail = Some(*d);
                             self.details.load = Load::Loaded;
+                            self.details.fetched_ms = self.now_ms;
                             if spark && !self.details.spark_in_flight {
                                 self.details.spark_in_flight = true;
                                 self.details.spark_fetched_ms = self.now_ms;
@@ -441,10 +463,26 @@ impl App {
                 }
                 Vec::new()
             }
-            Msg::MonitorHistory(_)
-            | Msg::MonitorLive { .. }
-            | Msg::ContainerDone(_)
-            | Msg::ContainerLogs(..) => self.on_monitor_msg(msg),
+            Msg::ContainerLogChunk {
+                epoch,
+                chunk,
+                at_ms,
+            } => {
+                let height = self.body_height();
+                match &mut self.logs {
+                    Some(v) if v.epoch == epoch => {
+                        let reqs = v.take_container_chunk(chunk, at_ms);
+                        if !v.follow {
+                            v.keep_cursor_visible(height);
+                        }
+                        self.log_commands(reqs)
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            Msg::MonitorHistory(_) | Msg::MonitorLive { .. } | Msg::ContainerDone(_) => {
+                self.on_monitor_msg(msg)
+            }
         }
     }
 
@@ -499,7 +537,7 @@ impl App {
                         d.run = run.clone();
                     }
                     if let Some(v) = &mut self.logs
-                        && v.run == run.id
+                        && v.run() == Some(run.id)
                     {
                         v.run_info = Some(run.clone());
                     }
@@ -515,7 +553,7 @@ impl App {
                     self.runs.set_log_sizes(run, stdout_bytes, stderr_bytes);
                     // Lets a view that is not following know there is more to page in.
                     if let Some(v) = &mut self.logs
-                        && v.run == run
+                        && v.run() == Some(run)
                     {
                         v.win[0].size = v.win[0].size.max(stdout_bytes);
                         v.win[1].size = v.win[1].size.max(stderr_bytes);
@@ -567,28 +605,52 @@ impl App {
         let Some(v) = &self.logs else {
             return Vec::new();
         };
+        let epoch = v.epoch;
+        let tail = self.log_settings.container_tail;
         reqs.into_iter()
-            .map(|r| match r {
-                LogRequest::Read {
+            .filter_map(|r| match (r, &v.source) {
+                (LogRequest::StopFollow, _) => Some(Command::StopFollow),
+                (
+                    LogRequest::Read {
+                        stream,
+                        offset,
+                        max,
+                        kind,
+                    },
+                    LogSource::Run(run),
+                ) => Some(Command::ReadLog {
+                    epoch,
+                    run: *run,
                     stream,
                     offset,
                     max,
                     kind,
-                } => Command::ReadLog {
-                    epoch: v.epoch,
-                    run: v.run,
-                    stream,
-                    offset,
-                    max,
-                    kind,
-                },
-                LogRequest::Follow { stream, offset } => Command::FollowLog {
-                    epoch: v.epoch,
-                    run: v.run,
-                    stream,
-                    offset,
-                },
-                LogRequest::StopFollow => Command::StopFollow,
+                }),
+                (LogRequest::Follow { stream, offset }, LogSource::Run(run)) => {
+                    Some(Command::FollowLog {
+                        epoch,
+                        run: *run,
+                        stream,
+                        offset,
+                    })
+                }
+                (
+                    LogRequest::Follow {
+                        stream: LogStream::Stdout,
+                        ..
+                    },
+                    LogSource::Container { id, cursor_ns, .. },
+                ) => Some(Command::FollowContainerLog {
+                    epoch,
+                    id: id.clone(),
+                    after_ns: *cursor_ns,
+                    tail,
+                }),
+                // A container has no history to page in and one stream.
+                (
+                    LogRequest::Read { .. } | LogRequest::Follow { .. },
+                    LogSource::Container { .. },
+                ) => None,
             })
             .collect()
     }
@@ -625,11 +687,11 @@ impl App {
     /// Opens the log view of `id`, following its tail.
     pub fn open_logs(&mut self, id: RunId) -> Vec<Command> {
         let mut out = Vec::new();
-        let reuse = self.logs.as_ref().is_some_and(|v| v.run == id);
+        let reuse = self.logs.as_ref().is_some_and(|v| v.run() == Some(id));
         if !reuse {
             self.next_epoch += 1;
             let mut v = LogView::new(
-                id,
+                LogSource::Run(id),
                 self.next_epoch * 1_000_000,
                 self.log_settings.max_lines,
                 self.log_settings.tail_kib * 1024,
@@ -658,6 +720,31 @@ impl App {
         out
     }
 
+    /// Opens the log view on a container's output, following it.
+    pub fn open_container_logs(&mut self, id: String, name: String) -> Vec<Command> {
+        let same =
+            |v: &LogView| matches!(&v.source, LogSource::Container { id: i, .. } if *i == id);
+        let mut out = Vec::new();
+        if !self.logs.as_ref().is_some_and(same) {
+            self.next_epoch += 1;
+            let mut v = LogView::new(
+                LogSource::Container {
+                    id,
+                    name,
+                    cursor_ns: 0,
+                },
+                self.next_epoch * 1_000_000,
+                self.log_settings.max_lines,
+                self.log_settings.tail_kib * 1024,
+            );
+            let reqs = v.reload([0, 0]);
+            self.logs = Some(v);
+            out.extend(self.log_commands(reqs));
+        }
+        out.extend(self.go(Screen::Logs));
+        out
+    }
+
     pub(super) fn open_details(&mut self, id: RunId) -> Vec<Command> {
         if self.details.run != Some(id) {
             self.details = DetailsState {
@@ -676,7 +763,7 @@ impl App {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
             Screen::Sql | Screen::Clusters => None,
-            Screen::Logs => self.logs.as_ref().map(|v| v.run),
+            Screen::Logs => self.logs.as_ref().and_then(LogView::run),
             Screen::Jobs => self
                 .jobs
                 .selected_job()
@@ -893,7 +980,7 @@ impl App {
                         .map_or([v.win[0].size, v.win[1].size], |r| {
                             [r.stdout_bytes, r.stderr_bytes]
                         });
-                    let reqs = v.start_tail(sizes);
+                    let reqs = v.reload(sizes);
                     out.extend(self.log_commands(reqs));
                 }
                 out
@@ -980,21 +1067,36 @@ impl App {
                 };
                 self.log_commands(reqs)
             }
-            Action::SaveLog => match &self.logs {
-                Some(v) => {
-                    let dir = self
-                        .log_settings
-                        .save_dir
-                        .as_ref()
-                        .map_or_else(|| self.cwd.clone(), PathBuf::from);
-                    vec![Command::SaveLog {
-                        run: v.run,
-                        streams: v.show.streams().to_vec(),
-                        dir,
-                    }]
+            Action::SaveLog => {
+                let dir = self
+                    .log_settings
+                    .save_dir
+                    .as_ref()
+                    .map_or_else(|| self.cwd.clone(), PathBuf::from);
+                match &self.logs {
+                    Some(v) => match &v.source {
+                        LogSource::Run(run) => vec![Command::SaveLog {
+                            run: *run,
+                            streams: v.show.streams().to_vec(),
+                            dir,
+                        }],
+                        // The engine's output beyond the tail is not held: save what is.
+                        LogSource::Container { name, .. } => vec![Command::SaveText {
+                            name: format!("harbour-container-{name}.log"),
+                            text: (0..v.shown_len()).filter_map(|i| v.shown(i)).fold(
+                                String::new(),
+                                |mut text, line| {
+                                    text.push_str(&line.text);
+                                    text.push('\n');
+                                    text
+                                },
+                            ),
+                            dir,
+                        }],
+                    },
+                    None => Vec::new(),
                 }
-                None => Vec::new(),
-            },
+            }
         }
     }
 
@@ -1014,11 +1116,14 @@ impl App {
             return out;
         }
         let from = v.beyond(forward);
-        if !from.is_empty() && v.searching.is_none() {
+        if let Some(run) = v.run()
+            && !from.is_empty()
+            && v.searching.is_none()
+        {
             v.searching = Some(forward);
             let cmd = Command::SearchLog {
                 epoch: v.epoch,
-                run: v.run,
+                run,
                 from,
                 query: v.search.clone().unwrap_or_default(),
                 forward,

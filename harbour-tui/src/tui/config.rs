@@ -20,6 +20,8 @@ pub struct LogSettings {
     pub max_lines: usize,
     /// Where `ctrl-s` writes logs (the current directory when unset).
     pub save_dir: Option<String>,
+    /// How many of a container's last lines to load when opening its output.
+    pub container_tail: u32,
 }
 
 impl Default for LogSettings {
@@ -28,6 +30,7 @@ impl Default for LogSettings {
             tail_kib: 512,
             max_lines: 50_000,
             save_dir: None,
+            container_tail: 1000,
         }
     }
 }

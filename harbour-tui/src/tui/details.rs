@@ -24,12 +24,27 @@ pub struct DetailsState {
     pub spark: Option<Result<SparkProgress, String>>,
     pub spark_in_flight: bool,
     pub spark_fetched_ms: UnixMillis,
+    /// When an active run's details (and so its usage) were last asked for.
+    pub fetched_ms: UnixMillis,
 }
 
 /// How often a running Spark run's progress is asked for.
 const SPARK_POLL_MS: i64 = 1_000;
 
+/// How often an active run's details are asked for again, for its usage now.
+const USAGE_POLL_MS: i64 = 2_000;
+
 impl DetailsState {
+    /// The command that refreshes an active run's details (its usage), when one is due.
+    pub fn usage_poll(&mut self, now_ms: UnixMillis) -> Option<super::app::Command> {
+        let d = self.detail.as_ref()?;
+        if !d.run.is_active() || now_ms - self.fetched_ms < USAGE_POLL_MS {
+            return None;
+        }
+        self.fetched_ms = now_ms;
+        Some(super::app::Command::FetchRun(d.run.id))
+    }
+
     /// The command that refreshes a running Spark run's progress, when one is due.
     pub fn spark_poll(&mut self, now_ms: UnixMillis) -> Option<super::app::Command> {
         let d = self.detail.as_ref()?;
@@ -227,6 +242,7 @@ impl DetailsState {
                 theme.get("status-warn"),
             )));
         }
+        out.push(kv("usage", crate::fmt::usage(&d.usage)));
         out.push(Line::default());
         out.push(section("History"));
         for t in &d.transitions {

@@ -4,13 +4,18 @@
 //! however long the log is. Lines of both streams sit in one buffer in arrival order; the
 //! stream toggle shows both or one of them.
 //!
+//! A container's output (from the Docker engine, through the daemon) uses the same view:
+//! its lines arrive as one stream, followed by the engine's timestamp cursor; there is no
+//! history beyond the tail the view opened with, so nothing is paged in and searches stay in
+//! the window.
+//!
 //! The timestamps shown by `t` come from the daemon's time index of each stream (when its
 //! bytes were written, sampled every 50 ms); a log without an index (written before there
 //! was one) shows when lines reached this client while following, and nothing for history.
 
 use std::collections::VecDeque;
 
-use harbour_shared::{LogChunk, LogStream, Run, RunId, UnixMillis};
+use harbour_shared::{ContainerLogChunk, LogChunk, LogStream, Run, RunId, UnixMillis};
 
 /// Bytes asked for per page when scrolling through history.
 pub const PAGE_BYTES: u64 = 256 * 1024;
@@ -119,9 +124,21 @@ pub enum LogRequest {
     StopFollow,
 }
 
+/// Whose output the view shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSource {
+    Run(RunId),
+    /// A container; `cursor_ns` is the engine's timestamp of the last line received.
+    Container {
+        id: String,
+        name: String,
+        cursor_ns: i64,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct LogView {
-    pub run: RunId,
+    pub source: LogSource,
     pub run_info: Option<Run>,
     /// Messages for an older view of the log (before a reload) carry another number.
     pub epoch: u64,
@@ -211,9 +228,9 @@ pub fn sanitize(bytes: &[u8]) -> String {
 }
 
 impl LogView {
-    pub fn new(run: RunId, epoch: u64, max_lines: usize, tail_bytes: u64) -> Self {
+    pub fn new(source: LogSource, epoch: u64, max_lines: usize, tail_bytes: u64) -> Self {
         Self {
-            run,
+            source,
             run_info: None,
             epoch,
             lines: VecDeque::new(),
@@ -237,6 +254,55 @@ impl LogView {
             tail_bytes,
             bytes_held: 0,
         }
+    }
+
+    /// The run whose log this is, if it is a run's.
+    pub fn run(&self) -> Option<RunId> {
+        match self.source {
+            LogSource::Run(id) => Some(id),
+            LogSource::Container { .. } => None,
+        }
+    }
+
+    fn is_container(&self) -> bool {
+        matches!(self.source, LogSource::Container { .. })
+    }
+
+    /// Loads the tail again and follows: of a run's streams, given their sizes, or of a
+    /// container's output from its last lines.
+    pub fn reload(&mut self, sizes: [u64; 2]) -> Vec<LogRequest> {
+        if let LogSource::Container { cursor_ns, .. } = &mut self.source {
+            *cursor_ns = 0;
+            let out = self.start_tail([0, 0]);
+            // A container has one interleaved stream, kept as stdout.
+            self.win[1].complete = true;
+            return out
+                .into_iter()
+                .filter(|r| !matches!(r, LogRequest::Follow { stream, .. } if *stream == LogStream::Stderr))
+                .collect();
+        }
+        self.start_tail(sizes)
+    }
+
+    /// Takes in a container's lines, appended after what the view holds.
+    pub fn take_container_chunk(
+        &mut self,
+        chunk: ContainerLogChunk,
+        at_ms: UnixMillis,
+    ) -> Vec<LogRequest> {
+        let LogSource::Container { cursor_ns, .. } = &mut self.source else {
+            return Vec::new();
+        };
+        *cursor_ns = chunk.cursor_ns;
+        let offset = self.win[0].end;
+        let page = LogChunk {
+            offset,
+            size: offset + chunk.data.len() as u64,
+            data: chunk.data,
+            complete: !chunk.running,
+            marks: Vec::new(),
+        };
+        self.take_chunk(LogStream::Stdout, ChunkKind::Append, page, at_ms)
     }
 
     /// Starts following from the last `tail_bytes` of each stream, given their sizes.
@@ -546,6 +612,9 @@ impl LogView {
     /// Streams whose history before the window can still be paged in.
     fn older_requests(&mut self) -> Vec<LogRequest> {
         let mut out = Vec::new();
+        if self.is_container() {
+            return out;
+        }
         for s in self.show.streams() {
             let w = &mut self.win[idx(*s)];
             if w.start > 0 && !w.loading {
@@ -564,7 +633,7 @@ impl LogView {
 
     fn newer_requests(&mut self) -> Vec<LogRequest> {
         let mut out = Vec::new();
-        if self.follow {
+        if self.follow || self.is_container() {
             return out;
         }
         for s in self.show.streams() {
@@ -689,6 +758,9 @@ impl LogView {
     /// Shows the next of both / stdout / stderr. A newly shown stream with nothing in memory
     /// (after a jump to a match in the other one) is loaded from where its window stands.
     pub fn toggle_stream(&mut self) -> Vec<LogRequest> {
+        if self.is_container() {
+            return Vec::new();
+        }
         let anchor = self.shown(self.cursor).map(|l| (l.stream, l.offset));
         self.show = self.show.next();
         self.search_hits = None;
@@ -790,6 +862,9 @@ impl LogView {
     /// Where a search that found nothing in the window goes on: for each shown stream with
     /// bytes beyond the window in that direction, the offset of the window's edge.
     pub fn beyond(&self, forward: bool) -> Vec<(LogStream, u64)> {
+        if self.is_container() {
+            return Vec::new();
+        }
         self.show
             .streams()
             .iter()
@@ -877,7 +952,7 @@ mod tests {
 
     #[test]
     fn follow_splits_lines_across_chunks() {
-        let mut v = LogView::new(RunId(1), 0, 1000, 1024);
+        let mut v = LogView::new(LogSource::Run(RunId(1)), 0, 1000, 1024);
         v.start_tail([0, 0]);
         v.take_chunk(
             LogStream::Stdout,
@@ -898,8 +973,65 @@ mod tests {
     }
 
     #[test]
+    fn a_containers_output_is_one_stream_followed_by_its_cursor() {
+        let source = LogSource::Container {
+            id: "abc".into(),
+            name: "web".into(),
+            cursor_ns: 0,
+        };
+        let mut v = LogView::new(source, 0, 100, 1024);
+        let reqs = v.reload([0, 0]);
+        assert_eq!(
+            reqs,
+            [
+                LogRequest::StopFollow,
+                LogRequest::Follow {
+                    stream: LogStream::Stdout,
+                    offset: 0
+                }
+            ]
+        );
+        let got = |data: &str, cursor_ns, running| ContainerLogChunk {
+            data: data.as_bytes().to_vec(),
+            cursor_ns,
+            running,
+        };
+        v.take_container_chunk(got("one\ntwo\n", 5, true), 1);
+        v.take_container_chunk(got("three\n", 9, true), 2);
+        assert_eq!(texts(&v), ["one", "two", "three"]);
+        assert!(matches!(
+            v.source,
+            LogSource::Container { cursor_ns: 9, .. }
+        ));
+        // Nothing older to page in, the stream toggle has nothing to split, searches stay here.
+        assert!(
+            v.scroll(-10, 5)
+                .iter()
+                .all(|r| *r == LogRequest::StopFollow)
+        );
+        assert!(v.toggle_stream().is_empty());
+        assert!(v.beyond(false).is_empty() && v.beyond(true).is_empty());
+        // Following again goes on from the cursor's place, not from the start.
+        assert_eq!(
+            v.follow_tail(),
+            [
+                LogRequest::StopFollow,
+                LogRequest::Follow {
+                    stream: LogStream::Stdout,
+                    offset: 14
+                }
+            ]
+        );
+        v.take_container_chunk(got("", 9, false), 3);
+        assert!(
+            v.win[0].complete,
+            "a stopped container's output is complete"
+        );
+    }
+
+    #[test]
     fn lines_carry_the_daemons_write_times() {
-        let mut v = LogView::new(RunId(1), 0, 1000, 1024);
+        let mut v = LogView::new(LogSource::Run(RunId(1)), 0, 1000, 1024);
         v.start_tail([0, 0]);
         let mut page = chunk(0, "one\ntwo\nthree\n", 14, true);
         page.marks = vec![
@@ -921,7 +1053,7 @@ mod tests {
 
     #[test]
     fn tail_drops_the_partial_first_line() {
-        let mut v = LogView::new(RunId(1), 0, 1000, 5);
+        let mut v = LogView::new(LogSource::Run(RunId(1)), 0, 1000, 5);
         v.start_tail([12, 0]);
         assert_eq!(v.win[0].start, 7);
         // bytes 7.. of "line1\nline2\n" are "ne2\n": the cut line is dropped.
@@ -937,7 +1069,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_and_history_pages_back_in() {
-        let mut v = LogView::new(RunId(1), 0, 100, 1 << 20);
+        let mut v = LogView::new(LogSource::Run(RunId(1)), 0, 100, 1 << 20);
         v.start_tail([0, 0]);
         let mut off = 0u64;
         for n in 0..1000 {
@@ -996,7 +1128,7 @@ mod tests {
 
     #[test]
     fn long_lines_are_bounded_by_bytes_too() {
-        let mut v = LogView::new(RunId(1), 0, 1000, 1 << 20);
+        let mut v = LogView::new(LogSource::Run(RunId(1)), 0, 1000, 1 << 20);
         v.max_bytes = 64 * 1024;
         v.start_tail([0, 0]);
         let line = format!("{}\n", "x".repeat(20_000));
@@ -1018,7 +1150,7 @@ mod tests {
 
     #[test]
     fn merged_and_single_stream_views() {
-        let mut v = LogView::new(RunId(1), 0, 1000, 1024);
+        let mut v = LogView::new(LogSource::Run(RunId(1)), 0, 1000, 1024);
         v.start_tail([0, 0]);
         v.take_chunk(
             LogStream::Stdout,
@@ -1049,7 +1181,7 @@ mod tests {
 
     #[test]
     fn search_jumps_and_wraps() {
-        let mut v = LogView::new(RunId(1), 0, 1000, 1024);
+        let mut v = LogView::new(LogSource::Run(RunId(1)), 0, 1000, 1024);
         v.start_tail([0, 0]);
         v.take_chunk(
             LogStream::Stdout,

@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 use harbour_shared::{LogStream, UnixMillis};
 
 use super::format;
-use super::logs::{LogLine, LogView, StreamView};
+use super::logs::{LogLine, LogSource, LogView, StreamView};
 use super::theme::Theme;
 use super::widgets;
 
@@ -155,8 +155,12 @@ pub fn render(
         (Some(q), None) => flags.push(format!("/{q}")),
         _ => {}
     }
+    let whose = match &v.source {
+        LogSource::Run(run) => format!(" Logs: run {run}"),
+        LogSource::Container { name, .. } => format!(" Logs: container {name}"),
+    };
     let title = Line::from(vec![
-        Span::raw(format!(" Logs: run {}", v.run)),
+        Span::raw(whose),
         Span::styled(
             state,
             v.run_info.as_ref().map_or(Style::default(), |r| {
@@ -181,6 +185,8 @@ pub fn render(
         let done = v.run_info.as_ref().is_some_and(|r| !r.is_active());
         let msg = if done {
             "the run printed nothing"
+        } else if v.win[0].complete && v.run().is_none() {
+            "the container printed nothing"
         } else {
             "waiting for output…"
         };

@@ -50,9 +50,6 @@ impl App {
             m.live_in_flight = true;
             m.live_fetched_ms = now;
             out.push(Command::FetchMonitorLive);
-            if let Some(((id, name), _)) = &m.logs {
-                out.push(Command::FetchContainerLogs(id.clone(), name.clone()));
-            }
         }
         if !m.history_in_flight
             && (force || (!m.frozen && now - m.history_fetched_ms >= m.history_every_ms()))
@@ -119,13 +116,6 @@ impl App {
                 self.monitor.live_fetched_ms = 0;
                 return self.monitor_fetch(false);
             }
-            Msg::ContainerLogs(name, r) => {
-                if let Some((which, text)) = &mut m.logs
-                    && which.1 == name
-                {
-                    *text = r;
-                }
-            }
             _ => {}
         }
         Vec::new()
@@ -166,12 +156,8 @@ impl App {
                 Some(self.monitor_fetch(true))
             }
             Action::Logs => {
-                if m.logs.take().is_some() {
-                    return Some(Vec::new());
-                }
                 let c = m.selected_container()?.clone();
-                m.logs = Some(((c.id.clone(), c.name.clone()), Ok("loading…".to_owned())));
-                Some(vec![Command::FetchContainerLogs(c.id, c.name)])
+                Some(self.open_container_logs(c.id, c.name))
             }
             Action::Restart | Action::Kill => {
                 let c = m.selected_container()?.clone();
@@ -184,10 +170,6 @@ impl App {
                     prompt: format!("{verb} container {} ({})?", c.name, c.state),
                     yes: Command::Container(c.id, what),
                 });
-                Some(Vec::new())
-            }
-            Action::Back if m.logs.is_some() => {
-                m.logs = None;
                 Some(Vec::new())
             }
             _ => None,
@@ -242,9 +224,6 @@ pub struct MonitorState {
     /// `Err` says why there are none (`Docker unavailable: ...`).
     pub containers: Option<Result<Vec<Container>, String>>,
     pub selected: usize,
-    /// The logs panel: the container's (id, name) and its last lines, fetched again with the
-    /// live panels, so it follows.
-    pub logs: Option<((String, String), Result<String, String>)>,
     pub history_fetched_ms: UnixMillis,
     pub live_fetched_ms: UnixMillis,
     pub history_in_flight: bool,
@@ -606,21 +585,6 @@ impl MonitorState {
     }
 
     fn render_containers(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
-        if let Some(((_, name), text)) = &self.logs {
-            let block = widgets::block(theme, format!(" Logs of {name} (following; l closes) "));
-            let inner = block.inner(area);
-            frame.render_widget(block, area);
-            match text {
-                Ok(text) => {
-                    let all: Vec<&str> = text.lines().collect();
-                    let skip = all.len().saturating_sub(usize::from(inner.height));
-                    let lines: Vec<Line> = all[skip..].iter().map(|l| Line::raw(*l)).collect();
-                    frame.render_widget(Paragraph::new(lines), inner);
-                }
-                Err(e) => widgets::message(frame, inner, e, theme.get("status-error")),
-            }
-            return;
-        }
         let block = widgets::block(theme, " Containers (l logs, r restart, ctrl-k stop) ");
         let inner = block.inner(area);
         frame.render_widget(block, area);

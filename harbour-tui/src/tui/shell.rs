@@ -188,6 +188,22 @@ impl Exec {
                     offset,
                 )));
             }
+            Command::FollowContainerLog {
+                epoch,
+                id,
+                after_ns,
+                tail,
+            } => {
+                self.followers.retain(|h| !h.is_finished());
+                self.followers.push(tokio::spawn(follow_container(
+                    self.client.clone(),
+                    self.log_tx.clone(),
+                    epoch,
+                    id,
+                    after_ns,
+                    tail,
+                )));
+            }
             other => {
                 let Some(c) = client else {
                     // Lists are fetched again on reconnect; the log view hears of its page
@@ -459,16 +475,20 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 .map(|c| format!("{} {}: {}", action.as_str(), c.name, c.status))
                 .map_err(e),
         ),
-        Command::FetchContainerLogs(id, name) => Msg::ContainerLogs(
-            name,
-            c.rpc
-                .container_logs(ctx(), id, 200, 0, 0)
-                .await
-                .flat()
-                .map(|chunk| String::from_utf8_lossy(&chunk.data).into_owned())
-                .map_err(e),
-        ),
-        Command::FollowLog { .. } | Command::StopFollow | Command::Yank(_) | Command::Quit => {
+        Command::SaveText { name, text, dir } => {
+            let path = dir.join(name);
+            Msg::Done(
+                tokio::fs::write(&path, &text)
+                    .await
+                    .map(|()| format!("saved {} lines to {}", text.lines().count(), path.display()))
+                    .map_err(|e| format!("cannot write {}: {e}", path.display())),
+            )
+        }
+        Command::FollowLog { .. }
+        | Command::FollowContainerLog { .. }
+        | Command::StopFollow
+        | Command::Yank(_)
+        | Command::Quit => {
             return None;
         }
     })
@@ -683,6 +703,70 @@ async fn follow(
             Err(e) => {
                 tracing::info!(error = %e, "log follow interrupted; waiting for the connection");
                 // Wait for the supervisor to notice and reconnect.
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), client.wait_for(Option::is_none))
+                        .await;
+            }
+        }
+    }
+}
+
+/// Follows a container's output until it stops, across reconnects.
+async fn follow_container(
+    mut client: watch::Receiver<Option<Client>>,
+    tx: mpsc::Sender<Msg>,
+    epoch: u64,
+    id: String,
+    mut after_ns: i64,
+    tail: u32,
+) {
+    loop {
+        let Some(c) = connected(&mut client).await else {
+            return;
+        };
+        match c
+            .rpc
+            .container_logs(
+                client::long_poll_ctx(WAIT_MS),
+                id.clone(),
+                tail,
+                after_ns,
+                WAIT_MS,
+            )
+            .await
+            .flat()
+        {
+            Ok(chunk) => {
+                let done = !chunk.running;
+                let quiet = chunk.data.is_empty() && !done;
+                after_ns = chunk.cursor_ns;
+                if !quiet
+                    && tx
+                        .send(Msg::ContainerLogChunk {
+                            epoch,
+                            chunk,
+                            at_ms: now_ms(),
+                        })
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+                if done {
+                    return;
+                }
+            }
+            Err(ClientError::Api(e)) => {
+                let _ = tx
+                    .send(Msg::LogFailed {
+                        epoch,
+                        why: e.to_string(),
+                    })
+                    .await;
+                return;
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "container log follow interrupted; waiting for the connection");
                 let _ =
                     tokio::time::timeout(Duration::from_secs(2), client.wait_for(Option::is_none))
                         .await;

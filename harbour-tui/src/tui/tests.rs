@@ -188,6 +188,7 @@ fn detail() -> RunDetail {
         stdout_path: "/data/runs/4/stdout".into(),
         stderr_path: "/data/runs/4/stderr".into(),
         logs_pruned: false,
+        usage: harbour_shared::RunUsage::default(),
     }
 }
 
@@ -1152,31 +1153,61 @@ fn monitor_restarts_and_stops_containers_only_after_confirmation() {
     let out = a.update(key('n'));
     assert!(out.is_empty(), "n declines");
     assert!(a.overlay.is_none());
-    // l shows the selected container's logs, l again closes them.
+    // l opens the selected container's output in the log viewer, following it.
     let out = a.update(key('l'));
+    let epoch = a.logs.as_ref().unwrap().epoch;
+    assert_eq!(a.screen, Screen::Logs);
     assert_eq!(
         out,
-        [Command::FetchContainerLogs(
-            "bbb".into(),
-            "shop-db-1".into()
-        )]
+        [
+            Command::StopFollow,
+            Command::FollowContainerLog {
+                epoch,
+                id: "bbb".into(),
+                after_ns: 0,
+                tail: 1000,
+            }
+        ]
     );
-    a.update(Msg::ContainerLogs(
-        "shop-db-1".into(),
-        Ok("ready\nlistening on 5432\n".into()),
-    ));
-    snap!("monitor_container_logs", draw(&a, 120, 40));
-    // The panel follows: the logs are fetched again with the live panels.
-    let out = a.update(Msg::Tick(NOW + 10_000));
+    let lines = |data: &str, cursor_ns| Msg::ContainerLogChunk {
+        epoch,
+        chunk: harbour_shared::ContainerLogChunk {
+            data: data.as_bytes().to_vec(),
+            cursor_ns,
+            running: true,
+        },
+        at_ms: NOW,
+    };
+    a.update(lines("ready\nlistening on 5432\n", 7));
+    a.update(lines("checkpoint starting\n", 9));
+    snap!("monitor_container_logs", draw(&a, 80, 24));
+    // The viewer's own keys work on it: search jumps to a match, and leaving follow and
+    // coming back goes on from the engine's cursor, not from the start.
+    a.update(key('/'));
+    for c in "listening".chars() {
+        a.update(key(c));
+    }
+    a.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    let v = a.logs.as_ref().unwrap();
+    assert_eq!(v.shown(v.cursor).unwrap().text, "listening on 5432");
+    let out = a.update(key('f'));
     assert!(
-        out.contains(&Command::FetchContainerLogs(
-            "bbb".into(),
-            "shop-db-1".into()
-        )),
+        out.contains(&Command::FollowContainerLog {
+            epoch,
+            id: "bbb".into(),
+            after_ns: 9,
+            tail: 1000,
+        }),
         "{out:?}"
     );
-    a.update(key('l'));
-    assert!(a.monitor.logs.is_none());
+    // ctrl-s saves what the viewer holds.
+    let out = a.update(ctrl('s'));
+    assert!(
+        matches!(&out[..], [Command::SaveText { name, text, .. }]
+            if name == "harbour-container-shop-db-1.log"
+                && text == "ready\nlistening on 5432\ncheckpoint starting\n"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -1359,12 +1390,14 @@ fn a_pyspark_run_shows_its_stages_and_polls_while_running() {
     assert!(text.contains("app-20261121-0001"), "{text}");
     assert!(text.contains("[#############>>>>>>>]"), "{text}");
     assert!(text.contains("4/6 (2 running) (1 failed)"), "{text}");
-    // While it runs, progress is asked for again once a second.
+    // While it runs, progress is asked for again once a second, and the details (for the
+    // run's usage now) every two.
     assert!(a.update(Msg::Tick(NOW + 500)).is_empty());
     assert_eq!(
         a.update(Msg::Tick(NOW + 1_500)),
         [Command::FetchSparkProgress(id)]
     );
+    assert_eq!(a.update(Msg::Tick(NOW + 2_100)), [Command::FetchRun(id)]);
 }
 
 fn clusters() -> Vec<harbour_shared::Cluster> {

@@ -20,7 +20,7 @@ use harbour_shared::{
     Error, EventBatch, EventKind, ExternalClusterSpec, Harbour, HealthReport, Hello, Job, JobId,
     JobPatch, JobRef, JobSpec, LogChunk, LogStream, MAX_FRAME_BYTES, MAX_LOG_CHUNK_BYTES,
     MAX_WAIT_MS, MetricHistory, MetricsNow, PROTOCOL_VERSION, Run, RunDetail, RunFilter, RunId,
-    RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table, TableSpec, Trigger,
+    RunUsage, RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table, TableSpec, Trigger,
 };
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel as _};
@@ -492,6 +492,14 @@ impl Harbour for Api {
             })
             .await?;
         let dirs = &self.daemon.dirs;
+        let usage = match &self.daemon.monitor.metrics {
+            Some(m) => m.usage_of(run, extras.cpu_ms, extras.peak_rss_bytes),
+            None => RunUsage {
+                cpu_ms: extras.cpu_ms,
+                peak_rss_bytes: extras.peak_rss_bytes,
+                now: None,
+            },
+        };
         Ok(RunDetail {
             run: self.with_live_sizes(found),
             spec: extras.spec,
@@ -500,6 +508,7 @@ impl Harbour for Api {
             stdout_path: dirs.log(run, LogStream::Stdout).display().to_string(),
             stderr_path: dirs.log(run, LogStream::Stderr).display().to_string(),
             logs_pruned: extras.logs_pruned,
+            usage,
         })
     }
 

@@ -1,5 +1,5 @@
 //! Health checks: the configured ones (HTTP, TCP, process, container) and harbourd's own
-//! parts (store, run supervisor). Each check runs on its own task at its interval; a
+//! parts (store, run supervisor, Spark runtime, managed clusters). Each check runs on its own task at its interval; a
 //! [`Judge`] turns attempts into a status with thresholds (`fall` failures in a row before
 //! down, `rise` passes before up). A change of status is stored, published as an event and
 //! written to the daemon log; each attempt's latency is recorded as the metric series
@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use harbour_shared::{
-    EventKind, HealthCheck, HealthReport, HealthStatus, HealthSummary, HealthTransition,
+    Cluster, ClusterKind, ClusterState, EventKind, HealthCheck, HealthReport, HealthStatus,
+    HealthSummary, HealthTransition,
 };
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,6 +21,7 @@ use crate::clock::now_ms;
 use crate::config::{CheckConfig, CheckKind, HealthConfig};
 use crate::events::EventBus;
 use crate::runs::supervisor::Runs;
+use crate::spark::Spark;
 use crate::store::{Store, metrics as rows};
 
 /// Turns pass/fail attempts into a status.
@@ -81,12 +83,25 @@ pub struct Attempt {
 /// What a check looks at.
 #[derive(Debug, Clone)]
 pub enum Probe {
-    Http { url: String, expect: Option<u16> },
-    Tcp { address: String },
-    Process { name: String },
-    Container { name: String },
+    Http {
+        url: String,
+        expect: Option<u16>,
+    },
+    Tcp {
+        address: String,
+    },
+    Process {
+        name: String,
+    },
+    Container {
+        name: String,
+    },
     Store,
     Runs,
+    /// The Spark runtime harbourd found at start: its files and a Java it can run.
+    SparkRuntime,
+    /// Every managed cluster: running, master answering, no worker missing.
+    Clusters,
 }
 
 /// The parts attempts need.
@@ -96,6 +111,7 @@ pub struct Parts {
     pub runs: Option<Runs>,
     pub containers: Arc<Containers>,
     pub http: reqwest::Client,
+    pub spark: Option<Arc<Spark>>,
 }
 
 impl Probe {
@@ -201,7 +217,67 @@ impl Probe {
                 Some(runs) if runs.is_alive() => Ok("supervising runs".to_owned()),
                 _ => Err("the run supervisor has stopped".to_owned()),
             },
+            Self::SparkRuntime => {
+                let runtime = parts
+                    .spark
+                    .as_ref()
+                    .and_then(|s| s.runtime.clone())
+                    .ok_or("no Spark runtime; run `harbourd runtime install`")?;
+                tokio::task::spawn_blocking(move || runtime_verdict(&runtime))
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+            Self::Clusters => {
+                let spark = parts.spark.as_ref().ok_or("Spark is not set up")?;
+                let clusters = spark.list_clusters().await.map_err(|e| e.to_string())?;
+                clusters_verdict(&clusters)
+            }
         }
+    }
+}
+
+/// The runtime's launchers are there and its Java runs.
+fn runtime_verdict(runtime: &crate::spark::SparkRuntime) -> Result<String, String> {
+    let submit = runtime.spark_submit();
+    if !submit.is_file() {
+        return Err(format!(
+            "{} is gone; run `harbourd runtime install` again",
+            submit.display()
+        ));
+    }
+    let (java, _) = crate::spark::runtime::java()?;
+    Ok(format!("{} with {java}", runtime.spark_home.display()))
+}
+
+/// Up when every managed cluster is running with its master answering and every worker
+/// alive; down naming each cluster that is not. External clusters are `clusters test`'s job.
+fn clusters_verdict(clusters: &[Cluster]) -> Result<String, String> {
+    let managed: Vec<&Cluster> = clusters
+        .iter()
+        .filter(|c| c.kind == ClusterKind::Managed)
+        .collect();
+    let mut problems = Vec::new();
+    for c in &managed {
+        match (&c.state, &c.health) {
+            (ClusterState::Running, Some(h)) if !h.master_alive => {
+                problems.push(format!("{}: the master does not answer", c.name));
+            }
+            (ClusterState::Running, Some(h)) if h.workers_missing > 0 => {
+                let why = h.problem.as_deref().unwrap_or("workers are missing");
+                problems.push(format!("{}: {why}", c.name));
+            }
+            (ClusterState::Error(why), _) => problems.push(format!("{}: {why}", c.name)),
+            _ => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(match managed.len() {
+            0 => "no managed clusters".to_owned(),
+            1 => "1 managed cluster, no problems".to_owned(),
+            n => format!("{n} managed clusters, no problems"),
+        })
+    } else {
+        Err(problems.join("; "))
     }
 }
 
@@ -283,10 +359,16 @@ impl Health {
         let mut specs: Vec<Spec> = Vec::new();
         if config.builtin {
             let interval = config.builtin_interval.duration();
-            for (name, target, probe) in [
+            let mut builtin = vec![
                 ("harbourd.store", "the SQLite store", Probe::Store),
                 ("harbourd.runs", "the run supervisor", Probe::Runs),
-            ] {
+            ];
+            // A daemon without a runtime has no Spark to watch; `harbour status` says why.
+            if parts.spark.as_ref().is_some_and(|s| s.runtime.is_some()) {
+                builtin.push(("harbourd.spark", "the Spark runtime", Probe::SparkRuntime));
+                builtin.push(("harbourd.clusters", "managed clusters", Probe::Clusters));
+            }
+            for (name, target, probe) in builtin {
                 specs.push(Spec {
                     name: name.to_owned(),
                     kind: "builtin",
@@ -484,6 +566,7 @@ mod tests {
     use std::sync::atomic::{AtomicU16, Ordering};
 
     use HealthStatus::{Down, Pending, Up};
+    use harbour_shared::ClusterHealth;
 
     #[test]
     fn a_judge_needs_fall_failures_for_down_and_rise_passes_for_up() {
@@ -512,7 +595,74 @@ mod tests {
             runs: None,
             containers: Arc::new(Containers::unavailable_for_tests()),
             http: reqwest::Client::new(),
+            spark: None,
         }
+    }
+
+    fn managed(name: &str, state: ClusterState, health: Option<ClusterHealth>) -> Cluster {
+        Cluster {
+            name: name.to_owned(),
+            kind: ClusterKind::Managed,
+            state,
+            state_message: String::new(),
+            master_url: "spark://127.0.0.1:7077".to_owned(),
+            web_ui_url: None,
+            connect_url: None,
+            spec: None,
+            created_ms: 0,
+            log_dir: None,
+            health,
+        }
+    }
+
+    #[test]
+    fn the_clusters_check_names_each_cluster_in_trouble() {
+        let fine = ClusterHealth {
+            master_alive: true,
+            workers_alive: 2,
+            ..ClusterHealth::default()
+        };
+        let mut local = managed("local", ClusterState::Running, None);
+        local.kind = ClusterKind::Local;
+        let ok = [
+            local.clone(),
+            managed("a", ClusterState::Running, Some(fine.clone())),
+            managed("b", ClusterState::Pending, None),
+        ];
+        assert_eq!(
+            clusters_verdict(&ok),
+            Ok("2 managed clusters, no problems".to_owned())
+        );
+        assert_eq!(
+            clusters_verdict(&[local]),
+            Ok("no managed clusters".to_owned())
+        );
+
+        let hurt = ClusterHealth {
+            workers_missing: 1,
+            problem: Some("worker 0 exited".to_owned()),
+            ..fine.clone()
+        };
+        let dead_master = ClusterHealth {
+            master_alive: false,
+            ..fine
+        };
+        let bad = [
+            managed("a", ClusterState::Running, Some(hurt)),
+            managed("b", ClusterState::Running, Some(dead_master)),
+            managed(
+                "c",
+                ClusterState::Error("the master exited".to_owned()),
+                None,
+            ),
+        ];
+        assert_eq!(
+            clusters_verdict(&bad),
+            Err(
+                "a: worker 0 exited; b: the master does not answer; c: the master exited"
+                    .to_owned()
+            )
+        );
     }
 
     /// A real HTTP server on loopback answering every request with the status in `code`.

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::runs::supervisor::Runs;
+use crate::spark::Spark;
 use crate::store::Store;
 use containers::Containers;
 use health::{Health, Parts};
@@ -36,6 +37,7 @@ impl Monitor {
         config: &Config,
         store: &Store,
         runs: &Runs,
+        spark: &Arc<Spark>,
         events: Arc<EventBus>,
         tracker: &TaskTracker,
         shutdown: &CancellationToken,
@@ -57,6 +59,7 @@ impl Monitor {
             runs: Some(runs.clone()),
             containers: containers.clone(),
             http: reqwest::Client::new(),
+            spark: Some(spark.clone()),
         };
         let health = Health::start(
             &config.health,

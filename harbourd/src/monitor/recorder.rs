@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use harbour_shared::{MetricHistory, MetricsNow};
+use harbour_shared::{MetricHistory, MetricsNow, RunId, RunUsage};
 use tokio_util::sync::CancellationToken;
 
 use super::history::{self, Rollup, Tier};
@@ -117,6 +117,8 @@ impl Recorder {
 pub struct Metrics {
     store: Store,
     latest: Mutex<Option<MetricsNow>>,
+    /// Per run, what the samples since the last write add: (CPU ms, peak RSS bytes).
+    usage: Mutex<HashMap<RunId, (f64, u64)>>,
     recorder: Mutex<Recorder>,
     interval: Duration,
     flush_every: Duration,
@@ -132,6 +134,7 @@ impl Metrics {
         Self {
             store,
             latest: Mutex::new(None),
+            usage: Mutex::new(HashMap::new()),
             recorder: Mutex::new(Recorder::new(tiers)),
             interval,
             flush_every,
@@ -147,32 +150,67 @@ impl Metrics {
         lock(&self.recorder).record(at_ms, values);
     }
 
-    /// Takes a sample in: the latest for `metrics_now`, and its values for history.
+    /// Takes a sample in: the latest for `metrics_now`, its values for history, and each
+    /// active run's share of CPU over the interval and its memory for the run's usage.
     pub fn take_sample(&self, sample: MetricsNow) {
         let at_ms = sample.at_ms;
         lock(&self.recorder).record(at_ms, &series(&sample));
+        {
+            let mut usage = lock(&self.usage);
+            for r in &sample.runs {
+                let u = usage.entry(r.run).or_default();
+                u.0 += r.cost.cpu_percent / 100.0 * sample.interval_ms as f64;
+                u.1 = u.1.max(r.cost.rss_bytes);
+            }
+        }
         *lock(&self.latest) = Some(sample);
     }
 
-    /// Writes the pending points. On failure they stay pending for the next try.
+    /// A run's usage: what is stored plus what is not written yet, and its latest sample.
+    pub fn usage_of(&self, run: RunId, stored_cpu_ms: u64, stored_peak: u64) -> RunUsage {
+        let (cpu, peak) = lock(&self.usage).get(&run).copied().unwrap_or_default();
+        let now = lock(&self.latest)
+            .as_ref()
+            .and_then(|s| s.runs.iter().find(|r| r.run == run).map(|r| r.cost));
+        RunUsage {
+            cpu_ms: stored_cpu_ms + cpu.round() as u64,
+            peak_rss_bytes: stored_peak.max(peak),
+            now,
+        }
+    }
+
+    /// Writes the pending points and run usage. On failure they stay pending for the next
+    /// try.
     pub async fn flush(&self) -> StoreResult<usize> {
         let points = lock(&self.recorder).take_pending();
-        if points.is_empty() {
+        let usage: Vec<(RunId, u64, u64)> = lock(&self.usage)
+            .drain()
+            .map(|(run, (cpu, peak))| (run, cpu.round() as u64, peak))
+            .collect();
+        if points.is_empty() && usage.is_empty() {
             return Ok(0);
         }
         let n = points.len();
-        let (result, points) = self
+        let (wrote_points, wrote_usage, points, usage) = self
             .store
             .call(move |c| {
-                let result = rows::insert(c, &points);
-                Ok((result, points))
+                let p = rows::insert(c, &points);
+                let u = crate::store::runs::add_usage(c, &usage);
+                Ok((p, u, points, usage))
             })
             .await?;
-        if let Err(e) = result {
+        if wrote_points.is_err() {
             lock(&self.recorder).restore(points);
-            return Err(e);
         }
-        Ok(n)
+        if wrote_usage.is_err() {
+            let mut pending = lock(&self.usage);
+            for (run, cpu, peak) in usage {
+                let u = pending.entry(run).or_default();
+                u.0 += cpu as f64;
+                u.1 = u.1.max(peak);
+            }
+        }
+        wrote_points.and(wrote_usage).map(|()| n)
     }
 
     /// Deletes points older than each tier's retention.

@@ -253,17 +253,30 @@ pub struct RunExtras {
     pub transitions: Vec<Transition>,
     pub logs_pruned: bool,
     pub proc_start_ticks: Option<u64>,
+    pub cpu_ms: u64,
+    pub peak_rss_bytes: u64,
 }
 
 pub fn extras(conn: &Connection, id: RunId) -> StoreResult<Option<RunExtras>> {
-    let row: Option<(String, Option<String>, bool, Option<i64>)> = conn
+    type Row = (String, Option<String>, bool, Option<i64>, i64, i64);
+    let row: Option<Row> = conn
         .query_row(
-            "SELECT spec, argv, logs_pruned, proc_start_ticks FROM runs WHERE id = ?1",
+            "SELECT spec, argv, logs_pruned, proc_start_ticks, cpu_ms, peak_rss_bytes \
+             FROM runs WHERE id = ?1",
             params![id.0],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                ))
+            },
         )
         .optional()?;
-    let Some((spec, argv, logs_pruned, proc_start_ticks)) = row else {
+    let Some((spec, argv, logs_pruned, proc_start_ticks, cpu_ms, peak_rss_bytes)) = row else {
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
@@ -289,7 +302,29 @@ pub fn extras(conn: &Connection, id: RunId) -> StoreResult<Option<RunExtras>> {
         transitions,
         logs_pruned,
         proc_start_ticks: proc_start_ticks.map(|t| t as u64),
+        cpu_ms: u64::try_from(cpu_ms).unwrap_or(0),
+        peak_rss_bytes: u64::try_from(peak_rss_bytes).unwrap_or(0),
     }))
+}
+
+/// Adds what the sampler saw of runs since the last write: CPU time and a peak memory.
+pub fn add_usage(conn: &mut Connection, usage: &[(RunId, u64, u64)]) -> StoreResult<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE runs SET cpu_ms = cpu_ms + ?2, peak_rss_bytes = MAX(peak_rss_bytes, ?3) \
+             WHERE id = ?1",
+        )?;
+        for (run, cpu_ms, peak) in usage {
+            stmt.execute(params![
+                run.0,
+                i64::try_from(*cpu_ms).unwrap_or(i64::MAX),
+                i64::try_from(*peak).unwrap_or(i64::MAX)
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// The most runs one `list` returns.
