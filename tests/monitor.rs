@@ -724,7 +724,7 @@ fn the_monitor_screen_shows_a_container_go_unhealthy_and_restarts_it() {
         IMAGE,
         "/bin/sh",
         "-c",
-        "touch /tmp/ok; while true; do sleep 0.2; done",
+        "touch /tmp/ok; i=0; while true; do echo beat $i; i=$((i+1)); sleep 0.2; done",
     ]);
     let daemon = Daemon::start_with(FAST_METRICS);
     let cmd = format!(
@@ -756,6 +756,12 @@ fn the_monitor_screen_shows_a_container_go_unhealthy_and_restarts_it() {
     tmux.keys(&["y"]);
     tmux.wait_for(&[&format!("restart {name}: Up")]);
     assert_ne!(started_at(&name), before, "the container was restarted");
+
+    // l follows its output in the log viewer; esc goes back.
+    tmux.keys(&["l"]);
+    tmux.wait_for(&[&format!("Logs: container {name}"), "follow", "beat 1"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&["Monitor: last 1h"]);
 
     // Zoom and freeze as the keys say.
     tmux.keys(&["+"]);
