@@ -237,6 +237,19 @@ fn render(
     (columns, rows, truncated)
 }
 
+/// Reads one row of a file table, so that Spark lists its files and reads their footers
+/// now, not on the user's first query (the catalog caches both). JDBC tables are left
+/// alone: a query there costs the database, not just this session.
+async fn touch_table(session: &SparkSession, spec: &TableSpec) {
+    if spec.format == TableFormat::Jdbc {
+        return;
+    }
+    let touch = format!("SELECT * FROM `{}` LIMIT 1", spec.name);
+    if let Err(e) = session.query(&touch).execute().await {
+        tracing::debug!(table = %spec.name, "warming the table: {e}");
+    }
+}
+
 impl Spark {
     /// The session of a cluster's Connect server, starting the server if needed.
     pub async fn session(&self, cluster: &str) -> Result<SparkSession, Error> {
@@ -441,7 +454,9 @@ impl Spark {
                 .await
             {
                 tracing::warn!(table = %table.spec.name, "cannot register the table: {e}");
+                continue;
             }
+            touch_table(session, &table.spec).await;
         }
     }
 
@@ -599,6 +614,7 @@ impl Spark {
                     format!("Spark on cluster '{cluster}' refused it: {why}"),
                 ));
             }
+            touch_table(&session, &spec).await;
         }
         let stored = spec.clone();
         self.store
