@@ -5,6 +5,7 @@
 //! and where a daemon's socket lives by default. It has no runtime, no storage and no UI:
 //! the daemon and the clients bring those.
 
+mod analytics;
 mod error;
 mod events;
 mod jobs;
@@ -16,6 +17,11 @@ mod service;
 mod spark;
 mod status;
 
+// --- Analytics ---
+pub use analytics::{
+    AppDetail, AppSummary, DaySummary, ExecutorSummary, FailedTask, JobDetail, JobSummary,
+    LogProblem, MAX_PUSH_EVENTS, PushReport, SparkApps, StageSummary, TaskTotals,
+};
 pub use error::Error;
 pub use events::{Event, EventBatch, EventKind, EventsLost};
 pub use jobs::{EnvVar, Job, JobId, JobKind, JobPatch, JobRef, JobSource, JobSpec, LastRun};
@@ -40,7 +46,7 @@ pub use status::{Dashboard, DayTrend, Hello, Status};
 
 /// Bumped whenever a request or response changes shape. `hello` is the first method and its
 /// argument and answer never change shape, so a mismatch is always reported, never misread.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest frame either side accepts. Log pages are capped well below it.
 pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
