@@ -474,14 +474,19 @@ struct ExecutorInfoRaw<'a> {
     cores: Option<i64>,
 }
 
-/// The first non-empty line, at most 500 characters: enough to say why, short enough for
-/// a table.
+/// What a person needs of a (often multi-line) failure message, at most 500 characters:
+/// the error line at the end of a Python traceback (`ValueError: ...`), which is what the
+/// failing code raised, else the first non-empty line.
 fn first_line(text: &str) -> String {
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
+    let lines = || text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let raised = text.contains("Traceback (most recent call last)").then(|| {
+        lines().rev().find(|l| {
+            l.split_once(':').is_some_and(|(name, _)| {
+                !name.contains(' ') && (name.ends_with("Error") || name.ends_with("Exception"))
+            })
+        })
+    });
+    let line = raised.flatten().or_else(|| lines().next()).unwrap_or("");
     line.chars().take(500).collect()
 }
 
@@ -491,7 +496,7 @@ mod tests {
 
     #[test]
     fn a_failed_task_attempt_keeps_its_reason_and_metrics() {
-        let line = r#"{"Event":"SparkListenerTaskEnd","Stage ID":1,"Stage Attempt ID":0,"Task Type":"ResultTask","Task End Reason":{"Reason":"ExceptionFailure","Class Name":"org.apache.spark.api.python.PythonException","Description":"Traceback\nRuntimeError: boom","Stack Trace":[],"Accumulator Updates":[]},"Task Info":{"Task ID":7,"Index":0,"Attempt":1,"Partition ID":0,"Launch Time":100,"Executor ID":"driver","Host":"localhost","Speculative":false,"Finish Time":150,"Failed":true,"Accumulables":[{"ID":1,"Update":"3"}]},"Task Metrics":{"Executor Run Time":40,"JVM GC Time":3,"Input Metrics":{"Bytes Read":10},"Shuffle Read Metrics":{"Remote Bytes Read":1,"Local Bytes Read":2},"Shuffle Write Metrics":{"Shuffle Bytes Written":5}}}"#;
+        let line = r#"{"Event":"SparkListenerTaskEnd","Stage ID":1,"Stage Attempt ID":0,"Task Type":"ResultTask","Task End Reason":{"Reason":"ExceptionFailure","Class Name":"org.apache.spark.api.python.PythonException","Description":"Traceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: boom\n","Stack Trace":[],"Accumulator Updates":[]},"Task Info":{"Task ID":7,"Index":0,"Attempt":1,"Partition ID":0,"Launch Time":100,"Executor ID":"driver","Host":"localhost","Speculative":false,"Finish Time":150,"Failed":true,"Accumulables":[{"ID":1,"Update":"3"}]},"Task Metrics":{"Executor Run Time":40,"JVM GC Time":3,"Input Metrics":{"Bytes Read":10},"Shuffle Read Metrics":{"Remote Bytes Read":1,"Local Bytes Read":2},"Shuffle Write Metrics":{"Shuffle Bytes Written":5}}}"#;
         let Parsed::Event(Event::TaskEnd(t)) = parse_line(line).unwrap() else {
             panic!("not a task end");
         };
@@ -500,7 +505,7 @@ mod tests {
         assert_eq!(t.reason, "ExceptionFailure");
         assert_eq!(
             t.message.as_deref(),
-            Some("org.apache.spark.api.python.PythonException: Traceback")
+            Some("org.apache.spark.api.python.PythonException: RuntimeError: boom")
         );
         assert_eq!((t.run_ms, t.gc_ms, t.input_bytes), (40, 3, 10));
         assert_eq!((t.shuffle_read_bytes, t.shuffle_write_bytes), (3, 5));
