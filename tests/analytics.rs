@@ -162,7 +162,12 @@ fn slow() -> tarpc::context::Context {
 }
 
 async fn apps(client: &Client) -> SparkApps {
-    client.rpc.spark_apps(slow()).await.flat().expect("spark_apps")
+    client
+        .rpc
+        .spark_apps(slow())
+        .await
+        .flat()
+        .expect("spark_apps")
 }
 
 async fn app(client: &Client, id: &str) -> AppDetail {
@@ -249,7 +254,10 @@ impl HistoryServer {
             {
                 return v;
             }
-            assert!(Instant::now() < deadline, "the History Server never served {url}");
+            assert!(
+                Instant::now() < deadline,
+                "the History Server never served {url}"
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
@@ -293,16 +301,31 @@ async fn compare_with_spark(client: &Client, hs: &HistoryServer, app_id: &str) {
     // Stage by stage too: attempts' task counts.
     let stages = hs.get(app_id, "stages").await;
     for s in stages.as_array().unwrap() {
-        let (id, attempt) = (s["stageId"].as_i64().unwrap(), s["attemptId"].as_i64().unwrap());
+        let (id, attempt) = (
+            s["stageId"].as_i64().unwrap(),
+            s["attemptId"].as_i64().unwrap(),
+        );
         if s["status"] == "SKIPPED" {
             continue;
         }
         let Some(ours) = find_stage(client, app_id, &ours, id, attempt).await else {
             panic!("stage {id}.{attempt} of {app_id} is missing: {s:#}");
         };
-        assert_eq!(ours.tasks.succeeded, n(s, "numCompleteTasks"), "stage {id}: {s:#}");
-        assert_eq!(ours.tasks.failed, n(s, "numFailedTasks"), "stage {id}: {s:#}");
-        assert_eq!(ours.status, s["status"].as_str().unwrap(), "stage {id}: {s:#}");
+        assert_eq!(
+            ours.tasks.succeeded,
+            n(s, "numCompleteTasks"),
+            "stage {id}: {s:#}"
+        );
+        assert_eq!(
+            ours.tasks.failed,
+            n(s, "numFailedTasks"),
+            "stage {id}: {s:#}"
+        );
+        assert_eq!(
+            ours.status,
+            s["status"].as_str().unwrap(),
+            "stage {id}: {s:#}"
+        );
     }
 }
 
@@ -343,7 +366,11 @@ async fn check_story(client: &Client, app_id: &str) {
     assert!(j1.stages.iter().any(|s| s.status == "SKIPPED"), "{j1:#?}");
     // job 2: one failed attempt, retried.
     let j2 = job(client, app_id, 2).await;
-    assert_eq!((j2.job.tasks.failed, j2.job.tasks.retries), (1, 1), "{j2:#?}");
+    assert_eq!(
+        (j2.job.tasks.failed, j2.job.tasks.retries),
+        (1, 1),
+        "{j2:#?}"
+    );
     assert_eq!(j2.failed_tasks.len(), 1);
     assert_eq!(j2.failed_tasks[0].reason, "ExceptionFailure");
     assert!(
@@ -392,7 +419,11 @@ async fn replayed_logs_match_the_history_server_in_both_formats() {
         .unwrap();
     assert_eq!(day.total_jobs, 8, "{day:#?}");
     assert_eq!(day.jobs.iter().filter(|j| j.status == "FAILED").count(), 2);
-    let bad = client.rpc.spark_summary(slow(), "21/11/2026".into()).await.flat();
+    let bad = client
+        .rpc
+        .spark_summary(slow(), "21/11/2026".into())
+        .await
+        .flat();
     assert!(format!("{bad:?}").contains("YYYY-MM-DD"), "{bad:?}");
 
     // A restarted daemon reads nothing again: figures stay the same.
@@ -455,7 +486,11 @@ async fn pushed_events_duplicated_and_shuffled_give_the_same_figures() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains(&logs.plain_app), "{text}");
     let ordered = app(&client, &logs.plain_app).await;
 

@@ -39,7 +39,11 @@ pub async fn spark(socket: &Path, out: &Out, command: &SparkCommand) -> Result<u
             out.show(&apps, || render_apps(&apps))?;
         }
         SparkCommand::App { app } => {
-            let detail = client.rpc.spark_app(query_ctx(), app.clone()).await.flat()?;
+            let detail = client
+                .rpc
+                .spark_app(query_ctx(), app.clone())
+                .await
+                .flat()?;
             out.show(&detail, || render_app(&detail))?;
         }
         SparkCommand::Job { app, job } => {
@@ -68,9 +72,8 @@ pub async fn events(socket: &Path, out: &Out, command: &EventsCommand) -> Result
     let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
         Box::new(BufReader::new(std::io::stdin()))
     } else {
-        let f = std::fs::File::open(file).map_err(|e| {
-            CliError::usage(format!("cannot read {}: {e}", file.display()))
-        })?;
+        let f = std::fs::File::open(file)
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
         Box::new(BufReader::with_capacity(1 << 20, f))
     };
     let client = connect(socket).await?;
@@ -189,7 +192,10 @@ pub fn render_apps(apps: &SparkApps) -> String {
         &rows,
     );
     if !apps.problems.is_empty() {
-        out.push_str(&format!("\n{} unreadable log line(s):\n", apps.problems.len()));
+        out.push_str(&format!(
+            "\n{} unreadable log line(s):\n",
+            apps.problems.len()
+        ));
         for p in &apps.problems {
             out.push_str(&format!("  {}:{}: {}\n", p.path, p.line, p.why));
         }
@@ -212,12 +218,12 @@ fn job_rows(jobs: &[JobSummary], with_app: bool) -> String {
                 tasks(&j.tasks),
                 rate(&j.tasks),
                 j.tasks.retries.to_string(),
-                j.slowest_stage
-                    .as_ref()
-                    .map_or_else(|| "-".into(), |(id, a, _, d)| {
-                        format!("{id}.{a} ({})", fmt::duration_ms(*d))
-                    }),
-                j.max_skew.map_or_else(|| "-".into(), |k| format!("{k:.1}x")),
+                j.slowest_stage.as_ref().map_or_else(
+                    || "-".into(),
+                    |(id, a, _, d)| format!("{id}.{a} ({})", fmt::duration_ms(*d)),
+                ),
+                j.max_skew
+                    .map_or_else(|| "-".into(), |k| format!("{k:.1}x")),
                 j.name.clone(),
             ]);
             row
@@ -305,7 +311,14 @@ pub fn render_job(d: &JobDetail) -> String {
     out.push_str("\nStages (task time min / p25 / median / p75 / max):\n");
     out.push_str(&table::render(
         &[
-            "STAGE", "STATUS", "DURATION", "TASKS", "FAILED", "TASK TIME", "SKEW", "NAME",
+            "STAGE",
+            "STATUS",
+            "DURATION",
+            "TASKS",
+            "FAILED",
+            "TASK TIME",
+            "SKEW",
+            "NAME",
         ],
         &rows,
     ));
@@ -329,7 +342,9 @@ pub fn render_job(d: &JobDetail) -> String {
             })
             .collect();
         out.push_str(&table::render(
-            &["TASK", "STAGE", "INDEX", "ATTEMPT", "EXECUTOR", "REASON", "MESSAGE"],
+            &[
+                "TASK", "STAGE", "INDEX", "ATTEMPT", "EXECUTOR", "REASON", "MESSAGE",
+            ],
             &rows,
         ));
     }

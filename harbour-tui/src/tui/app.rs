@@ -99,6 +99,10 @@ pub enum Command {
     Container(String, ContainerAction),
     /// The last lines of a container's output (id, name).
     FetchContainerLogs(String, String),
+    // --- Analytics ---
+    FetchSparkApps,
+    FetchSparkApp(String),
+    FetchSparkJob(String, i64),
     Quit,
 }
 
@@ -154,6 +158,10 @@ pub enum Msg {
     /// A container action finished: what to say, and whether to fetch the list again.
     ContainerDone(Result<String, String>),
     ContainerLogs(String, Result<String, String>),
+    // --- Analytics ---
+    SparkApps(Result<harbour_shared::SparkApps, String>),
+    SparkApp(String, Result<Box<harbour_shared::AppDetail>, String>),
+    SparkJob(String, i64, Result<Box<harbour_shared::JobDetail>, String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +204,7 @@ pub struct App {
     pub sql: SqlState,
     pub clusters: ClustersState,
     pub monitor: MonitorState,
+    pub spark: super::spark::SparkState,
     pub logs: Option<LogView>,
     pub overlay: Option<Overlay>,
     pub prompt: Option<(Prompt, LineInput)>,
@@ -224,6 +233,7 @@ impl App {
             sql: SqlState::default(),
             clusters: ClustersState::default(),
             monitor: MonitorState::new(),
+            spark: super::spark::SparkState::default(),
             logs: None,
             overlay: None,
             prompt: None,
@@ -441,6 +451,19 @@ impl App {
                 }
                 Vec::new()
             }
+            // --- Analytics ---
+            Msg::SparkApps(r) => {
+                self.spark.set_apps(r);
+                Vec::new()
+            }
+            Msg::SparkApp(id, r) => {
+                self.spark.set_app(&id, r.map(|b| *b));
+                Vec::new()
+            }
+            Msg::SparkJob(id, job, r) => {
+                self.spark.set_job(&id, job, r.map(|b| *b));
+                Vec::new()
+            }
             Msg::MonitorHistory(_)
             | Msg::MonitorLive { .. }
             | Msg::ContainerDone(_)
@@ -454,6 +477,9 @@ impl App {
             Command::FetchJobs,
             Command::FetchClusters,
         ];
+        if self.screen == Screen::Spark {
+            out.extend(self.spark.fetch());
+        }
         out.extend(self.fetch_dashboard());
         if let Some(id) = self.details.run {
             out.push(Command::FetchRun(id));
@@ -612,6 +638,9 @@ impl App {
         if screen == Screen::Monitor {
             out.extend(self.monitor_fetch(true));
         }
+        if screen == Screen::Spark && self.connected() {
+            out.extend(self.spark.fetch());
+        }
         out
     }
 
@@ -675,7 +704,7 @@ impl App {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
-            Screen::Sql | Screen::Clusters => None,
+            Screen::Sql | Screen::Clusters | Screen::Spark => None,
             Screen::Logs => self.logs.as_ref().map(|v| v.run),
             Screen::Jobs => self
                 .jobs
@@ -695,6 +724,17 @@ impl App {
         let height = self.body_height();
         let page = height.saturating_sub(1).max(1) as isize;
         match action {
+            // --- Analytics ---
+            Action::GoSpark => self.go(Screen::Spark),
+            Action::Back | Action::Left
+                if self.screen == Screen::Spark
+                    && self.spark.level != super::spark::Level::Apps =>
+            {
+                self.spark.up();
+                self.spark.fetch()
+            }
+            Action::Select | Action::Right if self.screen == Screen::Spark => self.spark.select(),
+            Action::Refresh if self.screen == Screen::Spark => self.spark.fetch(),
             Action::Quit => {
                 self.quit = true;
                 vec![Command::Quit]
@@ -1105,6 +1145,7 @@ impl App {
             }
             Screen::Sql => self.sql.scroll_by(delta),
             Screen::Clusters => self.clusters.move_by(delta),
+            Screen::Spark => self.spark.move_by(delta),
             Screen::Monitor => self.monitor.move_by(delta),
             Screen::Dashboard => {}
         }
@@ -1187,6 +1228,7 @@ impl App {
                 .selected_cluster()
                 .map(|c| c.master_url.clone()),
             Screen::Monitor => self.monitor.selected_container().map(|c| c.id.clone()),
+            Screen::Spark => self.spark.yank(),
             Screen::Dashboard => None,
         }
     }

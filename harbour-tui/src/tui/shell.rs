@@ -197,7 +197,10 @@ impl Exec {
                         Command::FetchRuns
                         | Command::FetchJobs
                         | Command::FetchDashboard
-                        | Command::FetchRun(_) => return,
+                        | Command::FetchRun(_)
+                        | Command::FetchSparkApps
+                        | Command::FetchSparkApp(_)
+                        | Command::FetchSparkJob(..) => return,
                         // Monitor asks again on its next tick once connected.
                         Command::FetchMonitorHistory { .. } => Msg::MonitorHistory(Err(why.into())),
                         Command::FetchMonitorLive => Msg::MonitorLive {
@@ -466,6 +469,27 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 .await
                 .flat()
                 .map(|chunk| String::from_utf8_lossy(&chunk.data).into_owned())
+                .map_err(e),
+        ),
+        // --- Analytics ---
+        Command::FetchSparkApps => Msg::SparkApps(c.rpc.spark_apps(ctx()).await.flat().map_err(e)),
+        Command::FetchSparkApp(id) => Msg::SparkApp(
+            id.clone(),
+            c.rpc
+                .spark_app(ctx(), id)
+                .await
+                .flat()
+                .map(Box::new)
+                .map_err(e),
+        ),
+        Command::FetchSparkJob(id, job) => Msg::SparkJob(
+            id.clone(),
+            job,
+            c.rpc
+                .spark_job(ctx(), id, job)
+                .await
+                .flat()
+                .map(Box::new)
                 .map_err(e),
         ),
         Command::FollowLog { .. } | Command::StopFollow | Command::Yank(_) | Command::Quit => {

@@ -165,8 +165,11 @@ pub fn parse_line(line: &str) -> Result<Parsed, ParseError> {
         }
         "SparkListenerJobStart" => {
             let r: JobStartRaw<'_> = serde_json::from_str(line).map_err(json)?;
-            let mut stages: Vec<StageInfo> =
-                r.stage_infos.into_iter().map(StageInfoRaw::into_info).collect();
+            let mut stages: Vec<StageInfo> = r
+                .stage_infos
+                .into_iter()
+                .map(StageInfoRaw::into_info)
+                .collect();
             // Older logs list only the ids.
             for id in r.stage_ids {
                 if !stages.iter().any(|s| s.stage_id == id) {
@@ -536,9 +539,6 @@ mod tests {
         };
         assert_eq!(job_id, 3);
         assert!(!succeeded);
-        assert_eq!(
-            failure.as_deref(),
-            Some("Job aborted due to stage failure")
-        );
+        assert_eq!(failure.as_deref(), Some("Job aborted due to stage failure"));
     }
 }

@@ -21,8 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use harbour_shared::{
-    AppDetail, DaySummary, Error, JobDetail, MAX_PUSH_EVENTS, PushReport, RunId,
-    SparkApps,
+    AppDetail, DaySummary, Error, JobDetail, MAX_PUSH_EVENTS, PushReport, RunId, SparkApps,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -234,7 +233,10 @@ impl Analytics {
             .await
             .map_err(|e| e.to_string())?;
         if !gone.is_empty() {
-            tracing::info!(apps = gone.len(), "analytics retention removed old applications");
+            tracing::info!(
+                apps = gone.len(),
+                "analytics retention removed old applications"
+            );
         }
         let own = self.own_dir.clone();
         let removed = tokio::task::spawn_blocking(move || remove_old_logs(&own, cutoff))
@@ -251,7 +253,11 @@ impl Analytics {
     }
 
     /// Stores pushed events (Spark's JSON, one per line).
-    pub async fn push(&self, app_id: Option<String>, lines: Vec<String>) -> Result<PushReport, Error> {
+    pub async fn push(
+        &self,
+        app_id: Option<String>,
+        lines: Vec<String>,
+    ) -> Result<PushReport, Error> {
         if lines.len() > MAX_PUSH_EVENTS {
             return Err(Error::invalid(
                 "lines",
@@ -407,7 +413,10 @@ fn parse_batch(app_id: Option<String>, lines: &[String]) -> Result<(Batch, PushR
         }
         match parse_line(line) {
             Ok(Parsed::Event(e)) => {
-                if let Event::AppStart { app_id: Some(id), .. } = &e {
+                if let Event::AppStart {
+                    app_id: Some(id), ..
+                } = &e
+                {
                     started.get_or_insert_with(|| id.clone());
                 }
                 events.push(e);

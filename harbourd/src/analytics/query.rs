@@ -301,7 +301,10 @@ pub fn jobs(
         t.killed += s.tasks.killed;
         t.retries += s.tasks.retries;
         if let Some(d) = s.duration_ms
-            && job.slowest_stage.as_ref().is_none_or(|(_, _, _, max)| d > *max)
+            && job
+                .slowest_stage
+                .as_ref()
+                .is_none_or(|(_, _, _, max)| d > *max)
         {
             job.slowest_stage = Some((s.stage_id, s.attempt, s.name.clone(), d));
         }
@@ -347,13 +350,22 @@ pub fn failed_tasks(
             out.push(row?);
         }
     }
-    out.sort_by(|a, b| b.finish_ms.cmp(&a.finish_ms).then(b.task_id.cmp(&a.task_id)));
+    out.sort_by(|a, b| {
+        b.finish_ms
+            .cmp(&a.finish_ms)
+            .then(b.task_id.cmp(&a.task_id))
+    });
     out.truncate(MAX_FAILED_TASKS);
     Ok(out)
 }
 
 /// The jobs that started in `[from_ms, to_ms)`, with the seeds' summary figures.
-pub fn summary(conn: &mut Connection, date: &str, from_ms: i64, to_ms: i64) -> StoreResult<DaySummary> {
+pub fn summary(
+    conn: &mut Connection,
+    date: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> StoreResult<DaySummary> {
     let apps: Vec<(i64, String)> = {
         let mut stmt = conn.prepare(
             "SELECT DISTINCT a.id, a.app_id FROM analytics_jobs j

@@ -165,7 +165,9 @@ pub fn scan(dir: &Path) -> io::Result<Vec<LogSource>> {
             continue;
         }
         let path = entry.path();
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_dir() {
             if let Some(app) = name.strip_prefix("eventlog_v2_")
                 && let Ok(files) = rolling_files(&path)
@@ -267,7 +269,10 @@ mod tests {
         fs::write(&path, &packed[..packed.len() - 3]).unwrap();
         let start = Position { offset: 0, line: 0 };
         let (_, pos) = lines_of(&path, start, false);
-        assert!(pos.line < 3, "a cut stream gives no more than what is whole");
+        assert!(
+            pos.line < 3,
+            "a cut stream gives no more than what is whole"
+        );
         fs::write(&path, &packed).unwrap();
         let (lines, end) = lines_of(&path, pos, true);
         assert_eq!(end.line, 3);

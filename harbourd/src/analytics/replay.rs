@@ -145,7 +145,8 @@ fn parse_file(job: &FileJob, tx: &mpsc::Sender<Batch>) -> Result<u64, String> {
                 }
             }
         }
-        if events.len() >= BATCH_EVENTS && !flush(&mut events, &mut problems, &app_id, mark(pos, false))
+        if events.len() >= BATCH_EVENTS
+            && !flush(&mut events, &mut problems, &app_id, mark(pos, false))
         {
             closed = true;
         }

@@ -352,7 +352,8 @@ pub fn save_mark(conn: &Connection, m: &FileMark, app_id: &str, now: i64) -> Sto
 
 /// Every file's saved position, with the application it feeds.
 pub fn marks(conn: &Connection) -> StoreResult<Vec<(FileMark, Option<String>)>> {
-    let mut stmt = conn.prepare("SELECT path, offset, line, size, done, app_id FROM analytics_files")?;
+    let mut stmt =
+        conn.prepare("SELECT path, offset, line, size, done, app_id FROM analytics_files")?;
     let rows = stmt.query_map([], |r| {
         Ok((
             FileMark {
@@ -392,7 +393,10 @@ pub fn expire(conn: &mut Connection, cutoff_ms: i64) -> StoreResult<Vec<String>>
         }
         tx.execute("DELETE FROM analytics_apps WHERE id = ?1", [id])?;
     }
-    tx.execute("DELETE FROM analytics_problems WHERE at_ms < ?1", [cutoff_ms])?;
+    tx.execute(
+        "DELETE FROM analytics_problems WHERE at_ms < ?1",
+        [cutoff_ms],
+    )?;
     tx.commit()?;
     Ok(ids.into_iter().map(|(_, a)| a).collect())
 }

@@ -25,7 +25,9 @@ fn app_lines(jobs: &[JobShape]) -> Vec<String> {
         lines.push(format!(
             r#"{{"Event":"SparkListenerJobStart","Job ID":{job},"Submission Time":{t},"Stage Infos":[{stage}],"Stage IDs":[{job}]}}"#
         ));
-        lines.push(format!(r#"{{"Event":"SparkListenerStageSubmitted","Stage Info":{stage}}}"#));
+        lines.push(format!(
+            r#"{{"Event":"SparkListenerStageSubmitted","Stage Info":{stage}}}"#
+        ));
         for index in 0..tasks {
             let failing_attempts = if fails && index == tasks - 1 {
                 3
@@ -34,7 +36,11 @@ fn app_lines(jobs: &[JobShape]) -> Vec<String> {
             } else {
                 0
             };
-            let last = if fails && index == tasks - 1 { 3 } else { failing_attempts + 1 };
+            let last = if fails && index == tasks - 1 {
+                3
+            } else {
+                failing_attempts + 1
+            };
             for attempt in 0..last {
                 let ok = attempt >= failing_attempts;
                 let reason = if ok {
@@ -51,7 +57,11 @@ fn app_lines(jobs: &[JobShape]) -> Vec<String> {
             }
         }
         t += 100;
-        let failure = if fails { r#","Failure Reason":"task failed 3 times""# } else { "" };
+        let failure = if fails {
+            r#","Failure Reason":"task failed 3 times""#
+        } else {
+            ""
+        };
         lines.push(format!(
             r#"{{"Event":"SparkListenerStageCompleted","Stage Info":{{"Stage ID":{job},"Stage Attempt ID":0,"Stage Name":"stage {job}","Number of Tasks":{tasks},"Submission Time":{},"Completion Time":{t}{failure}}}}}"#,
             t - 100
@@ -117,7 +127,10 @@ fn figures_of_a_small_app() {
         assert_eq!((app.app.jobs, app.app.failed_jobs), (2, 1));
         let j0 = &app.jobs[0];
         assert_eq!(j0.status, "SUCCEEDED");
-        assert_eq!((j0.tasks.ended, j0.tasks.failed, j0.tasks.retries), (5, 1, 1));
+        assert_eq!(
+            (j0.tasks.ended, j0.tasks.failed, j0.tasks.retries),
+            (5, 1, 1)
+        );
         assert_eq!(j0.planned_tasks, 4);
         let j1 = &jobs[1];
         assert_eq!(j1.job.status, "FAILED");
@@ -129,7 +142,10 @@ fn figures_of_a_small_app() {
         assert!(q[0] <= q[2] && q[2] <= q[4]);
 
         let day = a.summary("1970-01-01".into()).await.unwrap();
-        assert_eq!((day.total_jobs, day.total_tasks, day.failed_tasks), (2, 9, 4));
+        assert_eq!(
+            (day.total_jobs, day.total_tasks, day.failed_tasks),
+            (2, 9, 4)
+        );
         assert!(a.summary("1970-13-01".into()).await.is_err());
     });
 }

@@ -823,7 +823,11 @@ impl Harbour for Api {
         self.greeted()?.analytics.apps().await
     }
 
-    async fn spark_app(self, _: Context, app_id: String) -> Result<harbour_shared::AppDetail, Error> {
+    async fn spark_app(
+        self,
+        _: Context,
+        app_id: String,
+    ) -> Result<harbour_shared::AppDetail, Error> {
         self.greeted()?.analytics.app(app_id).await
     }
 
