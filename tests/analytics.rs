@@ -592,7 +592,7 @@ async fn an_in_progress_log_is_followed_and_a_cut_line_waits() {
     // The rest arrives, then Spark renames the finished log.
     use std::io::Write as _;
     let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
-    f.write_all(text[cut_at..].as_bytes()).unwrap();
+    f.write_all(&text.as_bytes()[cut_at..]).unwrap();
     drop(f);
     fs::rename(&live, dir.path().join(&logs.plain_app)).unwrap();
     let done = wait_app(&client, &logs.plain_app, |d| d.app.status == "FINISHED").await;

@@ -438,10 +438,9 @@ async fn bench() {
 }
 
 fn chrono_now() -> String {
-    let out = Command::new("date")
+    Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    out
+        .unwrap_or_default()
 }
