@@ -114,6 +114,36 @@ pub struct Config {
     pub spark: SparkConfig,
     pub metrics: MetricsConfig,
     pub health: HealthConfig,
+    // --- Analytics ---
+    pub analytics: AnalyticsConfig,
+}
+
+// --- Analytics ---
+
+/// `[analytics]`: Spark event-log replay. Harbour's own runs' event logs are always
+/// replayed; `log_dirs` adds directories other Spark applications write to.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    pub enabled: bool,
+    /// More event-log directories (like the History Server's `spark.history.fs.logDirectory`).
+    pub log_dirs: Vec<PathBuf>,
+    /// How often the directories are looked at for new or grown logs.
+    pub poll: Span,
+    /// Analytics of applications older than this are removed, and so are harbour's own
+    /// event logs of that age. `0` keeps them forever.
+    pub retention: Span,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            log_dirs: Vec::new(),
+            poll: Span::secs(2),
+            retention: Span::secs(30 * 86_400),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -8,6 +8,7 @@
 //! socket and its permissions) and [`spark`] (runtime, clusters, Spark runs' progress, SQL
 //! over Spark Connect).
 
+pub mod analytics;
 pub mod api;
 pub mod clock;
 pub mod config;
@@ -117,6 +118,11 @@ pub async fn run(
         shutdown.clone(),
     ));
 
+    // --- Analytics ---
+    let analytics =
+        analytics::Analytics::new(store.clone(), config.analytics.clone(), spark.event_dir());
+    tracker.spawn(analytics.clone().run(shutdown.clone()));
+
     let monitor = monitor::Monitor::start(
         &config,
         &store,
@@ -130,6 +136,7 @@ pub async fn run(
 
     let grace = config.runs.kill_grace();
     let daemon = Arc::new(Daemon {
+        analytics,
         monitor,
         store,
         events,

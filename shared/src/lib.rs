@@ -5,6 +5,7 @@
 //! and where a daemon's socket lives by default. It has no runtime, no storage and no UI:
 //! the daemon and the clients bring those.
 
+mod analytics;
 mod error;
 mod events;
 mod jobs;
@@ -16,6 +17,11 @@ mod service;
 mod spark;
 mod status;
 
+// --- Analytics ---
+pub use analytics::{
+    AppDetail, AppSummary, DaySummary, ExecutorSummary, FailedTask, JobDetail, JobSummary,
+    LogProblem, MAX_PUSH_EVENTS, PushReport, SparkApps, StageSummary, TaskTotals,
+};
 pub use error::Error;
 pub use events::{Event, EventBatch, EventKind, EventsLost};
 pub use jobs::{EnvVar, Job, JobId, JobKind, JobPatch, JobRef, JobSource, JobSpec, LastRun};

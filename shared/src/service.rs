@@ -114,4 +114,20 @@ pub trait Harbour {
     async fn container_action(id: String, action: ContainerAction) -> Result<Container, Error>;
     /// The engine's inspect answer, as JSON text.
     async fn inspect_container(id: String) -> Result<String, Error>;
+
+    // --- Analytics ---
+
+    /// Stores listener events in Spark's own JSON shape (one event per line, at most
+    /// `MAX_PUSH_EVENTS`) under application `app_id`, or the App ID of the batch's
+    /// ApplicationStart when `None`. Idempotent and order-independent.
+    async fn spark_push_events(
+        app_id: Option<String>,
+        lines: Vec<String>,
+    ) -> Result<crate::PushReport, Error>;
+    /// Every application harbourd knows from event logs and pushed events.
+    async fn spark_apps() -> Result<crate::SparkApps, Error>;
+    async fn spark_app(app_id: String) -> Result<crate::AppDetail, Error>;
+    async fn spark_job(app_id: String, job_id: i64) -> Result<crate::JobDetail, Error>;
+    /// The jobs that started on `date` (`YYYY-MM-DD`, UTC).
+    async fn spark_summary(date: String) -> Result<crate::DaySummary, Error>;
 }

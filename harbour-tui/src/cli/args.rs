@@ -132,6 +132,70 @@ pub enum Command {
     /// Tables SQL can name: parquet, CSV, JSON, ORC or Delta files, and JDBC tables
     #[command(subcommand)]
     Tables(TablesCommand),
+
+    // --- Analytics ---
+    /// Spark applications from event logs and pushed events: jobs, failures, skew, a day's summary
+    #[command(subcommand, after_long_help = SPARK_EXAMPLES)]
+    Spark(SparkCommand),
+
+    /// Send Spark listener events (an event log's JSON lines) to harbourd's analytics
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+// --- Analytics ---
+
+const SPARK_EXAMPLES: &str = "\
+Examples:
+  harbour spark apps
+  harbour spark app local-1763712000000
+  harbour spark job local-1763712000000 3
+  harbour spark summary --date 2026-11-21 --json
+
+harbourd replays the event logs of its own pyspark runs and of the directories in \
+[analytics] log_dirs of harbourd.toml (plain, zstd, rolling eventlog_v2_* directories), and \
+whatever `harbour events ingest` sends. Task counts are attempts, as Spark's REST API counts them.";
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SparkCommand {
+    /// Every application: status, duration, jobs, tasks, success rate
+    Apps,
+    /// One application: its jobs with success rates, durations, slowest stage and skew
+    App {
+        /// The application id (e.g. local-1763712000000)
+        #[arg(value_name = "APP")]
+        app: String,
+    },
+    /// One job: its stages with task-time quantiles, and its failed tasks with their reasons
+    Job {
+        #[arg(value_name = "APP")]
+        app: String,
+        #[arg(value_name = "JOB")]
+        job: i64,
+    },
+    /// The jobs that started on a date (UTC): totals, average success rate and duration
+    Summary {
+        /// YYYY-MM-DD; today (UTC) when left out
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum EventsCommand {
+    /// Send an event log (JSON lines, as Spark writes them; `-` for stdin)
+    #[command(
+        after_long_help = "Examples:\n  harbour events ingest /tmp/spark-events/local-1763712000000\n  \
+                           zstdcat events_1_app.zstd | harbour events ingest - --app app-1"
+    )]
+    Ingest {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The application the events belong to; by default the App ID of their
+        /// SparkListenerApplicationStart
+        #[arg(long, value_name = "APP")]
+        app: Option<String>,
+    },
 }
 
 const METRICS_EXAMPLES: &str = "\

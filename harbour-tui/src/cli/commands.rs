@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::args::{Cli, Command, JobsCommand, LogsArgs, RunCommand, RunsArgs, SubmitArgs};
 use super::conn::Conn;
 use super::error::CliError;
-use super::{exit, follow, monitor, render, spark, spec};
+use super::{analytics, exit, follow, monitor, render, spark, spec};
 use crate::client::{self, Client, Flatten, ctx};
 use crate::fmt;
 
@@ -48,6 +48,9 @@ pub async fn run(cli: &Cli) -> Result<u8, CliError> {
         Command::Clusters(command) => return spark::clusters(&socket, &out, command).await,
         Command::Sql(args) => return spark::sql(&socket, &out, args).await,
         Command::Tables(command) => return spark::tables(&socket, &out, command).await,
+        // --- Analytics ---
+        Command::Spark(command) => return analytics::spark(&socket, &out, command).await,
+        Command::Events(command) => return analytics::events(&socket, &out, command).await,
     }
     Ok(exit::OK)
 }
@@ -81,7 +84,14 @@ async fn run_show(socket: &Path, out: &Out, run: RunId, watch: bool) -> Result<(
             }
             text.push_str(&render::run_detail(&detail, fmt::now_ms()));
             match progress {
-                Some(Ok(p)) => text.push_str(&spark::render_progress(&p)),
+                Some(Ok(p)) => {
+                    text.push_str(&spark::render_progress(&p));
+                    if let Some(app) = &p.app_id {
+                        text.push_str(&format!(
+                            "  Analytics: harbour spark app {app} (TUI: 9, the Spark screen)\n"
+                        ));
+                    }
+                }
                 Some(Err(e)) => text.push_str(&format!("\nSpark progress: {e}\n")),
                 None => {}
             }

@@ -270,6 +270,42 @@ impl Harbour for Fake {
         unsupported()
     }
 
+    // --- Analytics --- (the real daemon's analytics are tested in tests/analytics.rs)
+
+    async fn spark_push_events(
+        self,
+        _: Context,
+        _: Option<String>,
+        _: Vec<String>,
+    ) -> Result<harbour_shared::PushReport, Error> {
+        unsupported()
+    }
+
+    async fn spark_apps(self, _: Context) -> Result<harbour_shared::SparkApps, Error> {
+        unsupported()
+    }
+
+    async fn spark_app(self, _: Context, _: String) -> Result<harbour_shared::AppDetail, Error> {
+        unsupported()
+    }
+
+    async fn spark_job(
+        self,
+        _: Context,
+        _: String,
+        _: i64,
+    ) -> Result<harbour_shared::JobDetail, Error> {
+        unsupported()
+    }
+
+    async fn spark_summary(
+        self,
+        _: Context,
+        _: String,
+    ) -> Result<harbour_shared::DaySummary, Error> {
+        unsupported()
+    }
+
     // --- Spark --- (the real daemon's Spark is tested in the workspace's tests/spark.rs)
 
     async fn spark_runtime(self, _: Context) -> Result<harbour_shared::RuntimeInfo, Error> {

@@ -4,6 +4,7 @@
 //! The binary (`src/bin/harbour.rs`) only parses, runs [`run`] and calls [`report`]. Text views
 //! are in [`render`]; formatting shared with the TUI is in [`crate::fmt`].
 
+pub mod analytics;
 pub mod args;
 pub mod commands;
 pub mod conn;

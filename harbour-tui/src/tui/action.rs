@@ -18,11 +18,13 @@ pub enum Screen {
     Sql,
     Clusters,
     Monitor,
+    // --- Analytics ---
+    Spark,
 }
 
 impl Screen {
     /// The screens `[`/`]` cycle through. Details is reached from a run, not by cycling.
-    pub const CYCLE: [Screen; 7] = [
+    pub const CYCLE: [Screen; 8] = [
         Self::Dashboard,
         Self::Runs,
         Self::Jobs,
@@ -30,6 +32,7 @@ impl Screen {
         Self::Sql,
         Self::Clusters,
         Self::Monitor,
+        Self::Spark,
     ];
 
     pub fn title(self) -> &'static str {
@@ -42,6 +45,7 @@ impl Screen {
             Self::Monitor => "Monitor",
             Self::Sql => "SQL",
             Self::Clusters => "Clusters",
+            Self::Spark => "Spark",
         }
     }
 
@@ -56,6 +60,7 @@ impl Screen {
             Self::Monitor => "monitor",
             Self::Sql => "sql",
             Self::Clusters => "clusters",
+            Self::Spark => "spark",
         }
     }
 }
@@ -76,6 +81,8 @@ pub enum Action {
     GoMonitor,
     GoSql,
     GoClusters,
+    // --- Analytics ---
+    GoSpark,
     Up,
     Down,
     Left,
@@ -116,7 +123,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 46] = [
+    pub const ALL: [Action; 47] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -130,6 +137,7 @@ impl Action {
         Self::GoMonitor,
         Self::GoSql,
         Self::GoClusters,
+        Self::GoSpark,
         Self::Up,
         Self::Down,
         Self::Left,
@@ -190,6 +198,7 @@ impl Action {
             Self::GoMonitor => "monitor",
             Self::GoSql => "SQL console",
             Self::GoClusters => "clusters",
+            Self::GoSpark => "Spark applications (event-log analytics)",
             Self::Up => "up",
             Self::Down => "down",
             Self::Left => "left / scroll left",

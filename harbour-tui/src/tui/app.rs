@@ -111,6 +111,10 @@ pub enum Command {
         text: String,
         dir: PathBuf,
     },
+    // --- Analytics ---
+    FetchSparkApps,
+    FetchSparkApp(String),
+    FetchSparkJob(String, i64),
     Quit,
 }
 
@@ -170,6 +174,10 @@ pub enum Msg {
         chunk: ContainerLogChunk,
         at_ms: UnixMillis,
     },
+    // --- Analytics ---
+    SparkApps(Result<harbour_shared::SparkApps, String>),
+    SparkApp(String, Result<Box<harbour_shared::AppDetail>, String>),
+    SparkJob(String, i64, Result<Box<harbour_shared::JobDetail>, String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +220,7 @@ pub struct App {
     pub sql: SqlState,
     pub clusters: ClustersState,
     pub monitor: MonitorState,
+    pub spark: super::spark::SparkState,
     pub logs: Option<LogView>,
     pub overlay: Option<Overlay>,
     pub prompt: Option<(Prompt, LineInput)>,
@@ -240,6 +249,7 @@ impl App {
             sql: SqlState::default(),
             clusters: ClustersState::default(),
             monitor: MonitorState::new(),
+            spark: super::spark::SparkState::default(),
             logs: None,
             overlay: None,
             prompt: None,
@@ -480,6 +490,19 @@ impl App {
                     _ => Vec::new(),
                 }
             }
+            // --- Analytics ---
+            Msg::SparkApps(r) => {
+                self.spark.set_apps(r);
+                Vec::new()
+            }
+            Msg::SparkApp(id, r) => {
+                self.spark.set_app(&id, r.map(|b| *b));
+                Vec::new()
+            }
+            Msg::SparkJob(id, job, r) => {
+                self.spark.set_job(&id, job, r.map(|b| *b));
+                Vec::new()
+            }
             Msg::MonitorHistory(_) | Msg::MonitorLive { .. } | Msg::ContainerDone(_) => {
                 self.on_monitor_msg(msg)
             }
@@ -492,6 +515,9 @@ impl App {
             Command::FetchJobs,
             Command::FetchClusters,
         ];
+        if self.screen == Screen::Spark {
+            out.extend(self.spark.fetch());
+        }
         out.extend(self.fetch_dashboard());
         if let Some(id) = self.details.run {
             out.push(Command::FetchRun(id));
@@ -674,6 +700,9 @@ impl App {
         if screen == Screen::Monitor {
             out.extend(self.monitor_fetch(true));
         }
+        if screen == Screen::Spark && self.connected() {
+            out.extend(self.spark.fetch());
+        }
         out
     }
 
@@ -762,7 +791,7 @@ impl App {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
-            Screen::Sql | Screen::Clusters => None,
+            Screen::Sql | Screen::Clusters | Screen::Spark => None,
             Screen::Logs => self.logs.as_ref().and_then(LogView::run),
             Screen::Jobs => self
                 .jobs
@@ -782,6 +811,17 @@ impl App {
         let height = self.body_height();
         let page = height.saturating_sub(1).max(1) as isize;
         match action {
+            // --- Analytics ---
+            Action::GoSpark => self.go(Screen::Spark),
+            Action::Back | Action::Left
+                if self.screen == Screen::Spark
+                    && self.spark.level != super::spark::Level::Apps =>
+            {
+                self.spark.up();
+                self.spark.fetch()
+            }
+            Action::Select | Action::Right if self.screen == Screen::Spark => self.spark.select(),
+            Action::Refresh if self.screen == Screen::Spark => self.spark.fetch(),
             Action::Quit => {
                 self.quit = true;
                 vec![Command::Quit]
@@ -1210,6 +1250,7 @@ impl App {
             }
             Screen::Sql => self.sql.scroll_by(delta),
             Screen::Clusters => self.clusters.move_by(delta),
+            Screen::Spark => self.spark.move_by(delta),
             Screen::Monitor => self.monitor.move_by(delta),
             Screen::Dashboard => {}
         }
@@ -1292,6 +1333,7 @@ impl App {
                 .selected_cluster()
                 .map(|c| c.master_url.clone()),
             Screen::Monitor => self.monitor.selected_container().map(|c| c.id.clone()),
+            Screen::Spark => self.spark.yank(),
             Screen::Dashboard => None,
         }
     }

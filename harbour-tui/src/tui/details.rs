@@ -81,6 +81,15 @@ impl DetailsState {
                 Span::raw(app.app_id.clone().unwrap_or_else(|| "(starting)".into())),
             ]));
             out.push(Line::from(vec![key("ui"), Span::raw(app.ui_url.clone())]));
+            if let Some(id) = &app.app_id {
+                out.push(Line::from(vec![
+                    key("analytics"),
+                    Span::styled(
+                        format!(":spark {id}  (9: the Spark screen)"),
+                        theme.get("dim"),
+                    ),
+                ]));
+            }
         }
         match &self.spark {
             None => out.push(Line::from(Span::styled(

@@ -137,7 +137,7 @@ impl fmt::Display for KeyCombo {
 pub type KeymapConfig = BTreeMap<String, BTreeMap<String, Action>>;
 
 /// The sections a keymap may have.
-pub const SECTIONS: [&str; 9] = [
+pub const SECTIONS: [&str; 10] = [
     "global",
     "dashboard",
     "runs",
@@ -147,6 +147,7 @@ pub const SECTIONS: [&str; 9] = [
     "sql",
     "clusters",
     "monitor",
+    "spark",
 ];
 
 /// The compiled-in keys.
@@ -176,6 +177,7 @@ pub fn default_config() -> KeymapConfig {
             ("5", A::GoSql),
             ("6", A::GoClusters),
             ("7", A::GoMonitor),
+            ("9", A::GoSpark),
             ("k", A::Up),
             ("up", A::Up),
             ("j", A::Down),
@@ -243,6 +245,7 @@ pub fn default_config() -> KeymapConfig {
     );
     put("sql", &[("i", A::Select), ("ctrl-k", A::Kill)]);
     put("clusters", &[("ctrl-d", A::Delete), ("s", A::Submit)]);
+    put("spark", &[("r", A::Refresh)]);
     put(
         "monitor",
         &[

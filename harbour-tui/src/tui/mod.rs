@@ -6,7 +6,7 @@
 //! [`app::Msg`]s back, keeps the connection (starting a daemon, reconnecting), and draws with
 //! [`ui::render`], a pure function of the state. [`modal`] holds the overlays and the prompt
 //! line that take keys before the keymap does. Each screen keeps its state and drawing in
-//! its own module: [`dashboard`], [`runs`], [`jobs`], [`details`], [`clusters`], [`sql`],
+//! its own module: [`dashboard`], [`runs`], [`jobs`], [`details`], [`clusters`], [`sql`], [`spark`] (event-log analytics),
 //! [`monitor`], and the log view ([`logs`] for its bounded, paged buffer, [`logs_ui`] for
 //! drawing it).
 
@@ -28,6 +28,7 @@ pub mod monitor;
 pub mod palette;
 pub mod runs;
 pub mod shell;
+pub mod spark;
 pub mod sql;
 pub mod terminal;
 pub mod theme;

@@ -242,6 +242,15 @@ impl App {
                 vec![Command::CreateCluster(spec)]
             }
             Ok(palette::PaletteCmd::DeleteCluster(name)) => self.confirm_delete_cluster(name),
+            // --- Analytics ---
+            Ok(palette::PaletteCmd::Spark(app)) => {
+                let mut out = match app {
+                    Some(id) => self.spark.open_app(id),
+                    None => Vec::new(),
+                };
+                out.extend(self.go(Screen::Spark));
+                out
+            }
             Ok(palette::PaletteCmd::Nothing) => Vec::new(),
             Err(e) => {
                 self.error(e);

@@ -17,11 +17,13 @@ pub enum PaletteCmd {
     Filter(String),
     CreateCluster(harbour_shared::ClusterSpec),
     DeleteCluster(String),
+    /// The Spark screen, at an application when one is named.
+    Spark(Option<String>),
     Nothing,
 }
 
 /// Each command: its name, aliases, and a few words of help.
-pub const COMMANDS: [(&str, &[&str], &str); 17] = [
+pub const COMMANDS: [(&str, &[&str], &str); 18] = [
     ("dashboard", &["dash", "d", "home", "1"], "the dashboard"),
     ("runs", &["run", "r", "2"], "the runs table"),
     ("jobs", &["job", "j", "3"], "the job definitions"),
@@ -57,6 +59,11 @@ pub const COMMANDS: [(&str, &[&str], &str); 17] = [
         "filter TEXT: filter runs (! inverts)",
     ),
     ("refresh", &["reload"], "fetch everything again"),
+    (
+        "spark",
+        &["apps", "spark-apps", "analytics", "9"],
+        "spark [APP]: Spark applications from event logs",
+    ),
     ("help", &["?", "h"], "keys of this screen"),
     ("quit", &["q", "q!", "exit", "qa"], "leave harbour-tui"),
 ];
@@ -117,6 +124,7 @@ pub fn parse(line: &str) -> Result<PaletteCmd, String> {
                 .to_owned(),
         ),
         "monitor" => PaletteCmd::Go(Screen::Monitor),
+        "spark" => PaletteCmd::Spark(arg.map(str::to_owned)),
         "logs" => PaletteCmd::Logs(arg.map(|a| run_arg("logs", Some(a))).transpose()?),
         "describe" => PaletteCmd::Details(run_arg("describe", arg)?),
         "submit" => PaletteCmd::Action(Action::Submit),

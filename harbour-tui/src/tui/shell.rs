@@ -213,7 +213,10 @@ impl Exec {
                         Command::FetchRuns
                         | Command::FetchJobs
                         | Command::FetchDashboard
-                        | Command::FetchRun(_) => return,
+                        | Command::FetchRun(_)
+                        | Command::FetchSparkApps
+                        | Command::FetchSparkApp(_)
+                        | Command::FetchSparkJob(..) => return,
                         // Monitor asks again on its next tick once connected.
                         Command::FetchMonitorHistory { .. } => Msg::MonitorHistory(Err(why.into())),
                         Command::FetchMonitorLive => Msg::MonitorLive {
@@ -484,6 +487,27 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                     .map_err(|e| format!("cannot write {}: {e}", path.display())),
             )
         }
+        // --- Analytics ---
+        Command::FetchSparkApps => Msg::SparkApps(c.rpc.spark_apps(ctx()).await.flat().map_err(e)),
+        Command::FetchSparkApp(id) => Msg::SparkApp(
+            id.clone(),
+            c.rpc
+                .spark_app(ctx(), id)
+                .await
+                .flat()
+                .map(Box::new)
+                .map_err(e),
+        ),
+        Command::FetchSparkJob(id, job) => Msg::SparkJob(
+            id.clone(),
+            job,
+            c.rpc
+                .spark_job(ctx(), id, job)
+                .await
+                .flat()
+                .map(Box::new)
+                .map_err(e),
+        ),
         Command::FollowLog { .. }
         | Command::FollowContainerLog { .. }
         | Command::StopFollow

@@ -259,7 +259,11 @@ fn navigation_by_number_brackets_palette_and_esc() {
     a.update(key(']'));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(key(']'));
+    assert_eq!(a.screen, Screen::Spark);
+    a.update(key(']'));
     assert_eq!(a.screen, Screen::Dashboard);
+    a.update(key('['));
+    assert_eq!(a.screen, Screen::Spark);
     a.update(key('['));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(key('['));
@@ -272,6 +276,8 @@ fn navigation_by_number_brackets_palette_and_esc() {
     assert_eq!(a.screen, Screen::Clusters, "esc goes back");
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Monitor);
+    a.update(code(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Spark);
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Dashboard);
     // Palette with completion and an alias.
@@ -1489,4 +1495,183 @@ fn clusters_screen_lists_creates_deletes_and_opens_sql() {
     a.update(code(KeyCode::Enter));
     assert_eq!(a.screen, Screen::Sql);
     assert_eq!(a.sql.cluster.as_deref(), Some("local"));
+}
+
+// --- Analytics ---
+
+fn totals(ended: u64, failed: u64, retries: u64) -> harbour_shared::TaskTotals {
+    harbour_shared::TaskTotals {
+        ended,
+        succeeded: ended - failed,
+        failed,
+        killed: 0,
+        retries,
+    }
+}
+
+fn spark_apps() -> harbour_shared::SparkApps {
+    let app = |id: &str, name: &str, failed_jobs: u64, t| harbour_shared::AppSummary {
+        app_id: id.into(),
+        name: name.into(),
+        status: "FINISHED".into(),
+        start_ms: Some(NOW - 50_000),
+        end_ms: Some(NOW - 20_000),
+        duration_ms: Some(30_000),
+        jobs: 4,
+        failed_jobs,
+        tasks: t,
+        source: "/data/spark-events/x".into(),
+    };
+    harbour_shared::SparkApps {
+        apps: vec![
+            app("local-1763712000000", "nightly-etl", 1, totals(20, 4, 2)),
+            app("app-20261121-0001", "report", 0, totals(12, 0, 0)),
+        ],
+        problems: vec![harbour_shared::LogProblem {
+            path: "/logs/broken".into(),
+            line: 7,
+            why: "not a JSON object with an \"Event\" name".into(),
+        }],
+    }
+}
+
+fn spark_job(id: i64, status: &str, t: harbour_shared::TaskTotals) -> harbour_shared::JobSummary {
+    harbour_shared::JobSummary {
+        app_id: "local-1763712000000".into(),
+        job_id: id,
+        name: format!("collect at etl.py:{}", 10 + id),
+        status: status.into(),
+        start_ms: Some(NOW - 40_000),
+        end_ms: Some(NOW - 38_500),
+        duration_ms: Some(1_500),
+        stages: 2,
+        planned_tasks: t.ended,
+        tasks: t,
+        slowest_stage: Some((id * 2, 0, "map".into(), 900)),
+        max_skew: Some(2.5),
+        failure: (status == "FAILED").then(|| "ValueError: this job always fails".into()),
+    }
+}
+
+fn spark_app_detail() -> harbour_shared::AppDetail {
+    harbour_shared::AppDetail {
+        app: spark_apps().apps[0].clone(),
+        jobs: vec![
+            spark_job(0, "SUCCEEDED", totals(7, 0, 0)),
+            spark_job(1, "SUCCEEDED", totals(3, 1, 1)),
+            spark_job(2, "FAILED", totals(3, 3, 2)),
+        ],
+        executors: vec![],
+        run: Some(RunId(5)),
+    }
+}
+
+fn spark_job_detail() -> harbour_shared::JobDetail {
+    let stage = |id: i64, status: &str, t, q: Option<[i64; 5]>| harbour_shared::StageSummary {
+        stage_id: id,
+        attempt: 0,
+        name: format!("stage {id} at etl.py:12"),
+        status: status.into(),
+        planned_tasks: 4,
+        tasks: t,
+        start_ms: Some(NOW - 40_000),
+        end_ms: Some(NOW - 39_000),
+        duration_ms: Some(1_000),
+        task_ms: q,
+        skew: q.map(|q| q[4] as f64 / q[2] as f64),
+        gc_ms: 3,
+        input_bytes: 0,
+        shuffle_read_bytes: 0,
+        shuffle_write_bytes: 0,
+        failure: None,
+    };
+    harbour_shared::JobDetail {
+        job: spark_job(1, "SUCCEEDED", totals(3, 1, 1)),
+        stages: vec![
+            stage(2, "SKIPPED", totals(0, 0, 0), None),
+            stage(
+                3,
+                "COMPLETE",
+                totals(3, 1, 1),
+                Some([40, 45, 60, 80, 1_500]),
+            ),
+        ],
+        failed_tasks: vec![harbour_shared::FailedTask {
+            task_id: 13,
+            stage_id: 3,
+            stage_attempt: 0,
+            index: 0,
+            attempt: 0,
+            executor: "driver".into(),
+            host: "localhost".into(),
+            reason: "ExceptionFailure".into(),
+            message: "RuntimeError: first attempt fails on purpose".into(),
+            finish_ms: Some(NOW - 39_500),
+        }],
+    }
+}
+
+#[test]
+fn spark_screen_walks_apps_jobs_and_stages() {
+    let mut a = loaded();
+    assert_eq!(a.update(key('9')), [Command::FetchSparkApps]);
+    assert_eq!(a.screen, Screen::Spark);
+    snap!("spark_loading_80x24", draw(&a, 80, 24));
+    a.update(Msg::SparkApps(Err(
+        "Spark analytics unavailable: the store is closed".into(),
+    )));
+    snap!("spark_error_80x24", draw(&a, 80, 24));
+    a.update(Msg::SparkApps(Ok(harbour_shared::SparkApps {
+        apps: vec![],
+        problems: vec![],
+    })));
+    snap!("spark_empty_80x24", draw(&a, 80, 24));
+    a.update(Msg::SparkApps(Ok(spark_apps())));
+    snap!("spark_apps_80x24", draw(&a, 80, 24));
+    snap!("spark_apps_140x30", draw(&a, 140, 30));
+
+    // enter opens the selected application; its jobs arrive.
+    assert_eq!(
+        a.update(code(KeyCode::Enter)),
+        [Command::FetchSparkApp("local-1763712000000".into())]
+    );
+    a.update(Msg::SparkApp(
+        "local-1763712000000".into(),
+        Ok(Box::new(spark_app_detail())),
+    ));
+    snap!("spark_app_80x24", draw(&a, 80, 24));
+    snap!("spark_app_140x30", draw(&a, 140, 30));
+
+    // j, enter: job 1's stages and failed tasks.
+    a.update(key('j'));
+    assert_eq!(
+        a.update(code(KeyCode::Enter)),
+        [Command::FetchSparkJob("local-1763712000000".into(), 1)]
+    );
+    a.update(Msg::SparkJob(
+        "local-1763712000000".into(),
+        1,
+        Ok(Box::new(spark_job_detail())),
+    ));
+    snap!("spark_job_80x24", draw(&a, 80, 24));
+    snap!("spark_job_140x30", draw(&a, 140, 30));
+
+    // esc goes up a level at a time, then back to the previous screen.
+    assert_eq!(
+        a.update(code(KeyCode::Esc)),
+        [Command::FetchSparkApp("local-1763712000000".into())]
+    );
+    assert_eq!(a.update(code(KeyCode::Esc)), [Command::FetchSparkApps]);
+    a.update(code(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Runs);
+
+    // `:spark APP` opens an application directly (a run's details name theirs).
+    a.update(key(':'));
+    typed(&mut a, "spark app-20261121-0001");
+    let out = a.update(code(KeyCode::Enter));
+    assert_eq!(a.screen, Screen::Spark);
+    assert!(
+        out.contains(&Command::FetchSparkApp("app-20261121-0001".into())),
+        "{out:?}"
+    );
 }

@@ -33,6 +33,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Sql => app.sql.render(frame, body, theme, app.now_ms),
         Screen::Clusters => app.clusters.render(frame, body, theme),
         Screen::Monitor => app.monitor.render(frame, body, theme, app.now_ms),
+        Screen::Spark => app.spark.render(frame, body, theme),
     }
     render_status(app, frame, status);
     if let Some((Prompt::Palette, input)) = &app.prompt {
@@ -106,6 +107,7 @@ fn hints(app: &App) -> &'static str {
         Screen::Monitor => {
             "+/- window  f freeze  e expand  j/k container  l logs  r restart  ctrl-k stop  ? help"
         }
+        Screen::Spark => "enter open  esc up  j/k move  r refresh  y copy id  ? help",
     }
 }
 

@@ -53,6 +53,7 @@ const DEFAULT_LOG_CHUNK: u64 = 256 * 1024;
 /// Everything the service needs, shared by all connections.
 #[derive(Debug)]
 pub struct Daemon {
+    pub analytics: Arc<crate::analytics::Analytics>,
     pub monitor: Monitor,
     pub store: Store,
     pub events: Arc<EventBus>,
@@ -814,5 +815,45 @@ impl Harbour for Api {
     async fn inspect_container(self, _: Context, id: String) -> Result<String, Error> {
         let id = validate::container_id(&id)?;
         self.greeted()?.monitor.containers.inspect(&id).await
+    }
+
+    // --- Analytics ---
+
+    async fn spark_push_events(
+        self,
+        _: Context,
+        app_id: Option<String>,
+        lines: Vec<String>,
+    ) -> Result<harbour_shared::PushReport, Error> {
+        self.greeted()?.analytics.push(app_id, lines).await
+    }
+
+    async fn spark_apps(self, _: Context) -> Result<harbour_shared::SparkApps, Error> {
+        self.greeted()?.analytics.apps().await
+    }
+
+    async fn spark_app(
+        self,
+        _: Context,
+        app_id: String,
+    ) -> Result<harbour_shared::AppDetail, Error> {
+        self.greeted()?.analytics.app(app_id).await
+    }
+
+    async fn spark_job(
+        self,
+        _: Context,
+        app_id: String,
+        job_id: i64,
+    ) -> Result<harbour_shared::JobDetail, Error> {
+        self.greeted()?.analytics.job(app_id, job_id).await
+    }
+
+    async fn spark_summary(
+        self,
+        _: Context,
+        date: String,
+    ) -> Result<harbour_shared::DaySummary, Error> {
+        self.greeted()?.analytics.summary(date).await
     }
 }

@@ -3,11 +3,12 @@
 //!
 //! Harbour's own runs write one uncompressed JSON-lines file per application
 //! (`<dir>/<app id>[.inprogress]`); Spark 4's rolling directories
-//! (`eventlog_v2_<app id>/events_N_<app id>`) are read too when uncompressed.
+//! (`eventlog_v2_<app id>/events_N_<app id>[.zstd]`) and zstd files are read too, through the
+//! same streaming reader the analytics replay uses ([`crate::analytics::reader`]).
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, BufRead as _, BufReader};
+use std::io::{self, BufRead as _};
 use std::path::{Path, PathBuf};
 
 use harbour_shared::{
@@ -17,7 +18,12 @@ use serde_json::Value;
 
 /// The event log files of `app_id` under `dir`, in order.
 pub fn files_of(dir: &Path, app_id: &str) -> io::Result<Vec<PathBuf>> {
-    for name in [app_id.to_owned(), format!("{app_id}.inprogress")] {
+    for name in [
+        app_id.to_owned(),
+        format!("{app_id}.inprogress"),
+        format!("{app_id}.zstd"),
+        format!("{app_id}.zstd.inprogress"),
+    ] {
         let path = dir.join(name);
         if path.is_file() {
             return Ok(vec![path]);
@@ -39,16 +45,6 @@ pub fn files_of(dir: &Path, app_id: &str) -> io::Result<Vec<PathBuf>> {
             })
             .collect();
         files.sort();
-        if files
-            .iter()
-            .any(|(_, p)| p.extension().is_some_and(|e| e != "inprogress"))
-        {
-            return Err(io::Error::other(format!(
-                "{} is compressed; harbour reads uncompressed event logs \
-                 (spark.eventLog.compress=false)",
-                rolling.display()
-            )));
-        }
         return Ok(files.into_iter().map(|(_, p)| p).collect());
     }
     Err(io::Error::new(
@@ -85,9 +81,10 @@ struct JobAcc {
 pub fn replay(dir: &Path, app_id: &str) -> io::Result<SparkProgress> {
     let mut state = Replay::default();
     for file in files_of(dir, app_id)? {
-        let reader = BufReader::new(fs::File::open(&file)?);
+        let reader = crate::analytics::reader::open(&file)?;
         for line in reader.lines() {
-            let line = line?;
+            // A zstd stream still being written ends mid-frame: what came before counts.
+            let Ok(line) = line else { break };
             // A line cut short by a driver that died mid-write is skipped, not fatal.
             if let Ok(event) = serde_json::from_str::<Value>(&line) {
                 state.apply(&event);

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_spark.sql"),
     include_str!("../../migrations/0003_monitor.sql"),
     include_str!("../../migrations/0004_run_usage.sql"),
+    include_str!("../../migrations/0005_analytics.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,446 @@
+//! Event-log analytics benchmarks (issue 8), written into the `bench:analytics` section of
+//! docs/benchmarks.md:
+//!
+//! - replaying a large event log through a release harbourd vs Spark's History Server from
+//!   the runtime, in one run: time until each answers the application's jobs, events/s and
+//!   peak RSS;
+//! - pushed-event ingestion over the socket (`spark_push_events`, batches of 10,000).
+//!
+//! The large log is synthesized from a real one: a real pyspark application (a 2-stage
+//! shuffle, 200 + 50 tasks, and a task retried once) is run first, and its job blocks (from
+//! each JobStart to its JobEnd, with every stage and task event between) are repeated with
+//! job, stage and task ids and times shifted, until there are `ANALYTICS_BENCH_TASKS` task
+//! ends (default 1,000,000). Header and ApplicationEnd are kept once, so both readers see
+//! one long application with the real events' shapes and sizes.
+//!
+//! Run: `cargo build --release --bins -p harbourd -p harbour-tui &&
+//! HARBOUR_RUNTIME_DIR=.cache/harbour-runtime cargo bench -p harbour-tests --bench analytics`.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use harbour_tests::Daemon;
+use harbour_tui::client::{self, Flatten as _};
+use serde_json::Value;
+
+const START: &str = "<!-- bench:analytics:start -->";
+const END: &str = "<!-- bench:analytics:end -->";
+
+const APP: &str = r#"
+import sys
+from operator import add
+from pyspark import SparkConf, TaskContext
+from pyspark.sql import SparkSession
+conf = (SparkConf().setAppName("bench-base").setMaster("local[2,3]")
+        .set("spark.eventLog.enabled", "true").set("spark.eventLog.dir", "file://" + sys.argv[1])
+        .set("spark.eventLog.compress", "false").set("spark.eventLog.rolling.enabled", "false")
+        .set("spark.ui.enabled", "false"))
+spark = SparkSession.builder.config(conf=conf).getOrCreate()
+sc = spark.sparkContext
+def flaky(it):
+    ctx = TaskContext.get()
+    if ctx.partitionId() == 0 and ctx.attemptNumber() == 0:
+        raise RuntimeError("retried")
+    return [sum(it)]
+sc.parallelize(range(20000), 200).map(lambda x: (x % 97, 1)).reduceByKey(add, 50).collect()
+sc.parallelize(range(1000), 20).mapPartitions(flaky).collect()
+spark.stop()
+"#;
+
+fn runtime() -> harbourd::spark::SparkRuntime {
+    let dir = std::env::var_os("HARBOUR_RUNTIME_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/harbour-runtime"),
+        PathBuf::from,
+    );
+    let config = harbourd::config::SparkConfig {
+        runtime_dir: Some(dir),
+        ..Default::default()
+    };
+    harbourd::spark::runtime::locate(&config, Path::new("/nonexistent"))
+        .expect("a Spark runtime (HARBOUR_RUNTIME_DIR)")
+}
+
+/// A release binary, or one from `HARBOUR_BIN_DIR` when set (a quick check of the bench
+/// itself with debug builds; its figures mean nothing then).
+fn release_bin(name: &str) -> PathBuf {
+    let dir = std::env::var_os(harbour_tests::BIN_DIR_ENV).map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release"),
+        PathBuf::from,
+    );
+    let p = dir.join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: cargo build --release --bins -p harbourd -p harbour-tui",
+        p.display()
+    );
+    p
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Shifts the ids and times of one event for repetition `r`.
+fn shift(v: &mut Value, jobs: i64, stages: i64, tasks: i64, dt: i64) {
+    let add = |v: &mut Value, key: &str, by: i64| {
+        if let Some(n) = v.get(key).and_then(Value::as_i64) {
+            v[key] = Value::from(n + by);
+        }
+    };
+    add(v, "Job ID", jobs);
+    add(v, "Stage ID", stages);
+    add(v, "Submission Time", dt);
+    add(v, "Completion Time", dt);
+    if let Some(ids) = v.get_mut("Stage IDs").and_then(Value::as_array_mut) {
+        for id in ids {
+            *id = Value::from(id.as_i64().unwrap_or(0) + stages);
+        }
+    }
+    for key in ["Stage Infos"] {
+        if let Some(infos) = v.get_mut(key).and_then(Value::as_array_mut) {
+            for info in infos {
+                shift_stage(info, stages, dt);
+            }
+        }
+    }
+    if let Some(info) = v.get_mut("Stage Info") {
+        shift_stage(info, stages, dt);
+    }
+    if let Some(info) = v.get_mut("Task Info") {
+        add(info, "Task ID", tasks);
+        add(info, "Launch Time", dt);
+        add(info, "Finish Time", dt);
+    }
+}
+
+fn shift_stage(info: &mut Value, stages: i64, dt: i64) {
+    for (key, by) in [
+        ("Stage ID", stages),
+        ("Submission Time", dt),
+        ("Completion Time", dt),
+    ] {
+        if let Some(n) = info.get(key).and_then(Value::as_i64) {
+            info[key] = Value::from(n + by);
+        }
+    }
+    if let Some(ids) = info.get_mut("Parent IDs").and_then(Value::as_array_mut) {
+        for id in ids {
+            *id = Value::from(id.as_i64().unwrap_or(0) + stages);
+        }
+    }
+}
+
+/// Writes the synthesized log; answers (app id, lines, task ends, jobs).
+fn synthesize(base: &Path, out: &Path, want_tasks: u64) -> (String, u64, u64, u64) {
+    let lines: Vec<String> = BufReader::new(fs::File::open(base).unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .collect();
+    let kind = |l: &str| -> String {
+        serde_json::from_str::<Value>(l).unwrap()["Event"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    let first = lines
+        .iter()
+        .position(|l| kind(l) == "SparkListenerJobStart")
+        .unwrap();
+    let last = lines
+        .iter()
+        .rposition(|l| kind(l) == "SparkListenerJobEnd")
+        .unwrap();
+    let block: Vec<Value> = lines[first..=last]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |k: &str| block.iter().filter(|v| v["Event"] == k).count() as i64;
+    let (jobs, task_ends) = (
+        count("SparkListenerJobStart"),
+        count("SparkListenerTaskEnd"),
+    );
+    let max = |f: &dyn Fn(&Value) -> Option<i64>| block.iter().filter_map(f).max().unwrap_or(0);
+    let stages = 1 + max(&|v| v.get("Stage Info")?.get("Stage ID")?.as_i64());
+    let tasks = 1 + max(&|v| v.get("Task Info")?.get("Task ID")?.as_i64());
+    let t0 = max(&|v| v.get("Submission Time")?.as_i64().map(|t| -t)).abs();
+    let span = max(&|v| v.get("Completion Time")?.as_i64()) - t0 + 1;
+    let reps = (want_tasks as i64 + task_ends - 1) / task_ends.max(1);
+    let app_id = lines
+        .iter()
+        .find_map(|l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            (v["Event"] == "SparkListenerApplicationStart")
+                .then(|| v["App ID"].as_str().map(str::to_owned))?
+        })
+        .unwrap();
+    let mut w = BufWriter::with_capacity(1 << 20, fs::File::create(out.join(&app_id)).unwrap());
+    let mut written = 0u64;
+    for l in &lines[..first] {
+        writeln!(w, "{l}").unwrap();
+        written += 1;
+    }
+    for r in 0..reps {
+        for e in &block {
+            let mut v = e.clone();
+            shift(&mut v, r * jobs, r * stages, r * tasks, r * span);
+            serde_json::to_writer(&mut w, &v).unwrap();
+            w.write_all(b"\n").unwrap();
+            written += 1;
+        }
+    }
+    for l in &lines[last + 1..] {
+        // Keep the application's end after every repeated job.
+        if kind(l) == "SparkListenerApplicationEnd" {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            let t = v["Timestamp"].as_i64().unwrap_or(0);
+            v["Timestamp"] = Value::from(t + reps * span);
+            writeln!(w, "{v}").unwrap();
+        } else {
+            writeln!(w, "{l}").unwrap();
+        }
+        written += 1;
+    }
+    w.flush().unwrap();
+    (
+        app_id,
+        written,
+        (reps * task_ends) as u64,
+        (reps * jobs) as u64,
+    )
+}
+
+fn main() {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(bench());
+}
+
+async fn bench() {
+    let want: u64 = std::env::var("ANALYTICS_BENCH_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let rt = runtime();
+    let root = tempfile::Builder::new()
+        .prefix("harbour-analytics-bench-")
+        .tempdir()
+        .unwrap();
+    let base_dir = root.path().join("base");
+    let logs = root.path().join("logs");
+    fs::create_dir_all(&base_dir).unwrap();
+    fs::create_dir_all(&logs).unwrap();
+    let script = root.path().join("app.py");
+    fs::write(&script, APP).unwrap();
+    eprintln!("running the base application on real Spark...");
+    let status = Command::new(rt.spark_submit())
+        .envs(rt.env())
+        .arg(&script)
+        .arg(&base_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let base = fs::read_dir(&base_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    eprintln!("synthesizing {want} task ends from {}...", base.display());
+    let (app_id, lines, task_ends, jobs) = synthesize(&base, &logs, want);
+    let size = fs::metadata(logs.join(&app_id)).unwrap().len();
+    eprintln!("{lines} events, {task_ends} task ends, {jobs} jobs, {size} bytes");
+
+    // harbourd: from start until the app answers with every task.
+    let daemon_bin = release_bin("harbourd");
+    let t = Instant::now();
+    let daemon = Daemon::start_with_bin(
+        &daemon_bin,
+        &format!(
+            "[analytics]\nlog_dirs = [\"{}\"]\npoll = \"100ms\"\n",
+            logs.display()
+        ),
+    );
+    let client = daemon.client().await;
+    let mut ctx = client::ctx();
+    loop {
+        ctx.deadline = Instant::now() + Duration::from_secs(600);
+        if let Ok(d) = client.rpc.spark_app(ctx, app_id.clone()).await.flat()
+            && d.app.tasks.ended == task_ends
+            && d.jobs.len() as u64 == jobs
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let harbour_secs = t.elapsed().as_secs_f64();
+    let harbour_rss = peak_rss_kb(daemon.pid());
+    let query = Instant::now();
+    let mut ctx = client::ctx();
+    ctx.deadline = Instant::now() + Duration::from_secs(600);
+    let detail = client
+        .rpc
+        .spark_app(ctx, app_id.clone())
+        .await
+        .flat()
+        .unwrap();
+    let query_secs = query.elapsed().as_secs_f64();
+    assert_eq!(detail.jobs.len() as u64, jobs);
+    drop(client);
+    drop(daemon);
+
+    // The History Server: from start until /applications/<id>/jobs lists every job.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = Instant::now();
+    let mut hs = Command::new(rt.spark_class())
+        .arg("org.apache.spark.deploy.history.HistoryServer")
+        .envs(rt.env())
+        .env(
+            "SPARK_HISTORY_OPTS",
+            format!(
+                "-Dspark.history.fs.logDirectory=file://{} -Dspark.history.ui.port={port} \
+                 -Dspark.history.fs.update.interval=1s",
+                logs.display()
+            ),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/api/v1/applications/{app_id}/jobs");
+    let mut hs_rss = 0;
+    let hs_secs = loop {
+        hs_rss = hs_rss.max(peak_rss_kb(hs.id()));
+        if let Ok(r) = http.get(&url).send().await
+            && r.status().is_success()
+            && let Ok(v) = r.json::<Value>().await
+            && v.as_array().map_or(0, Vec::len) as u64 == jobs
+        {
+            break t.elapsed().as_secs_f64();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(3600),
+            "History Server gave up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    hs_rss = hs_rss.max(peak_rss_kb(hs.id()));
+    let _ = hs.kill();
+    let _ = hs.wait();
+
+    // Pushed events over the socket, into a fresh daemon.
+    let daemon = Daemon::start_with_bin(&daemon_bin, "[analytics]\nenabled = false\n");
+    let client = daemon.client().await;
+    let all: Vec<String> = BufReader::new(fs::File::open(logs.join(&app_id)).unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .collect();
+    // Batches of up to 10,000 lines and 4 MB (as `harbour events ingest` sends them).
+    let mut batches: Vec<Vec<String>> = vec![Vec::new()];
+    let mut bytes = 0;
+    for line in all {
+        let last = batches.last_mut().unwrap();
+        if last.len() >= 10_000 || bytes + line.len() > 4 << 20 {
+            batches.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += line.len();
+        batches.last_mut().unwrap().push(line);
+    }
+    let t = Instant::now();
+    for batch in batches {
+        let mut ctx = client::ctx();
+        ctx.deadline = Instant::now() + Duration::from_secs(120);
+        client
+            .rpc
+            .spark_push_events(ctx, Some("pushed-1".into()), batch)
+            .await
+            .flat()
+            .unwrap();
+    }
+    let push_secs = t.elapsed().as_secs_f64();
+    let push_rss = peak_rss_kb(daemon.pid());
+    drop(client);
+    drop(daemon);
+
+    let rate = |n: u64, s: f64| format!("{:.0}", n as f64 / s);
+    let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let section = format!(
+        "{START}\nRun on {}: harbourd built from {commit}; load average {}.\n\n\
+         Command: `cargo build --release --bins -p harbourd -p harbour-tui && \
+         ANALYTICS_BENCH_TASKS={want} cargo bench -p harbour-tests --bench analytics`\n\n\
+         Log: {lines} events ({task_ends} task ends, {jobs} jobs), {:.0} MB of JSON lines, \
+         synthesized from a real pyspark application's events.\n\n\
+         | reader | time to a queryable result | events/s | peak RSS |\n\
+         | --- | --- | --- | --- |\n\
+         | harbourd (replay) | {harbour_secs:.1} s | {} | {} MB |\n\
+         | Spark History Server | {hs_secs:.1} s | {} | {} MB |\n\
+         | harbourd / History Server | **{:.1}x faster** | | |\n\n\
+         | pushed over the socket (batches of <= 10,000 lines, <= 4 MB) | {push_secs:.1} s | **{}** | {} MB |\n\n\
+         Query of the application's {jobs} jobs after replay: {:.2} s.\n{END}\n",
+        chrono_now(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        size as f64 / 1e6,
+        rate(lines, harbour_secs),
+        harbour_rss / 1024,
+        rate(lines, hs_secs),
+        hs_rss / 1024,
+        hs_secs / harbour_secs,
+        rate(lines, push_secs),
+        push_rss / 1024,
+        query_secs,
+    );
+    print!("{section}");
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
+    let text = fs::read_to_string(&doc).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let text = match (text.find(START), text.find(END)) {
+        (Some(a), Some(b)) if a < b => format!(
+            "{}{}{}",
+            &text[..a],
+            section,
+            text[b + END.len()..].trim_start_matches('\n')
+        ),
+        _ => format!(
+            "{}\n\n## Issue 8: Spark event-log analytics\n\n{section}",
+            text.trim_end()
+        ),
+    };
+    fs::write(&doc, text).unwrap();
+}
+
+fn chrono_now() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
