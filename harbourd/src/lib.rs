@@ -12,6 +12,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod ingest;
 pub mod monitor;
 pub mod runs;
 pub mod socket;
@@ -117,11 +118,23 @@ pub async fn run(
         shutdown.clone(),
     ));
 
+    // --- Ingestion ---
+    let ingest = ingest::Ingest::new(
+        store.clone(),
+        runs.clone(),
+        spark.clone(),
+        config.ingest.clone(),
+        paths.data_dir.clone(),
+        started_ms,
+    );
+    tracker.spawn(ingest.clone().background(shutdown.clone()));
+
     let monitor =
         monitor::Monitor::start(&config, &store, &runs, events.clone(), &tracker, &shutdown).await;
 
     let grace = config.runs.kill_grace();
     let daemon = Arc::new(Daemon {
+        ingest,
         monitor,
         store,
         events,

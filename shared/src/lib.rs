@@ -7,6 +7,7 @@
 
 mod error;
 mod events;
+mod ingest;
 mod jobs;
 mod logs;
 mod monitor;
@@ -18,6 +19,12 @@ mod status;
 
 pub use error::Error;
 pub use events::{Event, EventBatch, EventKind, EventsLost};
+// --- Ingestion ---
+pub use ingest::{
+    EvolutionMode, IngestEstimate, IngestFile, IngestPatch, IngestPreview, IngestRun,
+    IngestRunState, IngestRunTrigger, IngestSpec, IngestTrigger, Ingestion, RESCUED_COLUMN,
+    SchemaField, SchemaVersion, SourceFormat, parse_schema, schema_text,
+};
 pub use jobs::{EnvVar, Job, JobId, JobKind, JobPatch, JobRef, JobSource, JobSpec, LastRun};
 pub use logs::{LogChunk, LogMark, LogStream};
 pub use monitor::{
@@ -40,7 +47,7 @@ pub use status::{Dashboard, DayTrend, Hello, Status};
 
 /// Bumped whenever a request or response changes shape. `hello` is the first method and its
 /// argument and answer never change shape, so a mismatch is always reported, never misread.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest frame either side accepts. Log pages are capped well below it.
 pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;

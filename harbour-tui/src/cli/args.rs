@@ -132,6 +132,11 @@ pub enum Command {
     /// Tables SQL can name: parquet, CSV, JSON, ORC or Delta files, and JDBC tables
     #[command(subcommand)]
     Tables(TablesCommand),
+
+    // --- Ingestion ---
+    /// Ingestions: files arriving in a directory -> a parquet table, incrementally, exactly once
+    #[command(subcommand)]
+    Ingest(super::ingest::IngestCommand),
 }
 
 const METRICS_EXAMPLES: &str = "\

@@ -18,11 +18,13 @@ pub enum Screen {
     Sql,
     Clusters,
     Monitor,
+    // --- Ingestion ---
+    Ingest,
 }
 
 impl Screen {
     /// The screens `[`/`]` cycle through. Details is reached from a run, not by cycling.
-    pub const CYCLE: [Screen; 7] = [
+    pub const CYCLE: [Screen; 8] = [
         Self::Dashboard,
         Self::Runs,
         Self::Jobs,
@@ -30,6 +32,7 @@ impl Screen {
         Self::Sql,
         Self::Clusters,
         Self::Monitor,
+        Self::Ingest,
     ];
 
     pub fn title(self) -> &'static str {
@@ -42,6 +45,7 @@ impl Screen {
             Self::Monitor => "Monitor",
             Self::Sql => "SQL",
             Self::Clusters => "Clusters",
+            Self::Ingest => "Ingest",
         }
     }
 
@@ -56,6 +60,7 @@ impl Screen {
             Self::Monitor => "monitor",
             Self::Sql => "sql",
             Self::Clusters => "clusters",
+            Self::Ingest => "ingest",
         }
     }
 }
@@ -113,10 +118,14 @@ pub enum Action {
     ZoomOut,
     Freeze,
     Expand,
+    // --- Ingestion ---
+    GoIngest,
+    Edit,
+    Schemas,
 }
 
 impl Action {
-    pub const ALL: [Action; 46] = [
+    pub const ALL: [Action; 49] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -163,6 +172,9 @@ impl Action {
         Self::ZoomOut,
         Self::Freeze,
         Self::Expand,
+        Self::GoIngest,
+        Self::Edit,
+        Self::Schemas,
     ];
 
     /// The name used in `tui.toml`.
@@ -223,6 +235,9 @@ impl Action {
             Self::ZoomOut => "charts: longer window",
             Self::Freeze => "charts: freeze / unfreeze",
             Self::Expand => "charts: expand the next one",
+            Self::GoIngest => "ingestions",
+            Self::Edit => "edit the selected one",
+            Self::Schemas => "schema versions",
         }
     }
 }

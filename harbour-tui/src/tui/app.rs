@@ -99,6 +99,8 @@ pub enum Command {
     Container(String, ContainerAction),
     /// The last lines of a container's output (id, name).
     FetchContainerLogs(String, String),
+    // --- Ingestion ---
+    Ingest(super::ingest::IngestCmd),
     Quit,
 }
 
@@ -125,6 +127,8 @@ pub enum Msg {
     SparkProgress(RunId, Result<Box<SparkProgress>, String>),
     SqlDone(Result<Box<SqlResult>, String>),
     Clusters(Result<Vec<Cluster>, String>),
+    // --- Ingestion ---
+    Ingest(super::ingest::IngestMsg),
     LogChunk {
         epoch: u64,
         stream: LogStream,
@@ -195,6 +199,7 @@ pub struct App {
     pub details: DetailsState,
     pub sql: SqlState,
     pub clusters: ClustersState,
+    pub ingest: super::ingest::IngestState,
     pub monitor: MonitorState,
     pub logs: Option<LogView>,
     pub overlay: Option<Overlay>,
@@ -223,6 +228,7 @@ impl App {
             details: DetailsState::default(),
             sql: SqlState::default(),
             clusters: ClustersState::default(),
+            ingest: super::ingest::IngestState::default(),
             monitor: MonitorState::new(),
             logs: None,
             overlay: None,
@@ -294,6 +300,7 @@ impl App {
                 }
                 let mut out: Vec<Command> = poll.into_iter().collect();
                 out.extend(self.monitor_tick());
+                out.extend(self.ingest_tick());
                 out
             }
             Msg::Connected { version, socket } => {
@@ -374,6 +381,7 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::Ingest(m) => self.ingest_msg(m),
             Msg::Clusters(r) => {
                 match r {
                     Ok(c) => self.clusters.set_all(c),
@@ -612,6 +620,9 @@ impl App {
         if screen == Screen::Monitor {
             out.extend(self.monitor_fetch(true));
         }
+        if screen == Screen::Ingest && self.connected() {
+            out.extend(self.ingest_refresh());
+        }
         out
     }
 
@@ -675,7 +686,7 @@ impl App {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
-            Screen::Sql | Screen::Clusters => None,
+            Screen::Sql | Screen::Clusters | Screen::Ingest => None,
             Screen::Logs => self.logs.as_ref().map(|v| v.run),
             Screen::Jobs => self
                 .jobs
@@ -689,6 +700,11 @@ impl App {
     pub fn apply(&mut self, action: Action) -> Vec<Command> {
         if self.screen == Screen::Monitor
             && let Some(out) = self.monitor_apply(action)
+        {
+            return out;
+        }
+        if self.screen == Screen::Ingest
+            && let Some(out) = self.ingest_apply(action)
         {
             return out;
         }
@@ -755,6 +771,9 @@ impl App {
             },
             Action::GoSql => self.go(Screen::Sql),
             Action::GoClusters => self.go(Screen::Clusters),
+            Action::GoIngest => self.go(Screen::Ingest),
+            // Ingest-only actions (handled above on that screen).
+            Action::Edit | Action::Schemas => Vec::new(),
             Action::Delete if self.screen == Screen::Clusters => {
                 match self.clusters.selected_cluster().map(|c| c.name.clone()) {
                     Some(name) => self.confirm_delete_cluster(name),
@@ -1106,7 +1125,7 @@ impl App {
             Screen::Sql => self.sql.scroll_by(delta),
             Screen::Clusters => self.clusters.move_by(delta),
             Screen::Monitor => self.monitor.move_by(delta),
-            Screen::Dashboard => {}
+            Screen::Dashboard | Screen::Ingest => {}
         }
         Vec::new()
     }
@@ -1187,6 +1206,7 @@ impl App {
                 .selected_cluster()
                 .map(|c| c.master_url.clone()),
             Screen::Monitor => self.monitor.selected_container().map(|c| c.id.clone()),
+            Screen::Ingest => self.ingest.selected().map(|i| i.spec.name.clone()),
             Screen::Dashboard => None,
         }
     }

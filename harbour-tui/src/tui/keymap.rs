@@ -137,7 +137,7 @@ impl fmt::Display for KeyCombo {
 pub type KeymapConfig = BTreeMap<String, BTreeMap<String, Action>>;
 
 /// The sections a keymap may have.
-pub const SECTIONS: [&str; 9] = [
+pub const SECTIONS: [&str; 10] = [
     "global",
     "dashboard",
     "runs",
@@ -147,6 +147,7 @@ pub const SECTIONS: [&str; 9] = [
     "sql",
     "clusters",
     "monitor",
+    "ingest",
 ];
 
 /// The compiled-in keys.
@@ -176,6 +177,7 @@ pub fn default_config() -> KeymapConfig {
             ("5", A::GoSql),
             ("6", A::GoClusters),
             ("7", A::GoMonitor),
+            ("0", A::GoIngest),
             ("k", A::Up),
             ("up", A::Up),
             ("j", A::Down),
@@ -254,6 +256,19 @@ pub fn default_config() -> KeymapConfig {
             ("l", A::Logs),
             ("r", A::Restart),
             ("ctrl-k", A::Kill),
+        ],
+    );
+    // --- Ingestion ---
+    put(
+        "ingest",
+        &[
+            ("s", A::Submit),
+            ("e", A::Edit),
+            ("r", A::RunJob),
+            ("R", A::Restart),
+            ("p", A::TogglePause),
+            ("v", A::Schemas),
+            ("ctrl-d", A::Delete),
         ],
     );
     map

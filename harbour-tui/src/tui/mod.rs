@@ -13,6 +13,7 @@
 pub mod action;
 pub mod app;
 pub mod clusters;
+pub mod ingest;
 pub mod config;
 pub mod daemon;
 pub mod dashboard;

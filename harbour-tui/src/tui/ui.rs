@@ -33,6 +33,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Sql => app.sql.render(frame, body, theme, app.now_ms),
         Screen::Clusters => app.clusters.render(frame, body, theme),
         Screen::Monitor => app.monitor.render(frame, body, theme, app.now_ms),
+        Screen::Ingest => app.ingest.render(frame, body, theme, app.now_ms),
     }
     render_status(app, frame, status);
     if let Some((Prompt::Palette, input)) = &app.prompt {
@@ -103,6 +104,7 @@ fn hints(app: &App) -> &'static str {
         Screen::Sql => "enter edit  ctrl-r run  j/k scroll  ctrl-k cancel  ? help",
         Screen::Clusters => "s create  ctrl-d delete  enter SQL on it  ? help",
         Screen::Dashboard => "1-7 screens  : palette  ? help  q quit",
+        Screen::Ingest => "s new  e edit  r run  R retry  p pause  v schemas  enter runs/files  ctrl-d del",
         Screen::Monitor => {
             "+/- window  f freeze  e expand  j/k container  l logs  r restart  ctrl-k stop  ? help"
         }

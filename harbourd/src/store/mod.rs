@@ -6,6 +6,7 @@
 //! Migrations are the numbered SQL files in `harbourd/migrations`, tracked by `user_version`.
 
 pub mod clusters;
+pub mod ingest;
 pub mod jobs;
 pub mod metrics;
 pub mod runs;
@@ -22,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_spark.sql"),
     include_str!("../../migrations/0003_monitor.sql"),
+    include_str!("../../migrations/0006_ingest.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
