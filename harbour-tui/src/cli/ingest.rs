@@ -524,7 +524,15 @@ pub fn render_one(i: &Ingestion) -> String {
         ("table", format!("{} at {}", s.target_table, i.target_path)),
         ("evolution", s.evolution.to_string()),
         ("schema hints", schema_text(&s.schema_hints)),
-        ("malformed rows", if s.fail_on_malformed { "fail the run" } else { "counted, set aside" }.into()),
+        (
+            "malformed rows",
+            (if s.fail_on_malformed {
+                "fail the run"
+            } else {
+                "counted, set aside"
+            })
+            .to_owned(),
+        ),
         ("trigger", trigger_text(i)),
         ("next fire", fmt::local_time_opt(i.next_fire_ms)),
         ("cluster", s.cluster.clone().unwrap_or_else(|| "local".into())),

@@ -83,18 +83,20 @@ pub async fn exec(client: &Client, cmd: IngestCmd) -> IngestMsg {
                 Err(err) => IngestMsg::FormRefused(e(err)),
             }
         }
-        IngestCmd::Run(name) | IngestCmd::Retry(name) => {
-            let retry = matches!(cmd, IngestCmd::Retry(_));
-            let r = if retry {
-                rpc.retry_ingestion(ctx(), name).await.flat()
-            } else {
-                rpc.run_ingestion(ctx(), name).await.flat()
-            };
-            IngestMsg::Done(
-                r.map(|run| format!("ingest run {} of {}: {}", run.id, run.ingestion, run.state))
-                    .map_err(e),
-            )
-        }
+        IngestCmd::Run(name) => IngestMsg::Done(
+            rpc.run_ingestion(ctx(), name)
+                .await
+                .flat()
+                .map(|run| format!("ingest run {} of {}: {}", run.id, run.ingestion, run.state))
+                .map_err(e),
+        ),
+        IngestCmd::Retry(name) => IngestMsg::Done(
+            rpc.retry_ingestion(ctx(), name)
+                .await
+                .flat()
+                .map(|run| format!("retry: ingest run {} of {}: {}", run.id, run.ingestion, run.state))
+                .map_err(e),
+        ),
         IngestCmd::Pause(name, paused) => IngestMsg::Done(
             rpc.set_ingestion_paused(ctx(), name, paused)
                 .await
@@ -134,11 +136,21 @@ pub enum View {
 }
 
 /// A list that is loaded on demand.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Part<T> {
     pub load: Load,
     pub items: Vec<T>,
     pub selected: usize,
+}
+
+impl<T> Default for Part<T> {
+    fn default() -> Self {
+        Self {
+            load: Load::Loading,
+            items: Vec::new(),
+            selected: 0,
+        }
+    }
 }
 
 impl<T> Part<T> {
@@ -428,7 +440,7 @@ impl IngestState {
                     Action::PageUp => -10,
                     _ => 10,
                 };
-                match view {
+                match self.view() {
                     View::List => self.list.move_by(delta),
                     View::Runs { .. } => self.runs.move_by(delta),
                     View::Files { .. } => self.files.move_by(delta),

@@ -59,7 +59,9 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             theme.get("tab")
         };
-        spans.push(Span::styled(format!("{} {}", i + 1, s.title()), style));
+        // --- Ingestion --- (its key is 0, not its place)
+        let digit = if *s == Screen::Ingest { 0 } else { i + 1 };
+        spans.push(Span::styled(format!("{digit} {}", s.title()), style));
         spans.push(Span::raw(" "));
     }
     if app.screen == Screen::Details {

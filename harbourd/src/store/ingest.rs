@@ -227,7 +227,7 @@ pub fn runs(conn: &Connection, ingestion_id: i64, limit: u32) -> StoreResult<Vec
 
 /// Runs whose end has not been recorded, with their ingestion's id.
 pub fn active_runs(conn: &Connection) -> StoreResult<Vec<(i64, IngestRun)>> {
-    let runs = runs_where(conn, "WHERE r.state = 'running' ORDER BY r.id", [])?;
+    let runs = runs_where(conn, "WHERE r.state = 'running' ORDER BY r.id", params![])?;
     runs.into_iter()
         .map(|r| {
             let ingestion: i64 = conn.query_row(
