@@ -190,7 +190,10 @@ async fn files_arrive_between_runs_and_a_killed_run_retried_loses_and_duplicates
     write_csv(&src, "c.csv", 200..250);
     write_csv(&src, "d.csv", 250..400);
     let r2 = finished(&client, "orders", run(&client, "orders").await.id).await;
-    assert_eq!((r2.state, r2.files, r2.rows), (IngestRunState::Succeeded, 2, 200));
+    assert_eq!(
+        (r2.state, r2.files, r2.rows),
+        (IngestRunState::Succeeded, 2, 200)
+    );
 
     // Run 3: one more; and a file taken before, appended to, is not read again.
     write_csv(&src, "e.csv", 400..401);
@@ -200,9 +203,17 @@ async fn files_arrive_between_runs_and_a_killed_run_retried_loses_and_duplicates
     )
     .unwrap();
     let r3 = finished(&client, "orders", run(&client, "orders").await.id).await;
-    assert_eq!((r3.state, r3.files, r3.rows), (IngestRunState::Succeeded, 1, 1), "{r3:?}");
+    assert_eq!(
+        (r3.state, r3.files, r3.rows),
+        (IngestRunState::Succeeded, 1, 1),
+        "{r3:?}"
+    );
     let rows = table_rows(&target);
-    assert_eq!(ids(&rows), (0..401).collect::<Vec<i64>>(), "exact, no duplicates");
+    assert_eq!(
+        ids(&rows),
+        (0..401).collect::<Vec<i64>>(),
+        "exact, no duplicates"
+    );
 
     // Run 4: nothing new; the daemon finishes it without starting Spark.
     let r4 = run(&client, "orders").await;
@@ -216,7 +227,10 @@ async fn files_arrive_between_runs_and_a_killed_run_retried_loses_and_duplicates
         .await
         .flat()
         .unwrap();
-    let names: Vec<&str> = files.iter().map(|f| f.path.rsplit('/').next().unwrap()).collect();
+    let names: Vec<&str> = files
+        .iter()
+        .map(|f| f.path.rsplit('/').next().unwrap())
+        .collect();
     assert_eq!(names, ["a.csv", "b.csv"]);
     let schemas = client
         .rpc
@@ -240,7 +254,10 @@ async fn files_arrive_between_runs_and_a_killed_run_retried_loses_and_duplicates
     // The CLI shows the same history.
     let (code, out, err) = harbour(&daemon, &["ingest", "runs", "orders"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("no-new-files") && out.contains("succeeded"), "{out}");
+    assert!(
+        out.contains("no-new-files") && out.contains("succeeded"),
+        "{out}"
+    );
     let (code, out, _) = harbour(&daemon, &["ingest", "list"]);
     assert_eq!(code, 0);
     assert!(out.contains("orders") && out.contains("401"), "{out}");
@@ -265,7 +282,12 @@ async fn files_arrive_between_runs_and_a_killed_run_retried_loses_and_duplicates
         assert!(Instant::now() < deadline, "no batch committed: {r:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    client.rpc.kill_run(client::ctx(), spark_run).await.flat().unwrap();
+    client
+        .rpc
+        .kill_run(client::ctx(), spark_run)
+        .await
+        .flat()
+        .unwrap();
     wait_terminated(&client, spark_run, Duration::from_secs(60)).await;
     let killed = finished(&client, "events", started.id).await;
     assert_eq!(killed.state, IngestRunState::Cancelled, "{killed:?}");
@@ -281,17 +303,23 @@ async fn files_arrive_between_runs_and_a_killed_run_retried_loses_and_duplicates
         .unwrap();
     let retry = finished(&client, "events", retry.id).await;
     assert_eq!(retry.state, IngestRunState::Succeeded, "{retry:?}");
-    let expected: Vec<i64> = (0..8i64)
-        .flat_map(|n| n * 1000..n * 1000 + 500)
-        .collect();
-    assert_eq!(ids(&table_rows(&target2)), expected, "no loss, no duplicates");
+    let expected: Vec<i64> = (0..8i64).flat_map(|n| n * 1000..n * 1000 + 500).collect();
+    assert_eq!(
+        ids(&table_rows(&target2)),
+        expected,
+        "no loss, no duplicates"
+    );
     let i = client
         .rpc
         .get_ingestion(client::ctx(), "events".into())
         .await
         .flat()
         .unwrap();
-    assert_eq!((i.files_total, i.rows_total), (8, 4000), "history counts each once");
+    assert_eq!(
+        (i.files_total, i.rows_total),
+        (8, 4000),
+        "history counts each once"
+    );
 
     // The table is in the SQL catalog: the SQL screen can query it.
     let result = client
@@ -342,7 +370,12 @@ async fn each_evolution_mode_does_what_it_says_and_mismatches_are_rescued() {
         std::fs::write(src.join("1-base.csv"), "id,name\n1,a\n2,b\n").unwrap();
         std::fs::write(src.join("2-newcol.csv"), "id,name,channel\n3,c,web\n").unwrap();
         std::fs::write(src.join("3-mismatch.csv"), "id,name\nfour,d\n5,e\n").unwrap();
-        let mut s = spec(&name, &src, SourceFormat::Csv, &root.join("tables").join(&name));
+        let mut s = spec(
+            &name,
+            &src,
+            SourceFormat::Csv,
+            &root.join("tables").join(&name),
+        );
         s.schema = Some(parse_schema("id int, name string").unwrap());
         s.evolution = mode;
         create(&client, s).await;
@@ -387,7 +420,10 @@ async fn each_evolution_mode_does_what_it_says_and_mismatches_are_rescued() {
         let rescued: Value = serde_json::from_str(d["_rescued_data"].as_str().unwrap()).unwrap();
         assert_eq!(rescued["id"], "four", "{mode}");
         assert!(
-            rescued["_file_path"].as_str().unwrap().ends_with("3-mismatch.csv"),
+            rescued["_file_path"]
+                .as_str()
+                .unwrap()
+                .ends_with("3-mismatch.csv"),
             "{mode}: {rescued}"
         );
         let c = by_name["c"];
@@ -439,9 +475,24 @@ async fn preview_reads_csv_and_json_and_malformed_rows_are_counted() {
     .unwrap();
 
     // Malformed rows: counted and set aside (CSV, JSON); fatal when configured.
-    let csv_spec = spec("bad_csv", &csv_dir, SourceFormat::Csv, &root.join("t/bad_csv"));
-    let json_spec = spec("bad_json", &json_dir, SourceFormat::Json, &root.join("t/bad_json"));
-    let mut strict = spec("strict_json", &json_dir, SourceFormat::Json, &root.join("t/strict"));
+    let csv_spec = spec(
+        "bad_csv",
+        &csv_dir,
+        SourceFormat::Csv,
+        &root.join("t/bad_csv"),
+    );
+    let json_spec = spec(
+        "bad_json",
+        &json_dir,
+        SourceFormat::Json,
+        &root.join("t/bad_json"),
+    );
+    let mut strict = spec(
+        "strict_json",
+        &json_dir,
+        SourceFormat::Json,
+        &root.join("t/strict"),
+    );
     strict.fail_on_malformed = true;
     for s in [csv_spec.clone(), json_spec.clone(), strict] {
         create(&client, s).await;
@@ -453,7 +504,12 @@ async fn preview_reads_csv_and_json_and_malformed_rows_are_counted() {
     ];
 
     // Preview over Connect while those run: schema, rows, what the mode would do.
-    let mut good_csv = spec("preview_csv", &root.join("in/good"), SourceFormat::Csv, &root.join("t/p"));
+    let mut good_csv = spec(
+        "preview_csv",
+        &root.join("in/good"),
+        SourceFormat::Csv,
+        &root.join("t/p"),
+    );
     std::fs::create_dir_all(root.join("in/good")).unwrap();
     write_csv(&root.join("in/good"), "x.csv", 0..30);
     good_csv.schema_hints = parse_schema("amount decimal(10,2)").unwrap();
@@ -470,7 +526,11 @@ async fn preview_reads_csv_and_json_and_malformed_rows_are_counted() {
     assert_eq!(preview.columns, ["id", "name", "amount"]);
     assert_eq!(preview.rows.len(), 5);
     assert_eq!(preview.rows[0][1].as_deref(), Some("name-0"));
-    assert!(preview.evolution[0].contains("version 1"), "{:?}", preview.evolution);
+    assert!(
+        preview.evolution[0].contains("version 1"),
+        "{:?}",
+        preview.evolution
+    );
     // JSON, against an existing ingestion's schema: says what the mode would do.
     let json_preview = client
         .rpc
@@ -478,8 +538,15 @@ async fn preview_reads_csv_and_json_and_malformed_rows_are_counted() {
         .await
         .flat()
         .expect("JSON preview");
-    let names: Vec<&str> = json_preview.schema.iter().map(|f| f.name.as_str()).collect();
-    assert!(names.contains(&"id") && names.contains(&"tags"), "{names:?}");
+    let names: Vec<&str> = json_preview
+        .schema
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"id") && names.contains(&"tags"),
+        "{names:?}"
+    );
     assert!(json_preview.rows.len() >= 2);
     assert!(!json_preview.evolution.is_empty());
     assert!(!root.join("t/p").exists(), "a preview writes nothing");
@@ -509,12 +576,24 @@ async fn preview_reads_csv_and_json_and_malformed_rows_are_counted() {
     // Now that bad_json has a schema, its preview compares against it.
     let again = client
         .rpc
-        .preview_ingestion(slow_ctx(), spec("bad_json", &json_dir, SourceFormat::Json, &root.join("t/bad_json")), 3)
+        .preview_ingestion(
+            slow_ctx(),
+            spec(
+                "bad_json",
+                &json_dir,
+                SourceFormat::Json,
+                &root.join("t/bad_json"),
+            ),
+            3,
+        )
         .await
         .flat()
         .unwrap();
     assert!(
-        again.evolution.iter().any(|s| s.contains("no columns beyond schema version 1")),
+        again
+            .evolution
+            .iter()
+            .any(|s| s.contains("no columns beyond schema version 1")),
         "{:?}",
         again.evolution
     );
@@ -533,7 +612,15 @@ async fn bad_definitions_are_refused_with_clear_errors() {
     let e = api_error(
         client
             .rpc
-            .create_ingestion(client::ctx(), spec("x", &root.join("nope"), SourceFormat::Csv, &root.join("t/x")))
+            .create_ingestion(
+                client::ctx(),
+                spec(
+                    "x",
+                    &root.join("nope"),
+                    SourceFormat::Csv,
+                    &root.join("t/x"),
+                ),
+            )
             .await
             .flat(),
     );
@@ -545,17 +632,41 @@ async fn bad_definitions_are_refused_with_clear_errors() {
     // An unknown format never reaches the daemon: the CLI names the formats there are.
     let (code, _, err) = harbour(
         &daemon,
-        &["ingest", "create", "x", "--source", src.to_str().unwrap(), "--format", "xml"],
+        &[
+            "ingest",
+            "create",
+            "x",
+            "--source",
+            src.to_str().unwrap(),
+            "--format",
+            "xml",
+        ],
     );
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("'xml' is not a source format; use csv, json"), "{err}");
+    assert!(
+        err.contains("'xml' is not a source format; use csv, json"),
+        "{err}"
+    );
 
-    create(&client, spec("first", &src, SourceFormat::Csv, &root.join("t/first"))).await;
+    create(
+        &client,
+        spec("first", &src, SourceFormat::Csv, &root.join("t/first")),
+    )
+    .await;
     // Same table name.
     let mut same_table = spec("second", &src, SourceFormat::Csv, &root.join("t/second"));
     same_table.target_table = "first".into();
-    let e = api_error(client.rpc.create_ingestion(client::ctx(), same_table).await.flat());
-    assert!(matches!(&e, Error::Conflict(m) if m.contains("ingestion 'first' writes to table")), "{e}");
+    let e = api_error(
+        client
+            .rpc
+            .create_ingestion(client::ctx(), same_table)
+            .await
+            .flat(),
+    );
+    assert!(
+        matches!(&e, Error::Conflict(m) if m.contains("ingestion 'first' writes to table")),
+        "{e}"
+    );
     // A directory with files in it.
     let full = root.join("t/full");
     std::fs::create_dir_all(&full).unwrap();
@@ -567,7 +678,10 @@ async fn bad_definitions_are_refused_with_clear_errors() {
             .await
             .flat(),
     );
-    assert!(matches!(&e, Error::Conflict(m) if m.contains("has files already")), "{e}");
+    assert!(
+        matches!(&e, Error::Conflict(m) if m.contains("has files already")),
+        "{e}"
+    );
     // A table the catalog has already.
     client
         .rpc
@@ -585,13 +699,25 @@ async fn bad_definitions_are_refused_with_clear_errors() {
         .unwrap();
     let mut taken = spec("sales", &src, SourceFormat::Csv, &root.join("t/sales"));
     taken.target_table = "sales".into();
-    let e = api_error(client.rpc.create_ingestion(client::ctx(), taken).await.flat());
-    assert!(matches!(&e, Error::Conflict(m) if m.contains("SQL catalog has a table 'sales'")), "{e}");
+    let e = api_error(
+        client
+            .rpc
+            .create_ingestion(client::ctx(), taken)
+            .await
+            .flat(),
+    );
+    assert!(
+        matches!(&e, Error::Conflict(m) if m.contains("SQL catalog has a table 'sales'")),
+        "{e}"
+    );
     // The target inside the source.
     let e = api_error(
         client
             .rpc
-            .create_ingestion(client::ctx(), spec("inner", &src, SourceFormat::Csv, &src.join("out")))
+            .create_ingestion(
+                client::ctx(),
+                spec("inner", &src, SourceFormat::Csv, &src.join("out")),
+            )
             .await
             .flat(),
     );
@@ -600,16 +726,34 @@ async fn bad_definitions_are_refused_with_clear_errors() {
     let e = api_error(
         client
             .rpc
-            .create_ingestion(client::ctx(), spec("first", &src, SourceFormat::Csv, &root.join("t/f2")))
+            .create_ingestion(
+                client::ctx(),
+                spec("first", &src, SourceFormat::Csv, &root.join("t/f2")),
+            )
             .await
             .flat(),
     );
-    assert!(matches!(&e, Error::Conflict(m) if m.contains("exists already")), "{e}");
+    assert!(
+        matches!(&e, Error::Conflict(m) if m.contains("exists already")),
+        "{e}"
+    );
     // Unknown ingestion.
-    let e = api_error(client.rpc.run_ingestion(client::ctx(), "ghost".into()).await.flat());
+    let e = api_error(
+        client
+            .rpc
+            .run_ingestion(client::ctx(), "ghost".into())
+            .await
+            .flat(),
+    );
     assert!(matches!(&e, Error::NotFound { .. }), "{e}");
     // Retry with nothing to retry.
-    let e = api_error(client.rpc.retry_ingestion(client::ctx(), "first".into()).await.flat());
+    let e = api_error(
+        client
+            .rpc
+            .retry_ingestion(client::ctx(), "first".into())
+            .await
+            .flat(),
+    );
     assert!(e.to_string().contains("has not run yet"), "{e}");
     // Pause and resume; an interval trigger shows its next fire only while resumed.
     client
@@ -651,13 +795,25 @@ async fn bad_definitions_are_refused_with_clear_errors() {
     }
     let estimate = client
         .rpc
-        .estimate_ingestion(client::ctx(), spec("planned", &backlog, SourceFormat::Csv, &root.join("t/planned")))
+        .estimate_ingestion(
+            client::ctx(),
+            spec(
+                "planned",
+                &backlog,
+                SourceFormat::Csv,
+                &root.join("t/planned"),
+            ),
+        )
         .await
         .flat()
         .unwrap();
     assert_eq!(estimate.backlog_files, 3);
     assert!(estimate.backlog_bytes > 3 * 15_000, "{estimate:?}");
     assert!(estimate.arrival_files_per_hour > 0.0);
-    assert!(!estimate.measured && estimate.how.contains("calibrated default"), "{}", estimate.how);
+    assert!(
+        !estimate.measured && estimate.how.contains("calibrated default"),
+        "{}",
+        estimate.how
+    );
     assert!(estimate.expected_secs > 0.0 && estimate.cost > 0.0);
 }

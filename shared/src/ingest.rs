@@ -27,13 +27,8 @@ pub enum SourceFormat {
 }
 
 impl SourceFormat {
-    pub const ALL: [SourceFormat; 5] = [
-        Self::Csv,
-        Self::Json,
-        Self::Parquet,
-        Self::Orc,
-        Self::Text,
-    ];
+    pub const ALL: [SourceFormat; 5] =
+        [Self::Csv, Self::Json, Self::Parquet, Self::Orc, Self::Text];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -470,8 +465,10 @@ mod tests {
 
     #[test]
     fn schemas_parse_with_nested_types() {
-        let s = parse_schema("id bigint, tags array<string>, m map<string,int>, p:struct<a:int,b:string>")
-            .unwrap();
+        let s = parse_schema(
+            "id bigint, tags array<string>, m map<string,int>, p:struct<a:int,b:string>",
+        )
+        .unwrap();
         assert_eq!(s.len(), 4);
         assert_eq!(s[2].data_type, "map<string,int>");
         assert_eq!(s[3].name, "p");
@@ -484,7 +481,13 @@ mod tests {
     fn formats_and_modes_parse_with_hints() {
         assert_eq!("CSV".parse::<SourceFormat>().unwrap(), SourceFormat::Csv);
         assert_eq!("jsonl".parse::<SourceFormat>().unwrap(), SourceFormat::Json);
-        assert!("xml".parse::<SourceFormat>().unwrap_err().to_string().contains("csv, json"));
+        assert!(
+            "xml"
+                .parse::<SourceFormat>()
+                .unwrap_err()
+                .to_string()
+                .contains("csv, json")
+        );
         assert_eq!(
             "failonnewcolumns".parse::<EvolutionMode>().unwrap(),
             EvolutionMode::FailOnNewColumns

@@ -8,7 +8,10 @@ use crate::{
     RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table, TableSpec,
 };
 // --- Ingestion ---
-use crate::{IngestEstimate, IngestFile, IngestPatch, IngestPreview, IngestRun, IngestSpec, Ingestion, SchemaVersion};
+use crate::{
+    IngestEstimate, IngestFile, IngestPatch, IngestPreview, IngestRun, IngestSpec, Ingestion,
+    SchemaVersion,
+};
 
 #[tarpc::service]
 pub trait Harbour {

@@ -160,7 +160,12 @@ async fn bench() {
     let run = client.rpc.submit(ctx(), plain).await.flat().unwrap();
     let done = wait_terminated(&client, run.id, Duration::from_secs(3600)).await;
     let plain_wall = t.elapsed().as_secs_f64();
-    assert_eq!(done.run.result, Some(RunResult::Succeeded), "{:?}", done.run);
+    assert_eq!(
+        done.run.result,
+        Some(RunResult::Succeeded),
+        "{:?}",
+        done.run
+    );
     let log = std::fs::read_to_string(&done.stdout_path).unwrap_or_default();
     let plain_inner: f64 = log
         .lines()
@@ -169,17 +174,22 @@ async fn bench() {
         .unwrap_or(f64::NAN);
 
     // The ingestion.
-    let mut spec = IngestSpec::new(
-        "bench",
-        src.to_str().unwrap(),
-        SourceFormat::Csv,
-        "bench",
-    );
+    let mut spec = IngestSpec::new("bench", src.to_str().unwrap(), SourceFormat::Csv, "bench");
     spec.target_path = Some(root.join("table").display().to_string());
     spec.schema = Some(parse_schema(SCHEMA).unwrap());
-    let made = client.rpc.create_ingestion(ctx(), spec.clone()).await.flat().unwrap();
+    let made = client
+        .rpc
+        .create_ingestion(ctx(), spec.clone())
+        .await
+        .flat()
+        .unwrap();
     let t = Instant::now();
-    let r = client.rpc.run_ingestion(ctx(), "bench".into()).await.flat().unwrap();
+    let r = client
+        .rpc
+        .run_ingestion(ctx(), "bench".into())
+        .await
+        .flat()
+        .unwrap();
     let r = finished(&client, "bench", r.id).await;
     let ingest_wall = t.elapsed().as_secs_f64();
     assert_eq!(r.state, IngestRunState::Succeeded, "{r:?}");
@@ -190,7 +200,12 @@ async fn bench() {
     let mut quiet = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let r = client.rpc.run_ingestion(ctx(), "bench".into()).await.flat().unwrap();
+        let r = client
+            .rpc
+            .run_ingestion(ctx(), "bench".into())
+            .await
+            .flat()
+            .unwrap();
         quiet.push(t.elapsed().as_secs_f64());
         assert_eq!(r.state, IngestRunState::NoNewFiles);
     }
@@ -210,7 +225,12 @@ async fn bench() {
         .flat()
         .unwrap();
     let t = Instant::now();
-    let r = client.rpc.run_ingestion(ctx(), "bench".into()).await.flat().unwrap();
+    let r = client
+        .rpc
+        .run_ingestion(ctx(), "bench".into())
+        .await
+        .flat()
+        .unwrap();
     let r = finished(&client, "bench", r.id).await;
     let spark_quiet = t.elapsed().as_secs_f64();
     assert_eq!((r.state, r.rows), (IngestRunState::Succeeded, 0), "{r:?}");

@@ -369,7 +369,12 @@ impl Harbour for Fake {
     ) -> Result<hs::Ingestion, Error> {
         unsupported()
     }
-    async fn delete_ingestion(self, _: Context, _: String, _: bool) -> Result<hs::Ingestion, Error> {
+    async fn delete_ingestion(
+        self,
+        _: Context,
+        _: String,
+        _: bool,
+    ) -> Result<hs::Ingestion, Error> {
         unsupported()
     }
     async fn get_ingestion(self, _: Context, _: String) -> Result<hs::Ingestion, Error> {
@@ -392,13 +397,22 @@ impl Harbour for Fake {
     ) -> Result<hs::Ingestion, Error> {
         unsupported()
     }
-    async fn ingestion_runs(self, _: Context, _: String, _: u32) -> Result<Vec<hs::IngestRun>, Error> {
+    async fn ingestion_runs(
+        self,
+        _: Context,
+        _: String,
+        _: u32,
+    ) -> Result<Vec<hs::IngestRun>, Error> {
         unsupported()
     }
     async fn ingestion_run_files(self, _: Context, _: i64) -> Result<Vec<hs::IngestFile>, Error> {
         unsupported()
     }
-    async fn ingestion_schemas(self, _: Context, _: String) -> Result<Vec<hs::SchemaVersion>, Error> {
+    async fn ingestion_schemas(
+        self,
+        _: Context,
+        _: String,
+    ) -> Result<Vec<hs::SchemaVersion>, Error> {
         unsupported()
     }
     async fn preview_ingestion(

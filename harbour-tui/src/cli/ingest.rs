@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use harbour_shared::{
     EvolutionMode, IngestEstimate, IngestFile, IngestPatch, IngestPreview, IngestRun,
-    IngestRunState, IngestSpec, IngestTrigger, Ingestion, SchemaField, SchemaVersion,
-    SourceFormat, parse_schema, schema_text,
+    IngestRunState, IngestSpec, IngestTrigger, Ingestion, SchemaField, SchemaVersion, SourceFormat,
+    parse_schema, schema_text,
 };
 
 use super::args::{parse_conf, parse_secs};
@@ -404,7 +404,11 @@ pub async fn run(socket: &Path, out: &Out, command: &IngestCommand) -> Result<u8
                 run
             };
             out.show(&run, || render_run_line(&run))?;
-            if *wait && !matches!(run.state, IngestRunState::Succeeded | IngestRunState::NoNewFiles)
+            if *wait
+                && !matches!(
+                    run.state,
+                    IngestRunState::Succeeded | IngestRunState::NoNewFiles
+                )
             {
                 return Ok(exit::FAILURE);
             }
@@ -424,7 +428,10 @@ pub async fn run(socket: &Path, out: &Out, command: &IngestCommand) -> Result<u8
             })?;
         }
         IngestCommand::Runs { name, limit } => {
-            let runs = rpc.ingestion_runs(ctx(), name.clone(), *limit).await.flat()?;
+            let runs = rpc
+                .ingestion_runs(ctx(), name.clone(), *limit)
+                .await
+                .flat()?;
             out.show(&runs, || render_runs(&runs, fmt::now_ms()))?;
         }
         IngestCommand::Files { ingest_run } => {
@@ -492,8 +499,8 @@ pub fn render_list(all: &[Ingestion], now: i64) -> String {
         .collect();
     table::render(
         &[
-            "NAME", "STATE", "FORMAT", "TABLE", "TRIGGER", "LAST RUN", "STARTED", "TOOK",
-            "FILES", "ROWS",
+            "NAME", "STATE", "FORMAT", "TABLE", "TRIGGER", "LAST RUN", "STARTED", "TOOK", "FILES",
+            "ROWS",
         ],
         &rows,
     )
@@ -535,9 +542,15 @@ pub fn render_one(i: &Ingestion) -> String {
         ),
         ("trigger", trigger_text(i)),
         ("next fire", fmt::local_time_opt(i.next_fire_ms)),
-        ("cluster", s.cluster.clone().unwrap_or_else(|| "local".into())),
+        (
+            "cluster",
+            s.cluster.clone().unwrap_or_else(|| "local".into()),
+        ),
         ("schema version", fmt::or_dash(i.schema_version)),
-        ("files / rows", format!("{} / {}", i.files_total, i.rows_total)),
+        (
+            "files / rows",
+            format!("{} / {}", i.files_total, i.rows_total),
+        ),
     ])
 }
 
@@ -584,8 +597,18 @@ pub fn render_runs(runs: &[IngestRun], now: i64) -> String {
         .collect();
     table::render(
         &[
-            "ID", "RESULT", "TRIGGER", "STARTED", "TOOK", "FILES", "ROWS", "BYTES", "MALFORMED",
-            "RESCUED", "SPARK RUN", "MESSAGE",
+            "ID",
+            "RESULT",
+            "TRIGGER",
+            "STARTED",
+            "TOOK",
+            "FILES",
+            "ROWS",
+            "BYTES",
+            "MALFORMED",
+            "RESCUED",
+            "SPARK RUN",
+            "MESSAGE",
         ],
         &rows,
     )
@@ -657,7 +680,14 @@ pub fn render_preview(p: &IngestPreview) -> String {
 
 pub fn render_estimate(e: &IngestEstimate) -> String {
     table::pairs(&[
-        ("backlog", format!("{} file(s), {}", e.backlog_files, fmt::bytes(e.backlog_bytes))),
+        (
+            "backlog",
+            format!(
+                "{} file(s), {}",
+                e.backlog_files,
+                fmt::bytes(e.backlog_bytes)
+            ),
+        ),
         (
             "arrivals",
             format!(
@@ -671,7 +701,11 @@ pub fn render_estimate(e: &IngestEstimate) -> String {
             format!(
                 "{}/s ({})",
                 fmt::bytes(e.throughput_bytes_per_sec as u64),
-                if e.measured { "measured" } else { "calibrated default" }
+                if e.measured {
+                    "measured"
+                } else {
+                    "calibrated default"
+                }
             ),
         ),
         ("cluster", format!("{} ({} core(s))", e.cluster, e.cores)),

@@ -66,9 +66,10 @@ pub async fn exec(client: &Client, cmd: IngestCmd) -> IngestMsg {
             let r = rpc.ingestion_runs(ctx(), name.clone(), 100).await.flat();
             IngestMsg::Runs(name, r.map_err(e))
         }
-        IngestCmd::Files(id) => {
-            IngestMsg::Files(id, rpc.ingestion_run_files(ctx(), id).await.flat().map_err(e))
-        }
+        IngestCmd::Files(id) => IngestMsg::Files(
+            id,
+            rpc.ingestion_run_files(ctx(), id).await.flat().map_err(e),
+        ),
         IngestCmd::Schemas(name) => {
             let r = rpc.ingestion_schemas(ctx(), name.clone()).await.flat();
             IngestMsg::Schemas(name, r.map_err(e))
@@ -94,7 +95,12 @@ pub async fn exec(client: &Client, cmd: IngestCmd) -> IngestMsg {
             rpc.retry_ingestion(ctx(), name)
                 .await
                 .flat()
-                .map(|run| format!("retry: ingest run {} of {}: {}", run.id, run.ingestion, run.state))
+                .map(|run| {
+                    format!(
+                        "retry: ingest run {} of {}: {}",
+                        run.id, run.ingestion, run.state
+                    )
+                })
                 .map_err(e),
         ),
         IngestCmd::Pause(name, paused) => IngestMsg::Done(
@@ -116,7 +122,10 @@ pub async fn exec(client: &Client, cmd: IngestCmd) -> IngestMsg {
                 .flat()
                 .map(|i| {
                     if keep_table {
-                        format!("deleted {}; table {} kept", i.spec.name, i.spec.target_table)
+                        format!(
+                            "deleted {}; table {} kept",
+                            i.spec.name, i.spec.target_table
+                        )
                     } else {
                         format!("deleted {} and table {}", i.spec.name, i.spec.target_table)
                     }
@@ -251,7 +260,10 @@ impl Form {
             t => Some(parse_schema(t).map_err(|e| e.to_string())?),
         };
         let hints = parse_schema(self.text(6)).map_err(|e| e.to_string())?;
-        let evolution: EvolutionMode = self.text(7).parse().map_err(|e: harbour_shared::Error| e.to_string())?;
+        let evolution: EvolutionMode = self
+            .text(7)
+            .parse()
+            .map_err(|e: harbour_shared::Error| e.to_string())?;
         let trigger = parse_trigger(self.text(8))?;
         let mut options = Vec::new();
         for word in self.text(9).split_whitespace() {
@@ -279,7 +291,10 @@ impl Form {
         if self.text(1).is_empty() {
             return Err("give the source directory files arrive in".into());
         }
-        let format: SourceFormat = self.text(3).parse().map_err(|e: harbour_shared::Error| e.to_string())?;
+        let format: SourceFormat = self
+            .text(3)
+            .parse()
+            .map_err(|e: harbour_shared::Error| e.to_string())?;
         let table = match self.text(4) {
             "" => name.replace('-', "_"),
             t => t.to_owned(),
@@ -309,9 +324,13 @@ pub fn parse_trigger(text: &str) -> Result<IngestTrigger, String> {
     }
     if let Some(span) = text.strip_prefix("every ") {
         let span = span.trim();
-        let split = span.find(|c: char| !c.is_ascii_digit()).unwrap_or(span.len());
+        let split = span
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(span.len());
         let (n, unit) = span.split_at(split);
-        let n: u64 = n.parse().map_err(|_| format!("'{span}' is not a span like 5m"))?;
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("'{span}' is not a span like 5m"))?;
         let scale = match unit {
             "" | "s" => 1,
             "m" => 60,
@@ -482,7 +501,11 @@ impl IngestState {
                 Some(name) => self.open(View::Schemas { name }),
                 None => Vec::new(),
             },
-            (Action::RunJob, _) => self.current_name().map(IngestCmd::Run).into_iter().collect(),
+            (Action::RunJob, _) => self
+                .current_name()
+                .map(IngestCmd::Run)
+                .into_iter()
+                .collect(),
             (Action::Restart, _) => self
                 .current_name()
                 .map(IngestCmd::Retry)
@@ -601,8 +624,7 @@ impl IngestState {
         let header = header(
             theme,
             &[
-                "NAME", "STATE", "FORMAT", "TABLE", "TRIGGER", "LAST RUN", "TOOK", "FILES",
-                "ROWS",
+                "NAME", "STATE", "FORMAT", "TABLE", "TRIGGER", "LAST RUN", "TOOK", "FILES", "ROWS",
             ],
         );
         let rows = self.list.items.iter().enumerate().map(|(i, ing)| {
@@ -615,7 +637,9 @@ impl IngestState {
                 Cell::from(ing.spec.target_table.clone()),
                 Cell::from(trigger_text(&ing.spec.trigger)),
                 Cell::from(last.map_or_else(|| "-".into(), |r| r.state.to_string())),
-                Cell::from(last.map_or_else(|| "-".into(), |r| fmt::duration_ms(r.duration_ms(now_ms)))),
+                Cell::from(
+                    last.map_or_else(|| "-".into(), |r| fmt::duration_ms(r.duration_ms(now_ms))),
+                ),
                 Cell::from(ing.files_total.to_string()),
                 Cell::from(ing.rows_total.to_string()),
             ]);
@@ -632,9 +656,17 @@ impl IngestState {
             Constraint::Length(6),
             Constraint::Length(8),
         ];
-        let selected_top = widgets::scroll_top(0, self.list.selected, inner.height.saturating_sub(1) as usize, self.list.items.len());
+        let selected_top = widgets::scroll_top(
+            0,
+            self.list.selected,
+            inner.height.saturating_sub(1) as usize,
+            self.list.items.len(),
+        );
         let rows: Vec<Row> = rows.skip(selected_top).collect();
-        frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), inner);
+        frame.render_widget(
+            Table::new(rows, widths).header(header).column_spacing(1),
+            inner,
+        );
     }
 
     fn render_runs(&self, frame: &mut Frame, area: Rect, theme: &Theme, name: &str, now_ms: i64) {
@@ -655,7 +687,10 @@ impl IngestState {
                 i.files_total,
                 i.rows_total
             );
-            frame.render_widget(Paragraph::new(Span::styled(line, theme.get("dim"))), summary);
+            frame.render_widget(
+                Paragraph::new(Span::styled(line, theme.get("dim"))),
+                summary,
+            );
         }
         if self.runs.items.is_empty() {
             widgets::message(frame, body, "no runs yet\nr runs it now", theme.get("dim"));
@@ -668,7 +703,12 @@ impl IngestState {
                 "MESSAGE",
             ],
         );
-        let top = widgets::scroll_top(0, self.runs.selected, body.height.saturating_sub(1) as usize, self.runs.items.len());
+        let top = widgets::scroll_top(
+            0,
+            self.runs.selected,
+            body.height.saturating_sub(1) as usize,
+            self.runs.items.len(),
+        );
         let rows: Vec<Row> = self
             .runs
             .items
@@ -679,7 +719,7 @@ impl IngestState {
                 let row = Row::new(vec![
                     Cell::from(r.id.to_string()),
                     Cell::from(Span::styled(r.state.as_str(), run_style(theme, r.state))),
-                    Cell::from(fmt::local_time(r.started_ms)),
+                    Cell::from(short_time(r.started_ms)),
                     Cell::from(fmt::duration_ms(r.duration_ms(now_ms))),
                     Cell::from(r.files.to_string()),
                     Cell::from(r.rows.to_string()),
@@ -703,11 +743,17 @@ impl IngestState {
             Constraint::Length(4),
             Constraint::Min(10),
         ];
-        frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), body);
+        frame.render_widget(
+            Table::new(rows, widths).header(header).column_spacing(1),
+            body,
+        );
     }
 
     fn render_files(&self, frame: &mut Frame, area: Rect, theme: &Theme, name: &str, run: i64) {
-        let title = format!(" Ingest › {name} › run {run} › files ({}) ", self.files.items.len());
+        let title = format!(
+            " Ingest › {name} › run {run} › files ({}) ",
+            self.files.items.len()
+        );
         let Some(inner) = widgets::list_frame(frame, area, theme, title, &self.files.load, "files")
         else {
             return;
@@ -717,7 +763,12 @@ impl IngestState {
             return;
         }
         let header = header(theme, &["BATCH", "BYTES", "MODIFIED", "PATH"]);
-        let top = widgets::scroll_top(0, self.files.selected, inner.height.saturating_sub(1) as usize, self.files.items.len());
+        let top = widgets::scroll_top(
+            0,
+            self.files.selected,
+            inner.height.saturating_sub(1) as usize,
+            self.files.items.len(),
+        );
         let rows: Vec<Row> = self
             .files
             .items
@@ -728,7 +779,7 @@ impl IngestState {
                 let row = Row::new(vec![
                     Cell::from(f.batch_id.to_string()),
                     Cell::from(fmt::bytes(f.bytes)),
-                    Cell::from(fmt::local_time(f.modified_ms)),
+                    Cell::from(short_time(f.modified_ms)),
                     Cell::from(f.path.clone()),
                 ]);
                 selected_row(row, i == self.files.selected, theme)
@@ -740,14 +791,25 @@ impl IngestState {
             Constraint::Length(11),
             Constraint::Min(10),
         ];
-        frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), inner);
+        frame.render_widget(
+            Table::new(rows, widths).header(header).column_spacing(1),
+            inner,
+        );
     }
 
     fn render_schemas(&self, frame: &mut Frame, area: Rect, theme: &Theme, name: &str) {
-        let title = format!(" Ingest › {name} › schema versions ({}) ", self.schemas.items.len());
-        let Some(inner) =
-            widgets::list_frame(frame, area, theme, title, &self.schemas.load, "schema versions")
-        else {
+        let title = format!(
+            " Ingest › {name} › schema versions ({}) ",
+            self.schemas.items.len()
+        );
+        let Some(inner) = widgets::list_frame(
+            frame,
+            area,
+            theme,
+            title,
+            &self.schemas.load,
+            "schema versions",
+        ) else {
             return;
         };
         if self.schemas.items.is_empty() {
@@ -763,7 +825,7 @@ impl IngestState {
         for v in self.schemas.items.iter().rev() {
             lines.push(Line::from(vec![
                 Span::styled(format!("v{}  ", v.version), theme.get("title")),
-                Span::styled(fmt::local_time(v.created_ms), theme.get("dim")),
+                Span::styled(short_time(v.created_ms), theme.get("dim")),
                 Span::raw(format!("  {}", v.change)),
             ]));
             for f in &v.fields {
@@ -775,6 +837,12 @@ impl IngestState {
             inner,
         );
     }
+}
+
+/// `MM-DD hh:mm` in local time: enough to tell runs apart in a narrow column.
+fn short_time(ms: i64) -> String {
+    let full = fmt::local_time(ms);
+    full.get(5..16).map_or(full.clone(), str::to_owned)
 }
 
 fn next_field(form: &Form, step: isize) -> usize {
@@ -852,13 +920,19 @@ fn render_form(frame: &mut Frame, area: Rect, theme: &Theme, form: &Form) {
     }
     lines.push(Line::from(""));
     match &form.error {
-        Some(e) => lines.push(Line::from(Span::styled(e.clone(), theme.get("status-error")))),
+        Some(e) => lines.push(Line::from(Span::styled(
+            e.clone(),
+            theme.get("status-error"),
+        ))),
         None => lines.push(Line::from(Span::styled(
-            "tab/↑↓ field  enter save  esc cancel   trigger: manual | every 5m | cron EXPR",
+            "tab field  enter save  esc cancel  trigger: manual|every 5m|cron EXPR",
             theme.get("dim"),
         ))),
     }
-    frame.render_widget(Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }), inner);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        inner,
+    );
 }
 
 // --- The app's side: routing messages, keys and ticks to the screen ---------------------
@@ -910,6 +984,335 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::path::PathBuf;
+
+    use harbour_shared::{IngestRunTrigger, SchemaField};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use crate::tui::app::Msg;
+    use crate::tui::config::Config;
+    use crate::tui::theme::ColorMode;
+    use crate::tui::ui;
+
+    const NOW: i64 = 1_000_000 + 60_000;
+
+    fn app() -> App {
+        let mut a = App::new(
+            &Config::defaults(ColorMode::Truecolor),
+            PathBuf::from("/work"),
+            NOW,
+        );
+        a.update(Msg::Resize(80, 24));
+        a.update(Msg::Connected {
+            version: "0.1.0".into(),
+            socket: "/run/harbour.sock".into(),
+        });
+        a
+    }
+
+    fn key(c: char) -> Msg {
+        Msg::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            crossterm::event::KeyModifiers::NONE,
+        ))
+    }
+
+    fn code(c: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(c, crossterm::event::KeyModifiers::NONE))
+    }
+
+    fn draw(a: &App, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| ui::render(a, f)).unwrap();
+        t.backend().to_string()
+    }
+
+    macro_rules! snap {
+        ($name:expr, $text:expr) => {
+            insta::with_settings!({
+                filters => vec![
+                    (r"\b\d\d-\d\d \d\d:\d\d\b", "MM-DD hh:mm"),
+                ],
+                prepend_module_to_snapshot => false,
+            }, {
+                insta::assert_snapshot!($name, $text);
+            });
+        };
+    }
+
+    fn run(id: i64, state: IngestRunState, files: u64, rows: u64, message: &str) -> IngestRun {
+        IngestRun {
+            id,
+            ingestion: "orders".into(),
+            run_id: (state != IngestRunState::NoNewFiles).then_some(harbour_shared::RunId(id + 10)),
+            trigger: IngestRunTrigger::Manual,
+            state,
+            started_ms: 1_000_000 + id * 1000,
+            ended_ms: (state != IngestRunState::Running).then_some(1_000_000 + id * 1000 + 15_500),
+            batches: 1,
+            files,
+            rows,
+            bytes: files * 2_500_000,
+            malformed_rows: u64::from(id == 2),
+            rescued_rows: u64::from(id == 3) * 4,
+            schema_version: Some(1),
+            message: message.into(),
+        }
+    }
+
+    fn ingestions() -> Vec<Ingestion> {
+        let mut orders = IngestSpec::new("orders", "/data/in/orders", SourceFormat::Csv, "orders");
+        orders.trigger = IngestTrigger::Every { secs: 300 };
+        let mut events = IngestSpec::new("events", "/data/in/events", SourceFormat::Json, "events");
+        events.evolution = EvolutionMode::Rescue;
+        let view = |id, spec: IngestSpec, paused, last: Option<IngestRun>| Ingestion {
+            id,
+            target_path: format!("/var/lib/harbour/tables/{}", spec.target_table),
+            spec,
+            paused,
+            created_ms: 1_000_000,
+            updated_ms: 1_000_000,
+            next_fire_ms: None,
+            last_run: last,
+            schema_version: Some(2),
+            files_total: 41,
+            rows_total: 120_345,
+        };
+        vec![
+            view(
+                1,
+                orders,
+                false,
+                Some(run(
+                    3,
+                    IngestRunState::Succeeded,
+                    3,
+                    4000,
+                    "committed 4000 row(s)",
+                )),
+            ),
+            view(
+                2,
+                events,
+                true,
+                Some(run(
+                    4,
+                    IngestRunState::Failed,
+                    0,
+                    0,
+                    "new column(s) channel",
+                )),
+            ),
+        ]
+    }
+
+    fn loaded() -> App {
+        let mut a = app();
+        a.update(key('0'));
+        a.update(Msg::Ingest(IngestMsg::List(Ok(ingestions()))));
+        a
+    }
+
+    #[test]
+    fn the_screen_loads_lists_and_drills_into_runs_files_and_schemas() {
+        let mut a = app();
+        let cmds = a.update(key('0'));
+        assert_eq!(a.screen, Screen::Ingest);
+        assert_eq!(cmds, [Command::Ingest(IngestCmd::List)]);
+        snap!("ingest_loading_80x24", draw(&a, 80, 24));
+        a.update(Msg::Ingest(IngestMsg::List(Ok(Vec::new()))));
+        snap!("ingest_empty_80x24", draw(&a, 80, 24));
+        a.update(Msg::Ingest(IngestMsg::List(Err(
+            "harbourd unavailable".into()
+        ))));
+        snap!("ingest_error_80x24", draw(&a, 80, 24));
+
+        let mut a = loaded();
+        snap!("ingest_list_80x24", draw(&a, 80, 24));
+        snap!("ingest_list_140x30", draw(&a, 140, 30));
+        let cmds = a.update(code(KeyCode::Enter));
+        assert!(cmds.contains(&Command::Ingest(IngestCmd::Runs("orders".into()))));
+        a.update(Msg::Ingest(IngestMsg::Runs(
+            "orders".into(),
+            Ok(vec![
+                run(
+                    3,
+                    IngestRunState::Succeeded,
+                    3,
+                    4000,
+                    "committed 4000 row(s)",
+                ),
+                run(
+                    2,
+                    IngestRunState::NoNewFiles,
+                    0,
+                    0,
+                    "no new files in /data/in/orders (2 ingested before); Spark was not started",
+                ),
+                run(
+                    1,
+                    IngestRunState::Succeeded,
+                    2,
+                    116_345,
+                    "committed 116345 row(s)",
+                ),
+            ]),
+        )));
+        snap!("ingest_runs_80x24", draw(&a, 80, 24));
+        snap!("ingest_runs_140x30", draw(&a, 140, 30));
+        let cmds = a.update(code(KeyCode::Enter));
+        assert_eq!(cmds, [Command::Ingest(IngestCmd::Files(3))]);
+        a.update(Msg::Ingest(IngestMsg::Files(
+            3,
+            Ok((0..3)
+                .map(|n| IngestFile {
+                    path: format!("/data/in/orders/part-{n}.csv"),
+                    bytes: 2_500_000,
+                    modified_ms: 1_000_000,
+                    batch_id: 4,
+                    ingest_run: 3,
+                })
+                .collect()),
+        )));
+        snap!("ingest_files_80x24", draw(&a, 80, 24));
+        a.update(code(KeyCode::Esc));
+        assert!(matches!(a.ingest.view(), View::Runs { .. }));
+        let cmds = a.update(key('v'));
+        assert_eq!(cmds, [Command::Ingest(IngestCmd::Schemas("orders".into()))]);
+        let field = |n: &str, t: &str| SchemaField {
+            name: n.into(),
+            data_type: t.into(),
+        };
+        a.update(Msg::Ingest(IngestMsg::Schemas(
+            "orders".into(),
+            Ok(vec![
+                SchemaVersion {
+                    version: 1,
+                    fields: vec![field("id", "int"), field("amount", "double")],
+                    created_ms: 1_000_000,
+                    ingest_run: Some(1),
+                    change: "inferred from 2 file(s)".into(),
+                },
+                SchemaVersion {
+                    version: 2,
+                    fields: vec![
+                        field("id", "int"),
+                        field("amount", "double"),
+                        field("channel", "string"),
+                    ],
+                    created_ms: 1_003_000,
+                    ingest_run: Some(3),
+                    change: "added channel string".into(),
+                },
+            ]),
+        )));
+        snap!("ingest_schemas_80x24", draw(&a, 80, 24));
+        a.update(code(KeyCode::Esc));
+        assert_eq!(a.ingest.view(), View::List);
+        assert_eq!(
+            a.screen,
+            Screen::Ingest,
+            "esc walks back within the screen first"
+        );
+    }
+
+    #[test]
+    fn run_retry_pause_and_delete_ask_the_daemon() {
+        let mut a = loaded();
+        assert_eq!(
+            a.update(key('r')),
+            [Command::Ingest(IngestCmd::Run("orders".into()))]
+        );
+        assert_eq!(
+            a.update(key('R')),
+            [Command::Ingest(IngestCmd::Retry("orders".into()))]
+        );
+        assert_eq!(
+            a.update(key('p')),
+            [Command::Ingest(IngestCmd::Pause("orders".into(), true))]
+        );
+        a.update(key('j'));
+        assert_eq!(
+            a.update(key('p')),
+            [Command::Ingest(IngestCmd::Pause("events".into(), false))],
+            "a paused one resumes"
+        );
+        let ctrl_d = Msg::Key(KeyEvent::new(
+            KeyCode::Char('d'),
+            crossterm::event::KeyModifiers::CONTROL,
+        ));
+        assert!(a.update(ctrl_d).is_empty(), "delete asks first");
+        snap!("ingest_delete_80x24", draw(&a, 80, 24));
+        assert!(
+            a.update(key('x')).is_empty(),
+            "other keys keep the question"
+        );
+        assert_eq!(
+            a.update(key('k')),
+            [Command::Ingest(IngestCmd::Delete {
+                name: "events".into(),
+                keep_table: true
+            })]
+        );
+        let cmds = a.update(Msg::Ingest(IngestMsg::Done(Ok(
+            "deleted events; table events kept".into(),
+        ))));
+        assert_eq!(cmds, [Command::Ingest(IngestCmd::List)]);
+    }
+
+    #[test]
+    fn the_form_creates_and_edits() {
+        let mut a = loaded();
+        a.update(key('s'));
+        snap!("ingest_form_80x24", draw(&a, 80, 24));
+        for c in "clicks".chars() {
+            a.update(key(c));
+        }
+        a.update(code(KeyCode::Tab));
+        for c in "/data/in/clicks".chars() {
+            a.update(key(c));
+        }
+        let cmds = a.update(code(KeyCode::Enter));
+        let [Command::Ingest(IngestCmd::Create(spec))] = cmds.as_slice() else {
+            panic!("a create: {cmds:?}");
+        };
+        assert_eq!(
+            (spec.name.as_str(), spec.source_dir.as_str()),
+            ("clicks", "/data/in/clicks")
+        );
+        a.update(Msg::Ingest(IngestMsg::FormRefused(
+            "invalid source_dir: /data/in/clicks does not exist".into(),
+        )));
+        assert!(
+            a.ingest.form.as_ref().unwrap().error.is_some(),
+            "a refusal keeps the form open"
+        );
+        snap!("ingest_form_refused_80x24", draw(&a, 80, 24));
+        a.update(Msg::Ingest(IngestMsg::Done(Ok(
+            "created ingestion clicks".into()
+        ))));
+        assert!(a.ingest.form.is_none(), "accepted: the form closes");
+
+        // Edit: name, source, format and table are fixed; the rest becomes a patch.
+        a.update(key('e'));
+        let form = a.ingest.form.as_ref().unwrap();
+        assert_eq!(form.editing.as_deref(), Some("orders"));
+        assert_eq!(form.field, 2, "starts on the first field that can change");
+        a.update(code(KeyCode::Tab));
+        assert_eq!(
+            a.ingest.form.as_ref().unwrap().field,
+            5,
+            "skips format and table"
+        );
+        let cmds = a.update(code(KeyCode::Enter));
+        let [Command::Ingest(IngestCmd::Update(name, patch))] = cmds.as_slice() else {
+            panic!("an update: {cmds:?}");
+        };
+        assert_eq!(name, "orders");
+        assert_eq!(patch.trigger, Some(IngestTrigger::Every { secs: 300 }));
+    }
 
     #[test]
     fn the_form_makes_a_spec_and_says_what_is_wrong() {

@@ -13,12 +13,12 @@
 pub mod action;
 pub mod app;
 pub mod clusters;
-pub mod ingest;
 pub mod config;
 pub mod daemon;
 pub mod dashboard;
 pub mod details;
 pub mod format;
+pub mod ingest;
 pub mod input;
 pub mod jobs;
 pub mod keymap;

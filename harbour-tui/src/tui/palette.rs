@@ -29,7 +29,11 @@ pub const COMMANDS: [(&str, &[&str], &str); 18] = [
     ("sql", &["query", "5"], "the SQL console"),
     ("clusters", &["cluster", "c", "6"], "the Spark clusters"),
     // --- Ingestion ---
-    ("ingest", &["in", "ingestions", "0"], "ingestions: files into tables"),
+    (
+        "ingest",
+        &["in", "ingestions", "0"],
+        "ingestions: files into tables",
+    ),
     (
         "cluster-create",
         &["cc"],

@@ -106,7 +106,9 @@ fn hints(app: &App) -> &'static str {
         Screen::Sql => "enter edit  ctrl-r run  j/k scroll  ctrl-k cancel  ? help",
         Screen::Clusters => "s create  ctrl-d delete  enter SQL on it  ? help",
         Screen::Dashboard => "1-7 screens  : palette  ? help  q quit",
-        Screen::Ingest => "s new  e edit  r run  R retry  p pause  v schemas  enter runs/files  ctrl-d del",
+        Screen::Ingest => {
+            "s new  e edit  r run  R retry  p pause  v schemas  enter runs/files  ctrl-d del"
+        }
         Screen::Monitor => {
             "+/- window  f freeze  e expand  j/k container  l logs  r restart  ctrl-k stop  ? help"
         }

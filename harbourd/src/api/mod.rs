@@ -872,11 +872,19 @@ impl Harbour for Api {
         self.greeted()?.ingest.runs_of(&name, limit).await
     }
 
-    async fn ingestion_run_files(self, _: Context, ingest_run: i64) -> Result<Vec<IngestFile>, Error> {
+    async fn ingestion_run_files(
+        self,
+        _: Context,
+        ingest_run: i64,
+    ) -> Result<Vec<IngestFile>, Error> {
         self.greeted()?.ingest.files_of(ingest_run).await
     }
 
-    async fn ingestion_schemas(self, _: Context, name: String) -> Result<Vec<SchemaVersion>, Error> {
+    async fn ingestion_schemas(
+        self,
+        _: Context,
+        name: String,
+    ) -> Result<Vec<SchemaVersion>, Error> {
         self.greeted()?.ingest.schemas(&name).await
     }
 
@@ -889,7 +897,11 @@ impl Harbour for Api {
         self.greeted()?.ingest.preview(spec, rows).await
     }
 
-    async fn estimate_ingestion(self, _: Context, spec: IngestSpec) -> Result<IngestEstimate, Error> {
+    async fn estimate_ingestion(
+        self,
+        _: Context,
+        spec: IngestSpec,
+    ) -> Result<IngestEstimate, Error> {
         self.greeted()?.ingest.estimate(spec).await
     }
 }

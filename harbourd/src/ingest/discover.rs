@@ -145,7 +145,10 @@ mod tests {
             std::fs::write(dir.path().join(name), b"x,y\n").unwrap();
         }
         let files = list(dir.path().to_str().unwrap(), "*.csv").unwrap();
-        let names: Vec<_> = files.iter().map(|f| f.path.rsplit('/').next().unwrap()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.path.rsplit('/').next().unwrap())
+            .collect();
         assert_eq!(names, ["a.csv", "b.csv"]);
         assert_eq!(files[0].bytes, 4);
     }

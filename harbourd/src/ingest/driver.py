@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -340,7 +341,8 @@ def process(batch_df, batch_id):
         )
     if malformed:
         # Set aside where a table read does not look (leading underscore), for inspection.
-        bad = raw.where(F.col(CORRUPT).isNotNull()).select(F.col(CORRUPT), F.col(FILE).alias("_file_path"))
+        # Every column is read: Spark refuses a query of the corrupt-record column alone.
+        bad = raw.where(F.col(CORRUPT).isNotNull()).withColumnRenamed(FILE, "_file_path")
         bad.write.mode("overwrite").json("%s/_harbour_malformed/batch-%d" % (target, batch_id))
     commit_files(staging, target, batch_id)
     if change is not None:
@@ -400,7 +402,9 @@ if __name__ == "__main__":
         if at >= 0:
             message = text[at + len(ERROR_MARK):].split("\n")[0]
         else:
-            message = text.strip().split("\n")[0][:500]
+            # The innermost exception's own line says the most ("...Exception: why").
+            found = re.findall(r"^[\w.]*(?:Error|Exception): (.+)$", text, re.M)
+            message = (found[-1] if found else text.strip().split("\n")[0])[:500]
         traceback.print_exc()
         emit({"event": "done", "status": "failed", "error": message})
         sys.exit(1)

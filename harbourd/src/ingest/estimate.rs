@@ -29,7 +29,10 @@ pub fn compute(i: Inputs) -> (f64, f64) {
         return (0.0, 0.0);
     }
     let secs = i.startup_secs + i.backlog_bytes as f64 / i.throughput_bytes_per_sec.max(1.0);
-    (secs, f64::from(i.cores) * secs / 3600.0 * i.rate_per_core_hour)
+    (
+        secs,
+        f64::from(i.cores) * secs / 3600.0 * i.rate_per_core_hour,
+    )
 }
 
 impl Ingest {

@@ -152,7 +152,10 @@ impl Ingest {
         }
         let target = match &spec.target_path {
             Some(p) => p.clone(),
-            None => self.default_target(&spec.target_table).display().to_string(),
+            None => self
+                .default_target(&spec.target_table)
+                .display()
+                .to_string(),
         };
         validate::target_is_free(&target, &spec.source_dir)?;
         let tables = self.spark.list_tables().await?;
@@ -266,7 +269,11 @@ impl Ingest {
 
     pub async fn delete(&self, name: &str, keep_table: bool) -> Result<Ingestion, Error> {
         let current = self.get(name).await?;
-        if current.last_run.as_ref().is_some_and(|r| r.state.is_active()) {
+        if current
+            .last_run
+            .as_ref()
+            .is_some_and(|r| r.state.is_active())
+        {
             return Err(Error::conflict(format!(
                 "ingestion '{}' has a run in progress; kill it first (`harbour kill {}`) or wait",
                 current.spec.name,

@@ -49,7 +49,11 @@ pub fn sample_path(dir: &str, files: &[String]) -> String {
 /// The statement that makes the sample a temporary view.
 pub fn view_sql(view: &str, spec: &IngestSpec, path: &str) -> String {
     let mut options: Vec<(String, String)> = vec![("path".into(), path.into())];
-    let has = |k: &str| spec.options.iter().any(|(key, _)| key.eq_ignore_ascii_case(k));
+    let has = |k: &str| {
+        spec.options
+            .iter()
+            .any(|(key, _)| key.eq_ignore_ascii_case(k))
+    };
     if spec.format == SourceFormat::Csv {
         for (k, v) in [("header", "true"), ("inferSchema", "true")] {
             if !has(k) {
@@ -112,9 +116,9 @@ pub fn evolution_sentences(
                 "failOnNewColumns: the run would fail, naming {names}; add them with `harbour \
                  ingest update --schema` or change the mode."
             ),
-            EvolutionMode::None => format!(
-                "none: the schema stays at version {version}; {names} would be ignored."
-            ),
+            EvolutionMode::None => {
+                format!("none: the schema stays at version {version}; {names} would be ignored.")
+            }
         });
     }
     for f in fields {
@@ -133,7 +137,11 @@ pub fn evolution_sentences(
 }
 
 impl Ingest {
-    pub async fn preview(&self, spec: IngestSpec, rows_wanted: u32) -> Result<IngestPreview, Error> {
+    pub async fn preview(
+        &self,
+        spec: IngestSpec,
+        rows_wanted: u32,
+    ) -> Result<IngestPreview, Error> {
         let spec = validate::spec(spec)?;
         if !discover::listable(&spec.source_dir, &spec.glob) {
             return Err(Error::unavailable(
@@ -148,7 +156,10 @@ impl Ingest {
                 let Some(s) = rows::get(c, &name)? else {
                     return Ok(None);
                 };
-                Ok(Some((rows::latest_schema(c, s.id)?, rows::seen_paths(c, s.id)?)))
+                Ok(Some((
+                    rows::latest_schema(c, s.id)?,
+                    rows::seen_paths(c, s.id)?,
+                )))
             }
         });
         let existing = existing.await?;
@@ -174,7 +185,11 @@ impl Ingest {
             return Err(Error::not_found(
                 format!(
                     "files matching '{}' in {}",
-                    if spec.glob.is_empty() { "*" } else { &spec.glob },
+                    if spec.glob.is_empty() {
+                        "*"
+                    } else {
+                        &spec.glob
+                    },
                     spec.source_dir
                 ),
                 "drop some files there first (a preview reads a sample of them)",
@@ -189,8 +204,13 @@ impl Ingest {
             limit,
         };
         let path = sample_path(&spec.source_dir, &pool);
-        self.spark.sql(sql(view_sql(&view, &spec, &path), 1)).await?;
-        let described = self.spark.sql(sql(format!("DESCRIBE `{view}`"), 1000)).await;
+        self.spark
+            .sql(sql(view_sql(&view, &spec, &path), 1))
+            .await?;
+        let described = self
+            .spark
+            .sql(sql(format!("DESCRIBE `{view}`"), 1000))
+            .await;
         let limit = rows_wanted.clamp(1, MAX_ROWS);
         let sampled = self
             .spark
@@ -202,19 +222,26 @@ impl Ingest {
             .await;
         let (described, sampled) = (described?, sampled?);
         let hints = &spec.schema_hints;
+        // Spark adds this column when some lines do not parse; it is not a column of the data.
+        let malformed = described
+            .rows
+            .iter()
+            .any(|r| r.first().and_then(Option::as_deref) == Some("_corrupt_record"));
         let schema: Vec<SchemaField> = described
             .rows
             .iter()
             .filter_map(|r| {
                 let name = r.first()?.clone()?;
                 let ty = r.get(1)?.clone()?;
-                (!name.starts_with('#') && !name.is_empty()).then(|| SchemaField {
-                    data_type: hints
-                        .iter()
-                        .find(|h| h.name.eq_ignore_ascii_case(&name))
-                        .map_or(ty, |h| h.data_type.clone()),
-                    name,
-                })
+                (!name.starts_with('#') && !name.is_empty() && name != "_corrupt_record").then(
+                    || SchemaField {
+                        data_type: hints
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case(&name))
+                            .map_or(ty, |h| h.data_type.clone()),
+                        name,
+                    },
+                )
             })
             .collect();
         let current = match (&existing, &spec.schema) {
@@ -222,11 +249,22 @@ impl Ingest {
             (_, Some(given)) => Some((1, given.clone())),
             _ => None,
         };
-        let evolution = evolution_sentences(
+        let mut evolution = evolution_sentences(
             spec.evolution,
             current.as_ref().map(|(v, f)| (*v, f.as_slice())),
             &schema,
         );
+        if malformed {
+            evolution.push(format!(
+                "Some lines of the sample do not parse (shown in _corrupt_record): a run counts \
+                 them as malformed and {}.",
+                if spec.fail_on_malformed {
+                    "fails (fail_on_malformed is on)"
+                } else {
+                    "sets them aside, out of the table"
+                }
+            ));
+        }
         Ok(IngestPreview {
             schema,
             columns: sampled.columns.iter().map(|c| c.name.clone()).collect(),

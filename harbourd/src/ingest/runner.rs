@@ -120,9 +120,7 @@ impl Ingest {
         self.spark.runtime()?;
         let now = now_ms();
         let ingest_run = self
-            .db(move |c| {
-                rows::insert_run(c, id, trigger, IngestRunState::Running, now, "starting")
-            })
+            .db(move |c| rows::insert_run(c, id, trigger, IngestRunState::Running, now, "starting"))
             .await?;
         let started = self.submit(&s, ingest_run, trigger).await;
         match started {
@@ -344,11 +342,7 @@ impl Ingest {
             self.db(move |c| rows::finish_run(c, ingest_run, state, ended, &msg))
                 .await?;
             tracing::info!(ingest_run, state = state.as_str(), "{message}");
-            let has_rows = self
-                .db(move |c| rows::totals(c, ingestion))
-                .await?
-                .1
-                > 0;
+            let has_rows = self.db(move |c| rows::totals(c, ingestion)).await?.1 > 0;
             if has_rows {
                 self.register_table(ingestion, schema_changed).await;
             }

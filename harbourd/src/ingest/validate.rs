@@ -52,7 +52,10 @@ pub fn spec(mut spec: IngestSpec) -> Result<IngestSpec, Error> {
     }
     for (k, _) in &spec.options {
         if k.trim().is_empty() {
-            return Err(Error::invalid("options", "an option has an empty name; write KEY=VALUE"));
+            return Err(Error::invalid(
+                "options",
+                "an option has an empty name; write KEY=VALUE",
+            ));
         }
     }
     spec.target_table = spec.target_table.trim().to_owned();
@@ -142,7 +145,10 @@ fn schema(field: &str, fields: &[SchemaField]) -> Result<(), Error> {
             return Err(Error::invalid(field, "a column has no name"));
         }
         if !seen.insert(f.name.to_ascii_lowercase()) {
-            return Err(Error::invalid(field, format!("column '{}' appears twice", f.name)));
+            return Err(Error::invalid(
+                field,
+                format!("column '{}' appears twice", f.name),
+            ));
         }
         if f.name.eq_ignore_ascii_case(harbour_shared::RESCUED_COLUMN) {
             return Err(Error::invalid(
@@ -217,7 +223,10 @@ mod tests {
         let d = dir.path().to_str().unwrap();
         assert!(spec(base(d)).is_ok());
         let err = spec(base("/no/such/dir")).unwrap_err().to_string();
-        assert!(err.contains("source_dir") && err.contains("does not exist"), "{err}");
+        assert!(
+            err.contains("source_dir") && err.contains("does not exist"),
+            "{err}"
+        );
         let err = spec(base("relative/dir")).unwrap_err().to_string();
         assert!(err.contains("not absolute"), "{err}");
         let err = spec(base("ftp://x/y")).unwrap_err().to_string();

@@ -177,7 +177,9 @@ pub fn state_of(s: &str) -> StoreResult<IngestRunState> {
 }
 
 fn run_of(row: &Row<'_>) -> rusqlite::Result<(IngestRun, String)> {
-    let u = |i: usize| -> rusqlite::Result<u64> { Ok(u64::try_from(row.get::<_, i64>(i)?).unwrap_or(0)) };
+    let u = |i: usize| -> rusqlite::Result<u64> {
+        Ok(u64::try_from(row.get::<_, i64>(i)?).unwrap_or(0))
+    };
     Ok((
         IngestRun {
             id: row.get(0)?,
@@ -200,7 +202,11 @@ fn run_of(row: &Row<'_>) -> rusqlite::Result<(IngestRun, String)> {
     ))
 }
 
-fn runs_where(conn: &Connection, clause: &str, p: impl rusqlite::Params) -> StoreResult<Vec<IngestRun>> {
+fn runs_where(
+    conn: &Connection,
+    clause: &str,
+    p: impl rusqlite::Params,
+) -> StoreResult<Vec<IngestRun>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {RUN_COLS} FROM ingest_runs r JOIN ingestions i ON i.id = r.ingestion_id {clause}"
     ))?;
@@ -516,7 +522,14 @@ mod tests {
                 let job = crate::store::jobs::insert(c, &job, true, 1)?;
                 let spec = IngestSpec::new("orders", "/in", SourceFormat::Csv, "orders");
                 let id = insert(c, &spec, "/t/orders", job, 1)?;
-                let first = insert_run(c, id, IngestRunTrigger::Manual, IngestRunState::Running, 2, "")?;
+                let first = insert_run(
+                    c,
+                    id,
+                    IngestRunTrigger::Manual,
+                    IngestRunState::Running,
+                    2,
+                    "",
+                )?;
                 let batch = |b: u64, file: &str| Batch {
                     batch_id: b,
                     files: vec![(file.into(), 10, 1)],
@@ -529,7 +542,14 @@ mod tests {
                 record_batch(c, id, first, &batch(0, "/in/a.csv"))?;
                 record_batch(c, id, first, &batch(1, "/in/b.csv"))?;
                 finish_run(c, first, IngestRunState::Failed, 3, "killed")?;
-                let retry = insert_run(c, id, IngestRunTrigger::Retry, IngestRunState::Running, 4, "")?;
+                let retry = insert_run(
+                    c,
+                    id,
+                    IngestRunTrigger::Retry,
+                    IngestRunState::Running,
+                    4,
+                    "",
+                )?;
                 record_batch(c, id, retry, &batch(1, "/in/b.csv"))?;
                 record_batch(c, id, retry, &batch(2, "/in/c.csv"))?;
                 assert_eq!(totals(c, id)?, (3, 15));
