@@ -13,6 +13,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod ingest;
 pub mod monitor;
 pub mod runs;
 pub mod socket;
@@ -123,6 +124,17 @@ pub async fn run(
         analytics::Analytics::new(store.clone(), config.analytics.clone(), spark.event_dir());
     tracker.spawn(analytics.clone().run(shutdown.clone()));
 
+    // --- Ingestion ---
+    let ingest = ingest::Ingest::new(
+        store.clone(),
+        runs.clone(),
+        spark.clone(),
+        config.ingest.clone(),
+        paths.data_dir.clone(),
+        started_ms,
+    );
+    tracker.spawn(ingest.clone().background(shutdown.clone()));
+
     let monitor = monitor::Monitor::start(
         &config,
         &store,
@@ -137,6 +149,7 @@ pub async fn run(
     let grace = config.runs.kill_grace();
     let daemon = Arc::new(Daemon {
         analytics,
+        ingest,
         monitor,
         store,
         events,

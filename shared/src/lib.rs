@@ -8,6 +8,7 @@
 mod analytics;
 mod error;
 mod events;
+mod ingest;
 mod jobs;
 mod logs;
 mod monitor;
@@ -24,6 +25,12 @@ pub use analytics::{
 };
 pub use error::Error;
 pub use events::{Event, EventBatch, EventKind, EventsLost};
+// --- Ingestion ---
+pub use ingest::{
+    EvolutionMode, IngestEstimate, IngestFile, IngestPatch, IngestPreview, IngestRun,
+    IngestRunState, IngestRunTrigger, IngestSpec, IngestTrigger, Ingestion, RESCUED_COLUMN,
+    SchemaField, SchemaVersion, SourceFormat, parse_schema, schema_text,
+};
 pub use jobs::{EnvVar, Job, JobId, JobKind, JobPatch, JobRef, JobSource, JobSpec, LastRun};
 pub use logs::{LogChunk, LogMark, LogStream};
 pub use monitor::{

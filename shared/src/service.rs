@@ -7,6 +7,11 @@ use crate::{
     JobSpec, LogChunk, LogStream, MetricHistory, MetricsNow, Run, RunDetail, RunFilter, RunId,
     RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table, TableSpec,
 };
+// --- Ingestion ---
+use crate::{
+    IngestEstimate, IngestFile, IngestPatch, IngestPreview, IngestRun, IngestSpec, Ingestion,
+    SchemaVersion,
+};
 
 #[tarpc::service]
 pub trait Harbour {
@@ -130,4 +135,29 @@ pub trait Harbour {
     async fn spark_job(app_id: String, job_id: i64) -> Result<crate::JobDetail, Error>;
     /// The jobs that started on `date` (`YYYY-MM-DD`, UTC).
     async fn spark_summary(date: String) -> Result<crate::DaySummary, Error>;
+    // --- Ingestion ---
+
+    /// Defines an ingestion; refuses a missing source, an unknown format or a target that
+    /// another table or ingestion has.
+    async fn create_ingestion(spec: IngestSpec) -> Result<Ingestion, Error>;
+    async fn update_ingestion(name: String, patch: IngestPatch) -> Result<Ingestion, Error>;
+    /// Forgets the ingestion (refused while it runs). `keep_table` keeps the table and its
+    /// files; otherwise both go.
+    async fn delete_ingestion(name: String, keep_table: bool) -> Result<Ingestion, Error>;
+    async fn get_ingestion(name: String) -> Result<Ingestion, Error>;
+    async fn list_ingestions() -> Result<Vec<Ingestion>, Error>;
+    /// Starts a run now (refused while one is active), paused or not.
+    async fn run_ingestion(name: String) -> Result<IngestRun, Error>;
+    /// Runs again after a failed or cancelled run: the checkpoint makes it pick up exactly
+    /// what was not committed.
+    async fn retry_ingestion(name: String) -> Result<IngestRun, Error>;
+    async fn set_ingestion_paused(name: String, paused: bool) -> Result<Ingestion, Error>;
+    /// The latest `limit` runs, newest first (0: 50).
+    async fn ingestion_runs(name: String, limit: u32) -> Result<Vec<IngestRun>, Error>;
+    async fn ingestion_run_files(ingest_run: i64) -> Result<Vec<IngestFile>, Error>;
+    async fn ingestion_schemas(name: String) -> Result<Vec<SchemaVersion>, Error>;
+    /// Reads a sample of the source over the cluster's Connect session; writes nothing.
+    /// Callers should give it a long deadline (a first Connect start takes a while).
+    async fn preview_ingestion(spec: IngestSpec, rows: u32) -> Result<IngestPreview, Error>;
+    async fn estimate_ingestion(spec: IngestSpec) -> Result<IngestEstimate, Error>;
 }

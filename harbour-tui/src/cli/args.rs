@@ -141,6 +141,11 @@ pub enum Command {
     /// Send Spark listener events (an event log's JSON lines) to harbourd's analytics
     #[command(subcommand)]
     Events(EventsCommand),
+
+    // --- Ingestion ---
+    /// Ingestions: files arriving in a directory -> a parquet table, incrementally, exactly once
+    #[command(subcommand)]
+    Ingest(super::ingest::IngestCommand),
 }
 
 // --- Analytics ---

@@ -51,6 +51,8 @@ pub async fn run(cli: &Cli) -> Result<u8, CliError> {
         // --- Analytics ---
         Command::Spark(command) => return analytics::spark(&socket, &out, command).await,
         Command::Events(command) => return analytics::events(&socket, &out, command).await,
+        // --- Ingestion ---
+        Command::Ingest(command) => return super::ingest::run(&socket, &out, command).await,
     }
     Ok(exit::OK)
 }

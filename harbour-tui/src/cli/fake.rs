@@ -95,6 +95,8 @@ impl Fake {
     }
 }
 
+use harbour_shared as hs;
+
 fn unsupported<T>() -> Result<T, Error> {
     Err(Error::Internal { id: "fake".into() })
 }
@@ -389,6 +391,80 @@ impl Harbour for Fake {
     }
 
     async fn drop_table(self, _: Context, _: String) -> Result<harbour_shared::Table, Error> {
+        unsupported()
+    }
+
+    // --- Ingestion ---
+    async fn create_ingestion(self, _: Context, _: hs::IngestSpec) -> Result<hs::Ingestion, Error> {
+        unsupported()
+    }
+    async fn update_ingestion(
+        self,
+        _: Context,
+        _: String,
+        _: hs::IngestPatch,
+    ) -> Result<hs::Ingestion, Error> {
+        unsupported()
+    }
+    async fn delete_ingestion(
+        self,
+        _: Context,
+        _: String,
+        _: bool,
+    ) -> Result<hs::Ingestion, Error> {
+        unsupported()
+    }
+    async fn get_ingestion(self, _: Context, _: String) -> Result<hs::Ingestion, Error> {
+        unsupported()
+    }
+    async fn list_ingestions(self, _: Context) -> Result<Vec<hs::Ingestion>, Error> {
+        unsupported()
+    }
+    async fn run_ingestion(self, _: Context, _: String) -> Result<hs::IngestRun, Error> {
+        unsupported()
+    }
+    async fn retry_ingestion(self, _: Context, _: String) -> Result<hs::IngestRun, Error> {
+        unsupported()
+    }
+    async fn set_ingestion_paused(
+        self,
+        _: Context,
+        _: String,
+        _: bool,
+    ) -> Result<hs::Ingestion, Error> {
+        unsupported()
+    }
+    async fn ingestion_runs(
+        self,
+        _: Context,
+        _: String,
+        _: u32,
+    ) -> Result<Vec<hs::IngestRun>, Error> {
+        unsupported()
+    }
+    async fn ingestion_run_files(self, _: Context, _: i64) -> Result<Vec<hs::IngestFile>, Error> {
+        unsupported()
+    }
+    async fn ingestion_schemas(
+        self,
+        _: Context,
+        _: String,
+    ) -> Result<Vec<hs::SchemaVersion>, Error> {
+        unsupported()
+    }
+    async fn preview_ingestion(
+        self,
+        _: Context,
+        _: hs::IngestSpec,
+        _: u32,
+    ) -> Result<hs::IngestPreview, Error> {
+        unsupported()
+    }
+    async fn estimate_ingestion(
+        self,
+        _: Context,
+        _: hs::IngestSpec,
+    ) -> Result<hs::IngestEstimate, Error> {
         unsupported()
     }
 }

@@ -13,6 +13,7 @@ pub mod exit;
 #[cfg(test)]
 mod fake;
 pub mod follow;
+pub mod ingest;
 pub mod monitor;
 pub mod render;
 pub mod spark;

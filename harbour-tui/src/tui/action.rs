@@ -20,11 +20,13 @@ pub enum Screen {
     Monitor,
     // --- Analytics ---
     Spark,
+    // --- Ingestion ---
+    Ingest,
 }
 
 impl Screen {
     /// The screens `[`/`]` cycle through. Details is reached from a run, not by cycling.
-    pub const CYCLE: [Screen; 8] = [
+    pub const CYCLE: [Screen; 9] = [
         Self::Dashboard,
         Self::Runs,
         Self::Jobs,
@@ -33,6 +35,7 @@ impl Screen {
         Self::Clusters,
         Self::Monitor,
         Self::Spark,
+        Self::Ingest,
     ];
 
     pub fn title(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Screen {
             Self::Sql => "SQL",
             Self::Clusters => "Clusters",
             Self::Spark => "Spark",
+            Self::Ingest => "Ingest",
         }
     }
 
@@ -61,6 +65,7 @@ impl Screen {
             Self::Sql => "sql",
             Self::Clusters => "clusters",
             Self::Spark => "spark",
+            Self::Ingest => "ingest",
         }
     }
 }
@@ -120,10 +125,14 @@ pub enum Action {
     ZoomOut,
     Freeze,
     Expand,
+    // --- Ingestion ---
+    GoIngest,
+    Edit,
+    Schemas,
 }
 
 impl Action {
-    pub const ALL: [Action; 47] = [
+    pub const ALL: [Action; 50] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -171,6 +180,9 @@ impl Action {
         Self::ZoomOut,
         Self::Freeze,
         Self::Expand,
+        Self::GoIngest,
+        Self::Edit,
+        Self::Schemas,
     ];
 
     /// The name used in `tui.toml`.
@@ -232,6 +244,9 @@ impl Action {
             Self::ZoomOut => "charts: longer window",
             Self::Freeze => "charts: freeze / unfreeze",
             Self::Expand => "charts: expand the next one",
+            Self::GoIngest => "ingestions",
+            Self::Edit => "edit the selected one",
+            Self::Schemas => "schema versions",
         }
     }
 }

@@ -115,6 +115,8 @@ pub enum Command {
     FetchSparkApps,
     FetchSparkApp(String),
     FetchSparkJob(String, i64),
+    // --- Ingestion ---
+    Ingest(super::ingest::IngestCmd),
     Quit,
 }
 
@@ -141,6 +143,8 @@ pub enum Msg {
     SparkProgress(RunId, Result<Box<SparkProgress>, String>),
     SqlDone(Result<Box<SqlResult>, String>),
     Clusters(Result<Vec<Cluster>, String>),
+    // --- Ingestion ---
+    Ingest(super::ingest::IngestMsg),
     LogChunk {
         epoch: u64,
         stream: LogStream,
@@ -219,6 +223,7 @@ pub struct App {
     pub details: DetailsState,
     pub sql: SqlState,
     pub clusters: ClustersState,
+    pub ingest: super::ingest::IngestState,
     pub monitor: MonitorState,
     pub spark: super::spark::SparkState,
     pub logs: Option<LogView>,
@@ -248,6 +253,7 @@ impl App {
             details: DetailsState::default(),
             sql: SqlState::default(),
             clusters: ClustersState::default(),
+            ingest: super::ingest::IngestState::default(),
             monitor: MonitorState::new(),
             spark: super::spark::SparkState::default(),
             logs: None,
@@ -325,6 +331,7 @@ impl App {
                 }
                 let mut out = poll;
                 out.extend(self.monitor_tick());
+                out.extend(self.ingest_tick());
                 out
             }
             Msg::Connected { version, socket } => {
@@ -406,6 +413,7 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::Ingest(m) => self.ingest_msg(m),
             Msg::Clusters(r) => {
                 match r {
                     Ok(c) => self.clusters.set_all(c),
@@ -703,6 +711,9 @@ impl App {
         if screen == Screen::Spark && self.connected() {
             out.extend(self.spark.fetch());
         }
+        if screen == Screen::Ingest && self.connected() {
+            out.extend(self.ingest_refresh());
+        }
         out
     }
 
@@ -791,7 +802,7 @@ impl App {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
-            Screen::Sql | Screen::Clusters | Screen::Spark => None,
+            Screen::Sql | Screen::Clusters | Screen::Spark | Screen::Ingest => None,
             Screen::Logs => self.logs.as_ref().and_then(LogView::run),
             Screen::Jobs => self
                 .jobs
@@ -805,6 +816,11 @@ impl App {
     pub fn apply(&mut self, action: Action) -> Vec<Command> {
         if self.screen == Screen::Monitor
             && let Some(out) = self.monitor_apply(action)
+        {
+            return out;
+        }
+        if self.screen == Screen::Ingest
+            && let Some(out) = self.ingest_apply(action)
         {
             return out;
         }
@@ -882,6 +898,9 @@ impl App {
             },
             Action::GoSql => self.go(Screen::Sql),
             Action::GoClusters => self.go(Screen::Clusters),
+            Action::GoIngest => self.go(Screen::Ingest),
+            // Ingest-only actions (handled above on that screen).
+            Action::Edit | Action::Schemas => Vec::new(),
             Action::Delete if self.screen == Screen::Clusters => {
                 match self.clusters.selected_cluster().map(|c| c.name.clone()) {
                     Some(name) => self.confirm_delete_cluster(name),
@@ -1252,7 +1271,7 @@ impl App {
             Screen::Clusters => self.clusters.move_by(delta),
             Screen::Spark => self.spark.move_by(delta),
             Screen::Monitor => self.monitor.move_by(delta),
-            Screen::Dashboard => {}
+            Screen::Dashboard | Screen::Ingest => {}
         }
         Vec::new()
     }
@@ -1334,6 +1353,7 @@ impl App {
                 .map(|c| c.master_url.clone()),
             Screen::Monitor => self.monitor.selected_container().map(|c| c.id.clone()),
             Screen::Spark => self.spark.yank(),
+            Screen::Ingest => self.ingest.selected().map(|i| i.spec.name.clone()),
             Screen::Dashboard => None,
         }
     }

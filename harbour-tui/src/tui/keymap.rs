@@ -137,7 +137,7 @@ impl fmt::Display for KeyCombo {
 pub type KeymapConfig = BTreeMap<String, BTreeMap<String, Action>>;
 
 /// The sections a keymap may have.
-pub const SECTIONS: [&str; 10] = [
+pub const SECTIONS: [&str; 11] = [
     "global",
     "dashboard",
     "runs",
@@ -148,6 +148,7 @@ pub const SECTIONS: [&str; 10] = [
     "clusters",
     "monitor",
     "spark",
+    "ingest",
 ];
 
 /// The compiled-in keys.
@@ -178,6 +179,7 @@ pub fn default_config() -> KeymapConfig {
             ("6", A::GoClusters),
             ("7", A::GoMonitor),
             ("9", A::GoSpark),
+            ("0", A::GoIngest),
             ("k", A::Up),
             ("up", A::Up),
             ("j", A::Down),
@@ -257,6 +259,19 @@ pub fn default_config() -> KeymapConfig {
             ("l", A::Logs),
             ("r", A::Restart),
             ("ctrl-k", A::Kill),
+        ],
+    );
+    // --- Ingestion ---
+    put(
+        "ingest",
+        &[
+            ("s", A::Submit),
+            ("e", A::Edit),
+            ("r", A::RunJob),
+            ("R", A::Restart),
+            ("p", A::TogglePause),
+            ("v", A::Schemas),
+            ("ctrl-d", A::Delete),
         ],
     );
     map

@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod dashboard;
 pub mod details;
 pub mod format;
+pub mod ingest;
 pub mod input;
 pub mod jobs;
 pub mod keymap;

@@ -56,6 +56,11 @@ impl App {
         if self.screen == Screen::Sql && self.sql.editing {
             return self.on_sql_key(&key);
         }
+        if self.screen == Screen::Ingest
+            && let Some(out) = self.ingest_modal_key(&key)
+        {
+            return out;
+        }
         let combo = KeyCombo::from_event(&key);
         match self.keymap.lookup(self.screen, combo) {
             Some(action) => self.apply(action),

@@ -23,13 +23,19 @@ pub enum PaletteCmd {
 }
 
 /// Each command: its name, aliases, and a few words of help.
-pub const COMMANDS: [(&str, &[&str], &str); 18] = [
+pub const COMMANDS: [(&str, &[&str], &str); 19] = [
     ("dashboard", &["dash", "d", "home", "1"], "the dashboard"),
     ("runs", &["run", "r", "2"], "the runs table"),
     ("jobs", &["job", "j", "3"], "the job definitions"),
     ("logs", &["log", "l", "4"], "logs [RUN]: a run's logs"),
     ("sql", &["query", "5"], "the SQL console"),
     ("clusters", &["cluster", "c", "6"], "the Spark clusters"),
+    // --- Ingestion ---
+    (
+        "ingest",
+        &["in", "ingestions", "0"],
+        "ingestions: files into tables",
+    ),
     (
         "cluster-create",
         &["cc"],
@@ -125,6 +131,7 @@ pub fn parse(line: &str) -> Result<PaletteCmd, String> {
         ),
         "monitor" => PaletteCmd::Go(Screen::Monitor),
         "spark" => PaletteCmd::Spark(arg.map(str::to_owned)),
+        "ingest" => PaletteCmd::Go(Screen::Ingest),
         "logs" => PaletteCmd::Logs(arg.map(|a| run_arg("logs", Some(a))).transpose()?),
         "describe" => PaletteCmd::Details(run_arg("describe", arg)?),
         "submit" => PaletteCmd::Action(Action::Submit),

@@ -313,6 +313,7 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 .map_err(|x| format!("cancel: {}", e(x))),
         ),
         Command::FetchClusters => Msg::Clusters(c.rpc.list_clusters(ctx()).await.flat().map_err(e)),
+        Command::Ingest(cmd) => Msg::Ingest(super::ingest::exec(c, cmd).await),
         Command::CreateCluster(spec) => Msg::Done(
             c.rpc
                 .create_cluster(ctx(), spec)

@@ -261,7 +261,11 @@ fn navigation_by_number_brackets_palette_and_esc() {
     a.update(key(']'));
     assert_eq!(a.screen, Screen::Spark);
     a.update(key(']'));
+    assert_eq!(a.screen, Screen::Ingest);
+    a.update(key(']'));
     assert_eq!(a.screen, Screen::Dashboard);
+    a.update(key('['));
+    assert_eq!(a.screen, Screen::Ingest);
     a.update(key('['));
     assert_eq!(a.screen, Screen::Spark);
     a.update(key('['));
@@ -278,6 +282,8 @@ fn navigation_by_number_brackets_palette_and_esc() {
     assert_eq!(a.screen, Screen::Monitor);
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Spark);
+    a.update(code(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Ingest);
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Dashboard);
     // Palette with completion and an alias.

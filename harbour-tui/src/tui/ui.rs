@@ -34,6 +34,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Clusters => app.clusters.render(frame, body, theme),
         Screen::Monitor => app.monitor.render(frame, body, theme, app.now_ms),
         Screen::Spark => app.spark.render(frame, body, theme),
+        Screen::Ingest => app.ingest.render(frame, body, theme, app.now_ms),
     }
     render_status(app, frame, status);
     if let Some((Prompt::Palette, input)) = &app.prompt {
@@ -59,7 +60,9 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             theme.get("tab")
         };
-        spans.push(Span::styled(format!("{} {}", i + 1, s.title()), style));
+        // --- Ingestion --- (its key is 0, not its place)
+        let digit = if *s == Screen::Ingest { 0 } else { i + 1 };
+        spans.push(Span::styled(format!("{digit} {}", s.title()), style));
         spans.push(Span::raw(" "));
     }
     if app.screen == Screen::Details {
@@ -104,6 +107,9 @@ fn hints(app: &App) -> &'static str {
         Screen::Sql => "enter edit  ctrl-r run  j/k scroll  ctrl-k cancel  ? help",
         Screen::Clusters => "s create  ctrl-d delete  enter SQL on it  ? help",
         Screen::Dashboard => "1-7 screens  : palette  ? help  q quit",
+        Screen::Ingest => {
+            "s new  e edit  r run  R retry  p pause  v schemas  enter runs/files  ctrl-d del"
+        }
         Screen::Monitor => {
             "+/- window  f freeze  e expand  j/k container  l logs  r restart  ctrl-k stop  ? help"
         }

@@ -31,6 +31,12 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+// --- Ingestion ---
+use harbour_shared::{
+    IngestEstimate, IngestFile, IngestPatch, IngestPreview, IngestRun, IngestSpec, Ingestion,
+    SchemaVersion,
+};
+
 use crate::clock::now_ms;
 use crate::config::{Config, Paths};
 use crate::events::EventBus;
@@ -54,6 +60,7 @@ const DEFAULT_LOG_CHUNK: u64 = 256 * 1024;
 #[derive(Debug)]
 pub struct Daemon {
     pub analytics: Arc<crate::analytics::Analytics>,
+    pub ingest: Arc<crate::ingest::Ingest>,
     pub monitor: Monitor,
     pub store: Store,
     pub events: Arc<EventBus>,
@@ -855,5 +862,96 @@ impl Harbour for Api {
         date: String,
     ) -> Result<harbour_shared::DaySummary, Error> {
         self.greeted()?.analytics.summary(date).await
+    }
+
+    // --- Ingestion ---
+
+    async fn create_ingestion(self, _: Context, spec: IngestSpec) -> Result<Ingestion, Error> {
+        self.greeted()?.ingest.create(spec).await
+    }
+
+    async fn update_ingestion(
+        self,
+        _: Context,
+        name: String,
+        patch: IngestPatch,
+    ) -> Result<Ingestion, Error> {
+        self.greeted()?.ingest.update(&name, patch).await
+    }
+
+    async fn delete_ingestion(
+        self,
+        _: Context,
+        name: String,
+        keep_table: bool,
+    ) -> Result<Ingestion, Error> {
+        self.greeted()?.ingest.delete(&name, keep_table).await
+    }
+
+    async fn get_ingestion(self, _: Context, name: String) -> Result<Ingestion, Error> {
+        self.greeted()?.ingest.get(&name).await
+    }
+
+    async fn list_ingestions(self, _: Context) -> Result<Vec<Ingestion>, Error> {
+        self.greeted()?.ingest.list().await
+    }
+
+    async fn run_ingestion(self, _: Context, name: String) -> Result<IngestRun, Error> {
+        self.greeted()?.ingest.run_now(&name).await
+    }
+
+    async fn retry_ingestion(self, _: Context, name: String) -> Result<IngestRun, Error> {
+        self.greeted()?.ingest.retry(&name).await
+    }
+
+    async fn set_ingestion_paused(
+        self,
+        _: Context,
+        name: String,
+        paused: bool,
+    ) -> Result<Ingestion, Error> {
+        self.greeted()?.ingest.set_paused(&name, paused).await
+    }
+
+    async fn ingestion_runs(
+        self,
+        _: Context,
+        name: String,
+        limit: u32,
+    ) -> Result<Vec<IngestRun>, Error> {
+        self.greeted()?.ingest.runs_of(&name, limit).await
+    }
+
+    async fn ingestion_run_files(
+        self,
+        _: Context,
+        ingest_run: i64,
+    ) -> Result<Vec<IngestFile>, Error> {
+        self.greeted()?.ingest.files_of(ingest_run).await
+    }
+
+    async fn ingestion_schemas(
+        self,
+        _: Context,
+        name: String,
+    ) -> Result<Vec<SchemaVersion>, Error> {
+        self.greeted()?.ingest.schemas(&name).await
+    }
+
+    async fn preview_ingestion(
+        self,
+        _: Context,
+        spec: IngestSpec,
+        rows: u32,
+    ) -> Result<IngestPreview, Error> {
+        self.greeted()?.ingest.preview(spec, rows).await
+    }
+
+    async fn estimate_ingestion(
+        self,
+        _: Context,
+        spec: IngestSpec,
+    ) -> Result<IngestEstimate, Error> {
+        self.greeted()?.ingest.estimate(spec).await
     }
 }

@@ -6,6 +6,7 @@
 //! Migrations are the numbered SQL files in `harbourd/migrations`, tracked by `user_version`.
 
 pub mod clusters;
+pub mod ingest;
 pub mod jobs;
 pub mod metrics;
 pub mod runs;
@@ -24,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_monitor.sql"),
     include_str!("../../migrations/0004_run_usage.sql"),
     include_str!("../../migrations/0005_analytics.sql"),
+    include_str!("../../migrations/0006_ingest.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

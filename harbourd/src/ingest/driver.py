@@ -1,0 +1,410 @@
+# Harbour ingestion driver: one run of an ingestion, submitted by harbourd as a pyspark run.
+#
+# argv[1] is a JSON spec (see harbourd/src/ingest/runner.rs). Discovery and exactly-once come
+# from Structured Streaming: a binaryFile stream over the source directory (paths and sizes
+# only, the content column is never read) with a checkpoint per ingestion and
+# trigger(availableNow=True). Each micro-batch reads its files with the real format reader,
+# applies the schema and its evolution mode, and writes parquet into a staging directory;
+# the files are then moved into the table under names keyed by the batch id, replacing what
+# an earlier, interrupted attempt at the same batch left. A batch the checkpoint did not
+# commit is replayed with the same files by the next run, so a killed run, retried, neither
+# loses nor duplicates rows.
+#
+# Results go to <result_dir>/events.jsonl, one JSON object per line, appended and fsynced
+# after each committed batch and at the end; harbourd reads it while and after the run.
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+import time
+import traceback
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.observation import Observation
+
+SPEC = json.loads(sys.argv[1])
+RESCUED = "_rescued_data"
+CORRUPT = "_corrupt_record"
+FILE = "_harbour_file"
+ERROR_MARK = "HARBOUR_INGEST_ERROR: "
+
+
+def emit(event):
+    line = json.dumps(event, sort_keys=True)
+    path = os.path.join(SPEC["result_dir"], "events.jsonl")
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    print("HARBOUR_INGEST " + line, flush=True)
+
+
+class IngestError(Exception):
+    """A failure the user can act on; its message becomes the run's message. The mark
+    survives Spark wrapping it in a StreamingQueryException."""
+
+    def __init__(self, message):
+        super().__init__(ERROR_MARK + message)
+
+
+spark = SparkSession.builder.appName("ingest:" + SPEC["name"]).getOrCreate()
+spark.sparkContext.setLogLevel("WARN")
+jvm = spark._jvm
+hadoop_conf = spark._jsc.hadoopConfiguration()
+
+
+def hpath(p):
+    return jvm.org.apache.hadoop.fs.Path(p)
+
+
+def fs_of(p):
+    return hpath(p).getFileSystem(hadoop_conf)
+
+
+# --- schema state -------------------------------------------------------------------------
+
+def to_struct(fields):
+    return T.StructType(
+        [T.StructField(f["name"], T._parse_datatype_string(f["data_type"]), True) for f in fields]
+    )
+
+
+def fields_of(struct):
+    return [{"name": f.name, "data_type": f.dataType.simpleString()} for f in struct.fields]
+
+
+def load_schema():
+    """The newest of what harbourd sent and what an earlier run of this driver saved."""
+    best = (SPEC.get("schema_version") or 0, SPEC.get("schema"))
+    try:
+        with open(SPEC["schema_file"], encoding="utf-8") as f:
+            saved = json.load(f)
+        if saved["version"] > best[0]:
+            best = (saved["version"], saved["fields"])
+    except FileNotFoundError:
+        pass
+    return best
+
+
+def save_schema(version, fields):
+    tmp = SPEC["schema_file"] + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"version": version, "fields": fields}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, SPEC["schema_file"])
+
+
+SCHEMA_VERSION, SCHEMA_FIELDS = load_schema()
+HINTS = {h["name"].lower(): h["data_type"] for h in SPEC.get("schema_hints", [])}
+
+
+def with_hints(fields):
+    return [
+        {"name": f["name"], "data_type": HINTS.get(f["name"].lower(), f["data_type"])}
+        for f in fields
+    ]
+
+
+# --- reading a batch's files --------------------------------------------------------------
+
+OPTIONS = {k: v for k, v in SPEC.get("options", [])}
+
+
+def opt(name, default):
+    for k, v in OPTIONS.items():
+        if k.lower() == name.lower():
+            return v
+    return default
+
+
+def first_line(path):
+    """The first line of a file, for CSV headers (local files directly, others through
+    Hadoop)."""
+    local = path[5:] if path.startswith("file:") else None
+    if local is not None:
+        while local.startswith("//"):
+            local = local[1:]
+        with open(local, "r", encoding=opt("encoding", "utf-8"), errors="replace") as f:
+            return f.readline()
+    stream = fs_of(path).open(hpath(path))
+    try:
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream))
+        return reader.readLine() or ""
+    finally:
+        stream.close()
+
+
+def csv_names(path):
+    sep = opt("sep", opt("delimiter", ","))
+    quote = opt("quote", '"')
+    line = first_line(path).rstrip("\r\n")
+    tokens = next(csv.reader(io.StringIO(line), delimiter=sep, quotechar=quote or None), [])
+    if opt("header", "true").lower() == "true":
+        return [t.strip() for t in tokens]
+    return ["_c%d" % i for i in range(len(tokens))]
+
+
+def csv_reader():
+    r = spark.read.options(**OPTIONS)
+    return r.option("header", opt("header", "true")).option("mode", "PERMISSIVE").option(
+        "columnNameOfCorruptRecord", CORRUPT
+    )
+
+
+def read_raw(paths):
+    """The batch as read before the schema is applied (CSV and JSON values as strings), with
+    the corrupt-record and source-file columns, and a function that infers the types of named
+    columns."""
+    fmt = SPEC["format"]
+    if fmt == "csv":
+        groups = {}
+        for p in paths:
+            groups.setdefault(tuple(csv_names(p)), []).append(p)
+        frames = []
+        for names, group in groups.items():
+            schema = T.StructType(
+                [T.StructField(n, T.StringType(), True) for n in names]
+                + [T.StructField(CORRUPT, T.StringType(), True)]
+            )
+            frames.append(
+                csv_reader().option("enforceSchema", "true").schema(schema).csv(group)
+                .withColumn(FILE, F.col("_metadata.file_path"))
+            )
+        raw = frames[0]
+        for other in frames[1:]:
+            raw = raw.unionByName(other, allowMissingColumns=True)
+
+        def infer(cols):
+            types = {}
+            for names, group in groups.items():
+                if not any(c in names for c in cols):
+                    continue
+                typed = csv_reader().option("inferSchema", "true").csv(group).schema
+                for f in typed.fields:
+                    if f.name in cols and f.name != CORRUPT:
+                        old = types.get(f.name)
+                        types[f.name] = f.dataType if old in (None, f.dataType) else T.StringType()
+            return types
+
+        return raw, infer
+    if fmt == "json":
+        reader = spark.read.options(**OPTIONS).option("mode", "PERMISSIVE").option(
+            "columnNameOfCorruptRecord", CORRUPT
+        )
+        raw = reader.option("primitivesAsString", "true").json(paths)
+        if CORRUPT not in raw.columns:
+            raw = raw.withColumn(CORRUPT, F.lit(None).cast("string"))
+        raw = raw.withColumn(FILE, F.col("_metadata.file_path"))
+
+        def infer(cols):
+            typed = spark.read.options(**OPTIONS).json(paths).schema
+            return {f.name: f.dataType for f in typed.fields if f.name in cols}
+
+        return raw, infer
+    if fmt in ("parquet", "orc"):
+        raw = spark.read.options(**OPTIONS).option("mergeSchema", "true").format(fmt).load(paths)
+        raw = raw.withColumn(CORRUPT, F.lit(None).cast("string")).withColumn(
+            FILE, F.col("_metadata.file_path")
+        )
+        types = {f.name: f.dataType for f in raw.schema.fields}
+        return raw, lambda cols: {c: types[c] for c in cols if c in types}
+    if fmt == "text":
+        raw = spark.read.options(**OPTIONS).text(paths)
+        raw = raw.withColumn(CORRUPT, F.lit(None).cast("string")).withColumn(
+            FILE, F.col("_metadata.file_path")
+        )
+        return raw, lambda cols: {c: T.StringType() for c in cols}
+    raise IngestError("unknown format '%s'" % fmt)
+
+
+# --- one micro-batch ----------------------------------------------------------------------
+
+def commit_files(staging, target, batch_id):
+    """Moves the staged parquet files into the table under names keyed by the batch, after
+    removing what an earlier attempt at the same batch left there."""
+    fs = fs_of(target)
+    prefix = "part-b%010d-" % batch_id
+    if fs.exists(hpath(target)):
+        for st in fs.listStatus(hpath(target)):
+            if st.getPath().getName().startswith(prefix):
+                fs.delete(st.getPath(), False)
+    else:
+        fs.mkdirs(hpath(target))
+    n = 0
+    for st in fs.listStatus(hpath(staging)):
+        name = st.getPath().getName()
+        if name.startswith("part-") and name.endswith(".parquet"):
+            dest = hpath("%s/%s%05d.parquet" % (target, prefix, n))
+            if not fs.rename(st.getPath(), dest):
+                raise IngestError("cannot move %s to %s" % (st.getPath(), dest))
+            n += 1
+    fs.delete(hpath(staging), True)
+    return n
+
+
+def process(batch_df, batch_id):
+    global SCHEMA_VERSION, SCHEMA_FIELDS
+    started = time.time()
+    files = [
+        (r["path"], int(r["length"]), int(r["modificationTime"].timestamp() * 1000))
+        for r in batch_df.select("path", "length", "modificationTime").collect()
+    ]
+    if not files:
+        return
+    paths = [f[0] for f in files]
+    raw, infer = read_raw(paths)
+    data_cols = [c for c in raw.columns if c not in (CORRUPT, FILE)]
+
+    version, fields, change = SCHEMA_VERSION, SCHEMA_FIELDS, None
+    known = {f["name"].lower() for f in (fields or [])}
+    new_cols = [c for c in data_cols if c.lower() not in known and c != RESCUED]
+    mode = SPEC["evolution"]
+    if fields is None:
+        types = infer(data_cols)
+        fields = with_hints(
+            [{"name": c, "data_type": types.get(c, T.StringType()).simpleString()} for c in data_cols]
+        )
+        version, change = version + 1, "inferred from %d file(s)" % len(files)
+        new_cols = []
+    elif new_cols:
+        if mode == "failOnNewColumns":
+            raise IngestError(
+                "new column(s) %s in %s; the evolution mode failOnNewColumns stops here: add "
+                "them to the schema (harbour ingest update --schema) or change the mode"
+                % (", ".join(new_cols), ", ".join(sorted({os.path.basename(p) for p in paths})))
+            )
+        if mode == "addNewColumns":
+            types = infer(new_cols)
+            added = with_hints(
+                [{"name": c, "data_type": types.get(c, T.StringType()).simpleString()} for c in new_cols]
+            )
+            fields = fields + added
+            version = version + 1
+            change = "added " + ", ".join("%s %s" % (a["name"], a["data_type"]) for a in added)
+
+    struct = to_struct(fields)
+    actual = {c.lower(): c for c in data_cols}
+    out, rescue = [], []
+    for f in struct.fields:
+        src = actual.get(f.name.lower())
+        if src is None:
+            out.append(F.lit(None).cast(f.dataType).alias(f.name))
+            continue
+        col = F.col("`%s`" % src)
+        if raw.schema[src].dataType == f.dataType:
+            out.append(col.alias(f.name))
+            continue
+        value = col.try_cast(f.dataType)
+        out.append(value.alias(f.name))
+        rescue += [F.lit(f.name), F.when(col.isNotNull() & value.isNull(), col.cast("string"))]
+    if mode == "rescue":
+        for c in new_cols:
+            rescue += [F.lit(c), F.col("`%s`" % c).cast("string")]
+    if rescue:
+        entries = F.map_filter(F.create_map(*rescue), lambda k, v: v.isNotNull())
+        rescued = F.when(
+            F.size(entries) > 0,
+            F.to_json(F.map_concat(entries, F.create_map(F.lit("_file_path"), F.col(FILE)))),
+        )
+    else:
+        rescued = F.lit(None).cast("string")
+    shaped = raw.select(*out, rescued.alias(RESCUED), F.col(CORRUPT), F.col(FILE))
+    obs = Observation("harbour_batch_%d" % batch_id)
+    shaped = shaped.observe(
+        obs,
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.when(F.col(CORRUPT).isNotNull(), 1).otherwise(0)).alias("malformed"),
+        F.sum(
+            F.when(F.col(CORRUPT).isNull() & F.col(RESCUED).isNotNull(), 1).otherwise(0)
+        ).alias("rescued"),
+    )
+    good = shaped.where(F.col(CORRUPT).isNull()).drop(CORRUPT, FILE)
+
+    target = SPEC["target_path"]
+    staging = "%s/_harbour_staging/batch-%d" % (target, batch_id)
+    good.write.mode("overwrite").parquet(staging)
+    stats = obs.get
+    rows_seen = int(stats.get("rows") or 0)
+    malformed = int(stats.get("malformed") or 0)
+    rescued_rows = int(stats.get("rescued") or 0)
+    if malformed and SPEC.get("fail_on_malformed"):
+        fs_of(staging).delete(hpath(staging), True)
+        raise IngestError(
+            "%d malformed row(s) in batch %d (fail_on_malformed is on); nothing of the batch "
+            "was written" % (malformed, batch_id)
+        )
+    if malformed:
+        # Set aside where a table read does not look (leading underscore), for inspection.
+        # Every column is read: Spark refuses a query of the corrupt-record column alone.
+        bad = raw.where(F.col(CORRUPT).isNotNull()).withColumnRenamed(FILE, "_file_path")
+        bad.write.mode("overwrite").json("%s/_harbour_malformed/batch-%d" % (target, batch_id))
+    commit_files(staging, target, batch_id)
+    if change is not None:
+        save_schema(version, fields)
+        SCHEMA_VERSION, SCHEMA_FIELDS = version, fields
+    emit(
+        {
+            "event": "batch",
+            "batch_id": batch_id,
+            "files": [{"path": p, "bytes": b, "modified_ms": m} for p, b, m in files],
+            "rows": rows_seen - malformed,
+            "bytes": sum(b for _, b, _ in files),
+            "malformed_rows": malformed,
+            "rescued_rows": rescued_rows,
+            "schema_version": version,
+            "schema": fields,
+            "schema_change": change,
+            "duration_ms": int((time.time() - started) * 1000),
+        }
+    )
+
+
+def main():
+    stream = spark.readStream.format("binaryFile").schema(
+        T.StructType(
+            [
+                T.StructField("path", T.StringType(), False),
+                T.StructField("modificationTime", T.TimestampType(), False),
+                T.StructField("length", T.LongType(), False),
+                T.StructField("content", T.BinaryType(), True),
+            ]
+        )
+    )
+    if SPEC.get("glob"):
+        stream = stream.option("pathGlobFilter", SPEC["glob"])
+    if SPEC.get("max_files_per_batch"):
+        stream = stream.option("maxFilesPerTrigger", str(SPEC["max_files_per_batch"]))
+    query = (
+        stream.load(SPEC["source_dir"])
+        .select("path", "length", "modificationTime")
+        .writeStream.foreachBatch(process)
+        .option("checkpointLocation", SPEC["checkpoint"])
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+        emit({"event": "done", "status": "succeeded", "schema_version": SCHEMA_VERSION})
+        spark.stop()
+    except Exception as e:  # noqa: BLE001 - every failure is reported, then the run fails
+        text = str(e)
+        at = text.find(ERROR_MARK)
+        if at >= 0:
+            message = text[at + len(ERROR_MARK):].split("\n")[0]
+        else:
+            # The innermost exception's own line says the most ("...Exception: why").
+            found = re.findall(r"^[\w.]*(?:Error|Exception): (.+)$", text, re.M)
+            message = (found[-1] if found else text.strip().split("\n")[0])[:500]
+        traceback.print_exc()
+        emit({"event": "done", "status": "failed", "error": message})
+        sys.exit(1)
