@@ -114,6 +114,24 @@ pub struct Config {
     pub spark: SparkConfig,
     pub metrics: MetricsConfig,
     pub health: HealthConfig,
+    // --- Notebooks ---
+    pub notebooks: NotebooksConfig,
+}
+
+/// `[notebooks]`: the kernels notebooks run on.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotebooksConfig {
+    /// A kernel idle this long is stopped (its notebook and outputs stay); 0 keeps kernels.
+    pub idle_cull: Span,
+}
+
+impl Default for NotebooksConfig {
+    fn default() -> Self {
+        Self {
+            idle_cull: Span::secs(3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

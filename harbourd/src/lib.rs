@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod events;
 pub mod monitor;
+pub mod notebooks;
 pub mod runs;
 pub mod socket;
 pub mod spark;
@@ -120,6 +121,19 @@ pub async fn run(
     let monitor =
         monitor::Monitor::start(&config, &store, &runs, events.clone(), &tracker, &shutdown).await;
 
+    // --- Notebooks ---
+    let notebooks = notebooks::Notebooks::new(
+        store.clone(),
+        spark.clone(),
+        notebooks::Settings {
+            data_dir: paths.data_dir.clone(),
+            python: config.runs.python.clone(),
+            idle_cull: config.notebooks.idle_cull.duration(),
+        },
+        shutdown.clone(),
+    );
+    tracker.spawn(notebooks.clone().cull_idle());
+
     let grace = config.runs.kill_grace();
     let daemon = Arc::new(Daemon {
         monitor,
@@ -133,6 +147,7 @@ pub async fn run(
         paths: paths.clone(),
         started_ms,
         schedule_changed,
+        notebooks,
     });
     tracing::info!(
         socket = %paths.socket.display(),

@@ -10,6 +10,7 @@ mod events;
 mod jobs;
 mod logs;
 mod monitor;
+mod notebooks;
 pub mod paths;
 mod runs;
 mod service;
@@ -24,6 +25,10 @@ pub use monitor::{
     Container, ContainerAction, ContainerLogChunk, ContainerStats, DiskNow, HealthCheck,
     HealthReport, HealthStatus, HealthSummary, HealthTransition, HostGauges, MetricHistory,
     MetricsNow, NetworkNow, ProcessCost, RunCost, parse_span_ms,
+};
+pub use notebooks::{
+    Cell, CellEdit, CellKind, ExecState, KernelInfo, KernelState, Notebook, NotebookSpec,
+    NotebookSummary, NotebookVersion, NotebookWatch, Output, RunCells,
 };
 pub use runs::{
     Lifecycle, Run, RunCounts, RunDetail, RunFilter, RunId, RunResult, RunStateFilter, Transition,
@@ -40,7 +45,7 @@ pub use status::{Dashboard, DayTrend, Hello, Status};
 
 /// Bumped whenever a request or response changes shape. `hello` is the first method and its
 /// argument and answer never change shape, so a mismatch is always reported, never misread.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest frame either side accepts. Log pages are capped well below it.
 pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;

@@ -132,6 +132,11 @@ pub enum Command {
     /// Tables SQL can name: parquet, CSV, JSON, ORC or Delta files, and JDBC tables
     #[command(subcommand)]
     Tables(TablesCommand),
+
+    // --- Notebooks ---
+    /// Notebooks (.ipynb) on daemon-owned Jupyter kernels: create, edit cells, run, export
+    #[command(subcommand, visible_alias = "notebooks", after_long_help = super::notebooks::EXAMPLES)]
+    Nb(super::notebooks::NbCommand),
 }
 
 const METRICS_EXAMPLES: &str = "\

@@ -48,6 +48,7 @@ pub async fn run(cli: &Cli) -> Result<u8, CliError> {
         Command::Clusters(command) => return spark::clusters(&socket, &out, command).await,
         Command::Sql(args) => return spark::sql(&socket, &out, args).await,
         Command::Tables(command) => return spark::tables(&socket, &out, command).await,
+        Command::Nb(command) => return super::notebooks::run(&socket, &out, command).await,
     }
     Ok(exit::OK)
 }

@@ -13,6 +13,7 @@ pub mod exit;
 mod fake;
 pub mod follow;
 pub mod monitor;
+pub mod notebooks;
 pub mod render;
 pub mod spark;
 pub mod spec;

@@ -18,11 +18,13 @@ pub enum Screen {
     Sql,
     Clusters,
     Monitor,
+    // --- Notebooks ---
+    Notebooks,
 }
 
 impl Screen {
     /// The screens `[`/`]` cycle through. Details is reached from a run, not by cycling.
-    pub const CYCLE: [Screen; 7] = [
+    pub const CYCLE: [Screen; 8] = [
         Self::Dashboard,
         Self::Runs,
         Self::Jobs,
@@ -30,6 +32,7 @@ impl Screen {
         Self::Sql,
         Self::Clusters,
         Self::Monitor,
+        Self::Notebooks,
     ];
 
     pub fn title(self) -> &'static str {
@@ -42,6 +45,7 @@ impl Screen {
             Self::Monitor => "Monitor",
             Self::Sql => "SQL",
             Self::Clusters => "Clusters",
+            Self::Notebooks => "Notebooks",
         }
     }
 
@@ -56,6 +60,7 @@ impl Screen {
             Self::Monitor => "monitor",
             Self::Sql => "sql",
             Self::Clusters => "clusters",
+            Self::Notebooks => "notebooks",
         }
     }
 }
@@ -113,10 +118,12 @@ pub enum Action {
     ZoomOut,
     Freeze,
     Expand,
+    // --- Notebooks ---
+    GoNotebooks,
 }
 
 impl Action {
-    pub const ALL: [Action; 46] = [
+    pub const ALL: [Action; 47] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -163,6 +170,7 @@ impl Action {
         Self::ZoomOut,
         Self::Freeze,
         Self::Expand,
+        Self::GoNotebooks,
     ];
 
     /// The name used in `tui.toml`.
@@ -223,6 +231,7 @@ impl Action {
             Self::ZoomOut => "charts: longer window",
             Self::Freeze => "charts: freeze / unfreeze",
             Self::Expand => "charts: expand the next one",
+            Self::GoNotebooks => "notebooks",
         }
     }
 }

@@ -99,6 +99,8 @@ pub enum Command {
     Container(String, ContainerAction),
     /// The last lines of a container's output (id, name).
     FetchContainerLogs(String, String),
+    // --- Notebooks ---
+    Nb(super::notebooks::NbCmd),
     Quit,
 }
 
@@ -154,6 +156,8 @@ pub enum Msg {
     /// A container action finished: what to say, and whether to fetch the list again.
     ContainerDone(Result<String, String>),
     ContainerLogs(String, Result<String, String>),
+    // --- Notebooks ---
+    Nb(super::notebooks::NbMsg),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +200,8 @@ pub struct App {
     pub sql: SqlState,
     pub clusters: ClustersState,
     pub monitor: MonitorState,
+    // --- Notebooks ---
+    pub nb: super::notebooks::NotebooksState,
     pub logs: Option<LogView>,
     pub overlay: Option<Overlay>,
     pub prompt: Option<(Prompt, LineInput)>,
@@ -224,6 +230,7 @@ impl App {
             sql: SqlState::default(),
             clusters: ClustersState::default(),
             monitor: MonitorState::new(),
+            nb: super::notebooks::NotebooksState::default(),
             logs: None,
             overlay: None,
             prompt: None,
@@ -294,6 +301,7 @@ impl App {
                 }
                 let mut out: Vec<Command> = poll.into_iter().collect();
                 out.extend(self.monitor_tick());
+                out.extend(self.nb.tick(now).into_iter().map(Command::Nb));
                 out
             }
             Msg::Connected { version, socket } => {
@@ -445,6 +453,7 @@ impl App {
             | Msg::MonitorLive { .. }
             | Msg::ContainerDone(_)
             | Msg::ContainerLogs(..) => self.on_monitor_msg(msg),
+            Msg::Nb(m) => self.on_nb_msg(m),
         }
     }
 
@@ -455,6 +464,7 @@ impl App {
             Command::FetchClusters,
         ];
         out.extend(self.fetch_dashboard());
+        out.extend(self.nb.refetch().into_iter().map(Command::Nb));
         if let Some(id) = self.details.run {
             out.push(Command::FetchRun(id));
         }
@@ -612,6 +622,9 @@ impl App {
         if screen == Screen::Monitor {
             out.extend(self.monitor_fetch(true));
         }
+        if screen == Screen::Notebooks && self.connected() {
+            out.push(Command::Nb(super::notebooks::NbCmd::List));
+        }
         out
     }
 
@@ -675,7 +688,7 @@ impl App {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
-            Screen::Sql | Screen::Clusters => None,
+            Screen::Sql | Screen::Clusters | Screen::Notebooks => None,
             Screen::Logs => self.logs.as_ref().map(|v| v.run),
             Screen::Jobs => self
                 .jobs
@@ -755,6 +768,15 @@ impl App {
             },
             Action::GoSql => self.go(Screen::Sql),
             Action::GoClusters => self.go(Screen::Clusters),
+            Action::GoNotebooks => self.go(Screen::Notebooks),
+            Action::Delete if self.screen == Screen::Notebooks => self.nb_delete(),
+            Action::Submit if self.screen == Screen::Notebooks => {
+                self.prompt = Some((Prompt::Palette, LineInput::new("nb-create ")));
+                Vec::new()
+            }
+            Action::Refresh if self.screen == Screen::Notebooks => {
+                self.nb.refetch().into_iter().map(Command::Nb).collect()
+            }
             Action::Delete if self.screen == Screen::Clusters => {
                 match self.clusters.selected_cluster().map(|c| c.name.clone()) {
                     Some(name) => self.confirm_delete_cluster(name),
@@ -1106,6 +1128,7 @@ impl App {
             Screen::Sql => self.sql.scroll_by(delta),
             Screen::Clusters => self.clusters.move_by(delta),
             Screen::Monitor => self.monitor.move_by(delta),
+            Screen::Notebooks => self.nb.move_by(delta),
             Screen::Dashboard => {}
         }
         Vec::new()
@@ -1187,6 +1210,7 @@ impl App {
                 .selected_cluster()
                 .map(|c| c.master_url.clone()),
             Screen::Monitor => self.monitor.selected_container().map(|c| c.id.clone()),
+            Screen::Notebooks => self.nb.selected_name(),
             Screen::Dashboard => None,
         }
     }

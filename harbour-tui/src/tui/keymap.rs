@@ -176,6 +176,7 @@ pub fn default_config() -> KeymapConfig {
             ("5", A::GoSql),
             ("6", A::GoClusters),
             ("7", A::GoMonitor),
+            ("8", A::GoNotebooks),
             ("k", A::Up),
             ("up", A::Up),
             ("j", A::Down),

@@ -56,6 +56,11 @@ impl App {
         if self.screen == Screen::Sql && self.sql.editing {
             return self.on_sql_key(&key);
         }
+        if self.screen == Screen::Notebooks
+            && let Some(out) = self.nb.on_key(&key, self.now_ms)
+        {
+            return out.into_iter().map(Command::Nb).collect();
+        }
         let combo = KeyCombo::from_event(&key);
         match self.keymap.lookup(self.screen, combo) {
             Some(action) => self.apply(action),
@@ -242,6 +247,11 @@ impl App {
                 vec![Command::CreateCluster(spec)]
             }
             Ok(palette::PaletteCmd::DeleteCluster(name)) => self.confirm_delete_cluster(name),
+            Ok(palette::PaletteCmd::CreateNotebook(name)) => {
+                let mut out = self.go(Screen::Notebooks);
+                out.push(Command::Nb(super::notebooks::NbCmd::Create(name)));
+                out
+            }
             Ok(palette::PaletteCmd::Nothing) => Vec::new(),
             Err(e) => {
                 self.error(e);

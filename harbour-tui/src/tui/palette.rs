@@ -17,11 +17,13 @@ pub enum PaletteCmd {
     Filter(String),
     CreateCluster(harbour_shared::ClusterSpec),
     DeleteCluster(String),
+    // --- Notebooks ---
+    CreateNotebook(String),
     Nothing,
 }
 
 /// Each command: its name, aliases, and a few words of help.
-pub const COMMANDS: [(&str, &[&str], &str); 17] = [
+pub const COMMANDS: [(&str, &[&str], &str); 19] = [
     ("dashboard", &["dash", "d", "home", "1"], "the dashboard"),
     ("runs", &["run", "r", "2"], "the runs table"),
     ("jobs", &["job", "j", "3"], "the job definitions"),
@@ -57,6 +59,13 @@ pub const COMMANDS: [(&str, &[&str], &str); 17] = [
         "filter TEXT: filter runs (! inverts)",
     ),
     ("refresh", &["reload"], "fetch everything again"),
+    // --- Notebooks ---
+    (
+        "notebooks",
+        &["nb", "notebook", "ipynb", "8"],
+        "notebooks and their kernels",
+    ),
+    ("nb-create", &["nbc"], "nb-create NAME: a new notebook"),
     ("help", &["?", "h"], "keys of this screen"),
     ("quit", &["q", "q!", "exit", "qa"], "leave harbour-tui"),
 ];
@@ -124,6 +133,11 @@ pub fn parse(line: &str) -> Result<PaletteCmd, String> {
         "restart" => PaletteCmd::Restart(run_arg("restart", arg)?),
         "filter" => PaletteCmd::Filter(arg.unwrap_or("").to_owned()),
         "refresh" => PaletteCmd::Action(Action::Refresh),
+        "notebooks" => PaletteCmd::Go(Screen::Notebooks),
+        "nb-create" => PaletteCmd::CreateNotebook(
+            arg.ok_or("nb-create needs a name, like `:nb-create etl`")?
+                .to_owned(),
+        ),
         "help" => PaletteCmd::Action(Action::Help),
         _ => PaletteCmd::Action(Action::Quit),
     })

@@ -33,6 +33,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Sql => app.sql.render(frame, body, theme, app.now_ms),
         Screen::Clusters => app.clusters.render(frame, body, theme),
         Screen::Monitor => app.monitor.render(frame, body, theme, app.now_ms),
+        Screen::Notebooks => app.nb.render(frame, body, theme),
     }
     render_status(app, frame, status);
     if let Some((Prompt::Palette, input)) = &app.prompt {
@@ -103,9 +104,20 @@ fn hints(app: &App) -> &'static str {
         Screen::Sql => "enter edit  ctrl-r run  j/k scroll  ctrl-k cancel  ? help",
         Screen::Clusters => "s create  ctrl-d delete  enter SQL on it  ? help",
         Screen::Dashboard => "1-7 screens  : palette  ? help  q quit",
+        Screen::Notebooks => notebook_hints(app),
         Screen::Monitor => {
             "+/- window  f freeze  e expand  j/k container  l logs  r restart  ctrl-k stop  ? help"
         }
+    }
+}
+
+// --- Notebooks ---
+fn notebook_hints(app: &App) -> &'static str {
+    use super::notebooks::Mode;
+    match &app.nb.editor {
+        None => "enter open  s new  ctrl-d delete  j/k move  ? help",
+        Some(e) if e.mode == Mode::Edit => "ctrl-enter/ctrl-r run  shift-enter/ctrl-n run+next  esc done",
+        Some(_) => "enter edit  ctrl-r run  R all  a/b add  dd del  m/y type  J/K move  I intr  00 restart  o out  esc",
     }
 }
 

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_spark.sql"),
     include_str!("../../migrations/0003_monitor.sql"),
+    include_str!("../../migrations/0004_notebooks.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
