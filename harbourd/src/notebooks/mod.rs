@@ -741,7 +741,10 @@ impl Notebooks {
 
     /// Starts a runner (and so a kernel) for the document.
     fn start_kernel(self: &Arc<Self>, doc: &Arc<Doc>, st: &mut DocState) {
+        // The old kernel goes, the queue stays for the new one.
+        let queue = std::mem::take(&mut st.queue);
         stop_kernel(st);
+        st.queue = queue;
         st.kernel.generation += 1;
         st.kernel.state = KernelState::Starting;
         st.kernel.message = None;
@@ -812,6 +815,7 @@ impl Notebooks {
 
     pub async fn restart(self: &Arc<Self>, name: &str) -> Result<KernelInfo, Error> {
         let (doc, mut st) = self.lock(name).await?;
+        st.cancel_queue();
         self.start_kernel(&doc, &mut st);
         self.bump(&doc);
         Ok(st.kernel_info())

@@ -252,6 +252,11 @@ impl Runner {
             if st.exec.contains_key(cell) {
                 st.exec.insert(cell.to_owned(), state);
             }
+            // Idle in the same change that ends the last cell, so a client never sees a
+            // finished notebook on a busy kernel.
+            if st.queue.is_empty() {
+                st.kernel.state = KernelState::Idle;
+            }
             st.dirty = true;
         })
         .await;
