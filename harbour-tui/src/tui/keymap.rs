@@ -137,7 +137,7 @@ impl fmt::Display for KeyCombo {
 pub type KeymapConfig = BTreeMap<String, BTreeMap<String, Action>>;
 
 /// The sections a keymap may have.
-pub const SECTIONS: [&str; 9] = [
+pub const SECTIONS: [&str; 10] = [
     "global",
     "dashboard",
     "runs",
@@ -146,6 +146,7 @@ pub const SECTIONS: [&str; 9] = [
     "details",
     "sql",
     "clusters",
+    "notebooks",
     "monitor",
 ];
 
@@ -244,6 +245,8 @@ pub fn default_config() -> KeymapConfig {
     );
     put("sql", &[("i", A::Select), ("ctrl-k", A::Kill)]);
     put("clusters", &[("ctrl-d", A::Delete), ("s", A::Submit)]);
+    // --- Notebooks --- (the editor takes its keys itself; these are the list's)
+    put("notebooks", &[("ctrl-d", A::Delete), ("s", A::Submit)]);
     put(
         "monitor",
         &[

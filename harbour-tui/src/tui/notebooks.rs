@@ -174,6 +174,8 @@ impl Editor {
         };
         let lines: Vec<String> = cell.source.split('\n').map(str::to_owned).collect();
         let mut area = TextArea::new(lines);
+        area.move_cursor(ratatui_textarea::CursorMove::Bottom);
+        area.move_cursor(ratatui_textarea::CursorMove::End);
         area.set_cursor_line_style(ratatui::style::Style::default());
         self.editing = Some((cell.id.clone(), area));
         self.mode = Mode::Edit;
@@ -565,14 +567,14 @@ mod tests {
             edits[0],
             CellEdit::SetSource {
                 id: "c0".into(),
-                source: "12x = 0".into()
+                source: "x = 012".into()
             }
         );
         e.on_key(&key(KeyCode::Char('3')), 2_000);
         let out = e.on_key(&key(KeyCode::Esc), 2_100).unwrap();
         assert_eq!(out.len(), 1, "leaving saves");
         assert_eq!(e.mode, Mode::Command);
-        assert_eq!(e.nb.as_ref().unwrap().cells[0].source, "123x = 0");
+        assert_eq!(e.nb.as_ref().unwrap().cells[0].source, "x = 0123");
     }
 
     #[test]

@@ -258,7 +258,11 @@ fn navigation_by_number_brackets_palette_and_esc() {
     a.update(key(']'));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(key(']'));
+    assert_eq!(a.screen, Screen::Notebooks);
+    a.update(key(']'));
     assert_eq!(a.screen, Screen::Dashboard);
+    a.update(key('['));
+    assert_eq!(a.screen, Screen::Notebooks);
     a.update(key('['));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(key('['));
@@ -271,6 +275,8 @@ fn navigation_by_number_brackets_palette_and_esc() {
     assert_eq!(a.screen, Screen::Clusters, "esc goes back");
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Monitor);
+    a.update(code(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Notebooks);
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Dashboard);
     // Palette with completion and an alias.
