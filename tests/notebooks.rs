@@ -45,17 +45,16 @@ fn api(r: Result<Result<Notebook, Error>, tarpc::client::RpcError>) -> Notebook 
 
 /// A notebook with these code cells (and nothing else).
 async fn notebook(c: &Client, name: &str, cells: &[&str]) -> Notebook {
-    let nb = api(
-        c.rpc
-            .notebook_create(
-                client::ctx(),
-                NotebookSpec {
-                    name: name.into(),
-                    cluster: None,
-                },
-            )
-            .await,
-    );
+    let nb = api(c
+        .rpc
+        .notebook_create(
+            client::ctx(),
+            NotebookSpec {
+                name: name.into(),
+                cluster: None,
+            },
+        )
+        .await);
     let first = nb.cells[0].id.clone();
     let mut edits = vec![CellEdit::Delete { id: first }];
     for (i, code) in cells.iter().enumerate() {
@@ -129,7 +128,10 @@ async fn cells_run_in_order_with_streams_results_errors_and_counts() {
         ],
     )
     .await;
-    let nb = api(c.rpc.notebook_run(client::ctx(), "basics".into(), RunCells::All).await);
+    let nb = api(c
+        .rpc
+        .notebook_run(client::ctx(), "basics".into(), RunCells::All)
+        .await);
     assert!(nb.cells.iter().all(|c| c.state.is_some()), "{nb:#?}");
     let nb = wait_for(&c, "basics", Duration::from_secs(90), settled).await;
     let states: Vec<_> = nb.cells.iter().map(|c| c.state).collect();
@@ -174,7 +176,8 @@ async fn cells_run_in_order_with_streams_results_errors_and_counts() {
 
     // Running one cell again keeps the kernel's state.
     let id = nb.cells[1].id.clone();
-    api(c.rpc
+    api(c
+        .rpc
         .notebook_edit(
             client::ctx(),
             "basics".into(),
@@ -184,7 +187,10 @@ async fn cells_run_in_order_with_streams_results_errors_and_counts() {
             }],
         )
         .await);
-    api(c.rpc.notebook_run(client::ctx(), "basics".into(), RunCells::One(id)).await);
+    api(c
+        .rpc
+        .notebook_run(client::ctx(), "basics".into(), RunCells::One(id))
+        .await);
     let nb = wait_for(&c, "basics", Duration::from_secs(30), |nb| {
         settled(nb) && nb.cells[1].execution_count == Some(5)
     })
@@ -199,10 +205,16 @@ async fn interrupt_stops_a_sleeping_cell_and_cancels_the_queue() {
     notebook(
         &c,
         "sleepy",
-        &["import time\nprint('sleeping', flush=True)\ntime.sleep(120)", "print('after')"],
+        &[
+            "import time\nprint('sleeping', flush=True)\ntime.sleep(120)",
+            "print('after')",
+        ],
     )
     .await;
-    api(c.rpc.notebook_run(client::ctx(), "sleepy".into(), RunCells::All).await);
+    api(c
+        .rpc
+        .notebook_run(client::ctx(), "sleepy".into(), RunCells::All)
+        .await);
     wait_for(&c, "sleepy", Duration::from_secs(60), |nb| {
         nb.cells[0].state == Some(ExecState::Running) && !nb.cells[0].outputs.is_empty()
     })
@@ -218,7 +230,10 @@ async fn interrupt_stops_a_sleeping_cell_and_cancels_the_queue() {
     let nb = wait_for(&c, "sleepy", Duration::from_secs(30), settled).await;
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(nb.cells[0].state, Some(ExecState::Error));
-    assert!(text(&nb.cells[0].outputs).contains("KeyboardInterrupt"), "{nb:#?}");
+    assert!(
+        text(&nb.cells[0].outputs).contains("KeyboardInterrupt"),
+        "{nb:#?}"
+    );
     assert_eq!(nb.cells[1].state, Some(ExecState::Cancelled));
     assert_eq!(nb.kernel.state, KernelState::Idle, "the kernel survives");
 }
@@ -227,13 +242,11 @@ async fn interrupt_stops_a_sleeping_cell_and_cancels_the_queue() {
 async fn a_crashed_kernel_is_reported_and_restarts() {
     let d = start("");
     let c = d.client().await;
-    notebook(
-        &c,
-        "crash",
-        &["import os\nos._exit(1)", "1 + 1"],
-    )
-    .await;
-    api(c.rpc.notebook_run(client::ctx(), "crash".into(), RunCells::All).await);
+    notebook(&c, "crash", &["import os\nos._exit(1)", "1 + 1"]).await;
+    api(c
+        .rpc
+        .notebook_run(client::ctx(), "crash".into(), RunCells::All)
+        .await);
     let nb = wait_for(&c, "crash", Duration::from_secs(60), |nb| {
         matches!(nb.kernel.state, KernelState::Dead { .. })
     })
@@ -256,13 +269,20 @@ async fn a_crashed_kernel_is_reported_and_restarts() {
         .unwrap();
     assert_eq!(k.state, KernelState::Starting);
     let second = nb.cells[1].id.clone();
-    api(c.rpc.notebook_run(client::ctx(), "crash".into(), RunCells::One(second)).await);
+    api(c
+        .rpc
+        .notebook_run(client::ctx(), "crash".into(), RunCells::One(second))
+        .await);
     let nb = wait_for(&c, "crash", Duration::from_secs(60), |nb| {
         nb.cells[1].state == Some(ExecState::Done)
     })
     .await;
     assert_eq!(text(&nb.cells[1].outputs), "data:2\n");
-    assert_eq!(nb.cells[1].execution_count, Some(1), "a fresh kernel counts from 1");
+    assert_eq!(
+        nb.cells[1].execution_count,
+        Some(1),
+        "a fresh kernel counts from 1"
+    );
 }
 
 #[tokio::test]
@@ -276,7 +296,10 @@ async fn outputs_made_while_the_client_was_away_are_there_when_it_comes_back() {
             &["import time\nfor i in range(4):\n    print(i, flush=True)\n    time.sleep(0.5)\n'done'"],
         )
         .await;
-        api(c.rpc.notebook_run(client::ctx(), "away".into(), RunCells::All).await);
+        api(c
+            .rpc
+            .notebook_run(client::ctx(), "away".into(), RunCells::All)
+            .await);
         wait_for(&c, "away", Duration::from_secs(60), |nb| {
             nb.cells[0].state == Some(ExecState::Running)
         })
@@ -287,9 +310,16 @@ async fn outputs_made_while_the_client_was_away_are_there_when_it_comes_back() {
     let c = d.client().await;
     let nb = wait_for(&c, "away", Duration::from_secs(30), settled).await;
     assert_eq!(nb.cells[0].state, Some(ExecState::Done));
-    assert_eq!(text(&nb.cells[0].outputs), "stdout:0\n1\n2\n3\ndata:'done'\n");
+    assert_eq!(
+        text(&nb.cells[0].outputs),
+        "stdout:0\n1\n2\n3\ndata:'done'\n"
+    );
     let list = c.rpc.notebooks(client::ctx()).await.unwrap().unwrap();
-    assert_eq!(list[0].kernel, KernelState::Idle, "the kernel is still there");
+    assert_eq!(
+        list[0].kernel,
+        KernelState::Idle,
+        "the kernel is still there"
+    );
 }
 
 #[tokio::test]
@@ -297,7 +327,10 @@ async fn idle_kernels_are_culled() {
     let d = start("[notebooks]\nidle_cull = \"1s\"\n");
     let c = d.client().await;
     notebook(&c, "idle", &["1"]).await;
-    api(c.rpc.notebook_run(client::ctx(), "idle".into(), RunCells::All).await);
+    api(c
+        .rpc
+        .notebook_run(client::ctx(), "idle".into(), RunCells::All)
+        .await);
     let nb = wait_for(&c, "idle", Duration::from_secs(60), |nb| {
         nb.cells[0].state == Some(ExecState::Done)
     })
@@ -321,19 +354,19 @@ async fn idle_kernels_are_culled() {
 async fn a_spark_cell_runs_on_local() {
     let d = start("");
     let c = d.client().await;
-    let nb = api(
-        c.rpc
-            .notebook_create(
-                client::ctx(),
-                NotebookSpec {
-                    name: "sparky".into(),
-                    cluster: Some("local".into()),
-                },
-            )
-            .await,
-    );
+    let nb = api(c
+        .rpc
+        .notebook_create(
+            client::ctx(),
+            NotebookSpec {
+                name: "sparky".into(),
+                cluster: Some("local".into()),
+            },
+        )
+        .await);
     let id = nb.cells[0].id.clone();
-    api(c.rpc
+    api(c
+        .rpc
         .notebook_edit(
             client::ctx(),
             "sparky".into(),
@@ -344,7 +377,10 @@ async fn a_spark_cell_runs_on_local() {
             }],
         )
         .await);
-    api(c.rpc.notebook_run(client::ctx(), "sparky".into(), RunCells::All).await);
+    api(c
+        .rpc
+        .notebook_run(client::ctx(), "sparky".into(), RunCells::All)
+        .await);
     let nb = wait_for(&c, "sparky", Duration::from_secs(240), settled).await;
     assert_eq!(nb.kernel.message, None, "{nb:#?}");
     assert_eq!(nb.cells[0].state, Some(ExecState::Done), "{nb:#?}");
@@ -370,7 +406,8 @@ async fn import_export_round_trips_keep_everything() {
     for file in ["plots.ipynb", "widgets.ipynb", "analysis.ipynb"] {
         let text = fixture(file);
         let name = file.trim_end_matches(".ipynb");
-        api(c.rpc
+        api(c
+            .rpc
             .notebook_import(client::ctx(), name.into(), text.clone(), None)
             .await);
         let out = c
@@ -393,10 +430,16 @@ async fn import_export_round_trips_keep_everything() {
     assert_eq!(text, "<Figure size 640x480 with 1 Axes>");
 
     // An nbformat 4.4 file gains cell ids (4.5) and keeps the rest.
-    api(c.rpc
+    api(c
+        .rpc
         .notebook_import(client::ctx(), "old".into(), fixture("old-4.4.ipynb"), None)
         .await);
-    let out = c.rpc.notebook_export(client::ctx(), "old".into()).await.unwrap().unwrap();
+    let out = c
+        .rpc
+        .notebook_export(client::ctx(), "old".into())
+        .await
+        .unwrap()
+        .unwrap();
     let mut before: serde_json::Value = serde_json::from_str(&fixture("old-4.4.ipynb")).unwrap();
     let mut after: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(after["nbformat_minor"], 5);
@@ -414,8 +457,14 @@ async fn broken_notebooks_are_refused_saying_where() {
     let c = d.client().await;
     let cases = [
         ("{\"cells\": [\n  {\"cell_type\": \"code\",", "line 2"),
-        (r#"{"nbformat": 3, "nbformat_minor": 0, "worksheets": []}"#, "nbformat"),
-        (r#"{"nbformat": 4, "nbformat_minor": 5, "metadata": {}}"#, "cells"),
+        (
+            r#"{"nbformat": 3, "nbformat_minor": 0, "worksheets": []}"#,
+            "nbformat",
+        ),
+        (
+            r#"{"nbformat": 4, "nbformat_minor": 5, "metadata": {}}"#,
+            "cells",
+        ),
         (
             r#"{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "id": "a", "metadata": {}, "source": "", "outputs": [{"output_type": "display_data"}]}]}"#,
             "cells[0].outputs[0].data",
@@ -438,7 +487,14 @@ async fn broken_notebooks_are_refused_saying_where() {
         };
         assert!(field.contains(at), "{text}: {field}: {why}");
     }
-    assert!(c.rpc.notebooks(client::ctx()).await.unwrap().unwrap().is_empty());
+    assert!(
+        c.rpc
+            .notebooks(client::ctx())
+            .await
+            .unwrap()
+            .unwrap()
+            .is_empty()
+    );
     // Bad names and unknown clusters are refused too.
     let err = c
         .rpc
@@ -474,7 +530,8 @@ async fn edits_renames_and_changes_made_on_disk() {
     let c = d.client().await;
     let nb = notebook(&c, "ed", &["a", "b", "c"]).await;
     let ids: Vec<String> = nb.cells.iter().map(|c| c.id.clone()).collect();
-    let nb = api(c.rpc
+    let nb = api(c
+        .rpc
         .notebook_edit(
             client::ctx(),
             "ed".into(),
@@ -507,16 +564,27 @@ async fn edits_renames_and_changes_made_on_disk() {
         .await
         .unwrap()
         .unwrap_err();
-    assert!(matches!(&err, Error::Invalid { field, .. } if field == "edits[1].id"), "{err:?}");
-    assert_eq!(api(c.rpc.notebook_get(client::ctx(), "ed".into()).await).cells.len(), 3);
+    assert!(
+        matches!(&err, Error::Invalid { field, .. } if field == "edits[1].id"),
+        "{err:?}"
+    );
+    assert_eq!(
+        api(c.rpc.notebook_get(client::ctx(), "ed".into()).await)
+            .cells
+            .len(),
+        3
+    );
 
     // Another program edits the file: Harbour loads it instead of overwriting it.
     let file = d.data_dir.join("notebooks/ed.ipynb");
-    let edited = std::fs::read_to_string(&file).unwrap().replace("\"c\"", "\"changed on disk\"");
+    let edited = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"c\"", "\"changed on disk\"");
     std::fs::write(&file, edited).unwrap();
     let nb = api(c.rpc.notebook_get(client::ctx(), "ed".into()).await);
     assert_eq!(nb.cells[0].source, "changed on disk");
-    let nb = api(c.rpc
+    let nb = api(c
+        .rpc
         .notebook_edit(
             client::ctx(),
             "ed".into(),
@@ -526,11 +594,22 @@ async fn edits_renames_and_changes_made_on_disk() {
             }],
         )
         .await);
-    assert_eq!(nb.cells[0].source, "changed on disk", "the disk edit is kept");
+    assert_eq!(
+        nb.cells[0].source, "changed on disk",
+        "the disk edit is kept"
+    );
     // A file broken on disk is a conflict that says what to do, not a silent overwrite.
     std::fs::write(&file, "{ not json").unwrap();
-    let err = c.rpc.notebook_get(client::ctx(), "ed".into()).await.unwrap().unwrap_err();
-    assert!(matches!(&err, Error::Conflict(m) if m.contains("no longer parses")), "{err:?}");
+    let err = c
+        .rpc
+        .notebook_get(client::ctx(), "ed".into())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Conflict(m) if m.contains("no longer parses")),
+        "{err:?}"
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "{ not json");
 
     // Rename and delete.
@@ -545,7 +624,11 @@ async fn edits_renames_and_changes_made_on_disk() {
     assert_eq!(s.name, "renamed");
     assert!(d.data_dir.join("notebooks/renamed.ipynb").is_file());
     assert!(!d.data_dir.join("notebooks/other.ipynb").exists());
-    c.rpc.notebook_delete(client::ctx(), "ed".into()).await.unwrap().unwrap();
+    c.rpc
+        .notebook_delete(client::ctx(), "ed".into())
+        .await
+        .unwrap()
+        .unwrap();
     let names: Vec<String> = c
         .rpc
         .notebooks(client::ctx())
@@ -556,7 +639,12 @@ async fn edits_renames_and_changes_made_on_disk() {
         .map(|n| n.name)
         .collect();
     assert_eq!(names, ["renamed"]);
-    let err = c.rpc.notebook_get(client::ctx(), "ed".into()).await.unwrap().unwrap_err();
+    let err = c
+        .rpc
+        .notebook_get(client::ctx(), "ed".into())
+        .await
+        .unwrap()
+        .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }));
 }
 
@@ -593,13 +681,23 @@ fn harbour_nb_run_exits_non_zero_on_the_first_error() {
     let nb = harbour(&["nb", "show", "cli", "--json"]).1;
     let nb: serde_json::Value = serde_json::from_str(&nb).unwrap();
     let first = nb["cells"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(harbour(&["nb", "cell", "set", "cli", &first, "print('hi')"]).0, 0);
+    assert_eq!(
+        harbour(&["nb", "cell", "set", "cli", &first, "print('hi')"]).0,
+        0
+    );
     let (code, out, err) = harbour(&["nb", "run", "cli"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("hi"), "{out}");
     let (code, id, _) = harbour(&["nb", "cell", "add", "cli", "--source", "1/0"]);
     assert_eq!(code, 0);
-    harbour(&["nb", "cell", "add", "cli", "--source", "print('not reached')"]);
+    harbour(&[
+        "nb",
+        "cell",
+        "add",
+        "cli",
+        "--source",
+        "print('not reached')",
+    ]);
     let (code, out, err) = harbour(&["nb", "run", "cli"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("ZeroDivisionError"), "{out}");

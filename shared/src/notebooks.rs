@@ -35,7 +35,9 @@ impl std::str::FromStr for CellKind {
             "code" => Ok(Self::Code),
             "markdown" | "md" => Ok(Self::Markdown),
             "raw" => Ok(Self::Raw),
-            other => Err(format!("'{other}' is not a cell type; use code, markdown or raw")),
+            other => Err(format!(
+                "'{other}' is not a cell type; use code, markdown or raw"
+            )),
         }
     }
 }
@@ -93,7 +95,9 @@ pub enum KernelState {
     Idle,
     Busy,
     /// Exited on its own; `why` has the exit status and the end of its stderr.
-    Dead { why: String },
+    Dead {
+        why: String,
+    },
 }
 
 impl KernelState {

@@ -41,10 +41,17 @@ pub enum NbCommand {
         cluster: Option<String>,
     },
     /// The cells, their ids and outputs
-    Show { name: String },
-    Rename { name: String, new_name: String },
+    Show {
+        name: String,
+    },
+    Rename {
+        name: String,
+        new_name: String,
+    },
     /// Stops its kernel and removes the notebook
-    Delete { name: String },
+    Delete {
+        name: String,
+    },
     /// Makes a notebook from an .ipynb file
     Import {
         file: PathBuf,
@@ -71,13 +78,21 @@ pub enum NbCommand {
     #[command(subcommand)]
     Cell(CellCommand),
     /// Clears every cell's outputs
-    Clear { name: String },
+    Clear {
+        name: String,
+    },
     /// Interrupts the running cell (SIGINT) and cancels the queued ones
-    Interrupt { name: String },
+    Interrupt {
+        name: String,
+    },
     /// Stops the kernel and starts a fresh one
-    Restart { name: String },
+    Restart {
+        name: String,
+    },
     /// Stops the kernel
-    Stop { name: String },
+    Stop {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -161,9 +176,8 @@ pub async fn run(socket: &Path, out: &Out, command: &NbCommand) -> Result<u8, Cl
             name,
             cluster,
         } => {
-            let text = std::fs::read_to_string(file).map_err(|e| {
-                CliError::usage(format!("cannot read {}: {e}", file.display()))
-            })?;
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
             let name = match name {
                 Some(n) => n.clone(),
                 None => file
@@ -224,11 +238,7 @@ async fn cell(client: &Client, out: &Out, command: &CellCommand) -> Result<u8, C
             kind,
             source,
         } => {
-            let before = client
-                .rpc
-                .notebook_get(ctx(), name.clone())
-                .await
-                .flat()?;
+            let before = client.rpc.notebook_get(ctx(), name.clone()).await.flat()?;
             let known: HashSet<&str> = before.cells.iter().map(|c| c.id.as_str()).collect();
             let index = index.unwrap_or(u32::try_from(before.cells.len()).unwrap_or(u32::MAX));
             let edit_ = CellEdit::Insert {
@@ -340,7 +350,8 @@ async fn run_cells(
             eprintln!(
                 "harbour: cell {} did not finish: {}",
                 c.id,
-                c.state.map_or("kernel gone".into(), |s| format!("{s:?}").to_lowercase())
+                c.state
+                    .map_or("kernel gone".into(), |s| format!("{s:?}").to_lowercase())
             );
             Ok(exit::FAILURE)
         }

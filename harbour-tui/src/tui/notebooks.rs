@@ -376,7 +376,11 @@ impl NotebooksState {
             return ed.on_key(key, now);
         }
         match key.code {
-            KeyCode::Enter => Some(self.selected_name().map(|n| self.open(n)).unwrap_or_default()),
+            KeyCode::Enter => Some(
+                self.selected_name()
+                    .map(|n| self.open(n))
+                    .unwrap_or_default(),
+            ),
             _ => None,
         }
     }
@@ -547,7 +551,11 @@ mod tests {
         );
         e.on_key(&key(KeyCode::Char('d')), 0);
         e.on_key(&key(KeyCode::Char('j')), 0);
-        assert_eq!(e.on_key(&key(KeyCode::Char('d')), 0), Some(vec![]), "j broke the pair");
+        assert_eq!(
+            e.on_key(&key(KeyCode::Char('d')), 0),
+            Some(vec![]),
+            "j broke the pair"
+        );
     }
 
     #[test]
@@ -558,7 +566,11 @@ mod tests {
         // The first key saves (nothing sent for a while), the next within 500 ms waits.
         let first = e.on_key(&key(KeyCode::Char('1')), 1_000).unwrap();
         assert_eq!(first.len(), 1);
-        assert!(e.on_key(&key(KeyCode::Char('2')), 1_100).unwrap().is_empty());
+        assert!(
+            e.on_key(&key(KeyCode::Char('2')), 1_100)
+                .unwrap()
+                .is_empty()
+        );
         // The tick sends what is left.
         let NbCmd::Edit { edits, .. } = &e.flush(1_900).unwrap() else {
             panic!()
@@ -597,7 +609,9 @@ mod tests {
         let out = e
             .on_key(&KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL), 0)
             .unwrap();
-        assert!(matches!(&out[1], NbCmd::Edit { edits, .. } if matches!(edits[0], CellEdit::Insert { index: 2, .. })));
+        assert!(
+            matches!(&out[1], NbCmd::Edit { edits, .. } if matches!(edits[0], CellEdit::Insert { index: 2, .. }))
+        );
     }
 
     #[test]
@@ -605,9 +619,13 @@ mod tests {
         let mut e = editor(3);
         let out = e.on_key(&key(KeyCode::Char('J')), 0).unwrap();
         assert_eq!(e.cell, 1);
-        assert!(matches!(&out[0], NbCmd::Edit { edits, .. } if edits[0] == CellEdit::Move { id: "c0".into(), index: 1 }));
+        assert!(
+            matches!(&out[0], NbCmd::Edit { edits, .. } if edits[0] == CellEdit::Move { id: "c0".into(), index: 1 })
+        );
         let out = e.on_key(&key(KeyCode::Char('m')), 0).unwrap();
-        assert!(matches!(&out[0], NbCmd::Edit { edits, .. } if edits[0] == CellEdit::SetKind { id: "c0".into(), kind: CellKind::Markdown }));
+        assert!(
+            matches!(&out[0], NbCmd::Edit { edits, .. } if edits[0] == CellEdit::SetKind { id: "c0".into(), kind: CellKind::Markdown })
+        );
         assert_eq!(e.on_key(&key(KeyCode::Char('q')), 0), None, "q is global");
     }
 

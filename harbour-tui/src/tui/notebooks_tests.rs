@@ -130,7 +130,10 @@ pub fn notebook() -> Notebook {
 fn opened() -> App {
     let mut a = app();
     a.update(key(KeyCode::Char('8')));
-    a.update(Msg::Nb(NbMsg::List(Ok(vec![summary("sales", KernelState::Busy)]))));
+    a.update(Msg::Nb(NbMsg::List(Ok(vec![summary(
+        "sales",
+        KernelState::Busy,
+    )]))));
     let out = a.update(key(KeyCode::Enter));
     assert_eq!(out, [Command::Nb(NbCmd::Open("sales".into()))]);
     a
@@ -160,7 +163,10 @@ fn the_list_in_its_states() {
     snap!("notebooks_list", draw(&a, 80, 24));
     // ctrl-d asks first.
     a.update(key(KeyCode::Char('j')));
-    a.update(Msg::Key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL)));
+    a.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('d'),
+        KeyModifiers::CONTROL,
+    )));
     let Some(Overlay::Confirm { yes, .. }) = &a.overlay else {
         panic!("{:?}", a.overlay)
     };
@@ -171,7 +177,10 @@ fn the_list_in_its_states() {
 fn the_editor_in_command_and_edit_mode() {
     let mut a = opened();
     snap!("notebook_opening", draw(&a, 80, 24));
-    let out = a.update(Msg::Nb(NbMsg::Notebook("sales".into(), Ok(Box::new(notebook())))));
+    let out = a.update(Msg::Nb(NbMsg::Notebook(
+        "sales".into(),
+        Ok(Box::new(notebook())),
+    )));
     assert_eq!(
         out,
         [Command::Nb(NbCmd::Watch {
@@ -191,9 +200,18 @@ fn the_editor_in_command_and_edit_mode() {
     }
     snap!("notebook_edit_80x24", draw(&a, 80, 24));
     snap!("notebook_edit_wide", draw(&a, 140, 40));
-    let out = a.update(Msg::Key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL)));
+    let out = a.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('r'),
+        KeyModifiers::CONTROL,
+    )));
     assert!(
-        matches!(&out[..], [Command::Nb(NbCmd::Edit { .. }), Command::Nb(NbCmd::Run { .. })]),
+        matches!(
+            &out[..],
+            [
+                Command::Nb(NbCmd::Edit { .. }),
+                Command::Nb(NbCmd::Run { .. })
+            ]
+        ),
         "{out:?}"
     );
     // esc leaves the editor, then the notebook.
@@ -204,7 +222,10 @@ fn the_editor_in_command_and_edit_mode() {
 #[test]
 fn the_editor_error_and_a_dead_kernel() {
     let mut a = opened();
-    a.update(Msg::Nb(NbMsg::Notebook("sales".into(), Err("notebook 'sales' not found".into()))));
+    a.update(Msg::Nb(NbMsg::Notebook(
+        "sales".into(),
+        Err("notebook 'sales' not found".into()),
+    )));
     snap!("notebook_error", draw(&a, 80, 24));
     let mut nb = notebook();
     nb.kernel.state = KernelState::Dead {
@@ -222,6 +243,9 @@ fn the_palette_makes_notebooks() {
         a.update(key(KeyCode::Char(c)));
     }
     let out = a.update(key(KeyCode::Enter));
-    assert!(out.contains(&Command::Nb(NbCmd::Create("etl".into()))), "{out:?}");
+    assert!(
+        out.contains(&Command::Nb(NbCmd::Create("etl".into()))),
+        "{out:?}"
+    );
     assert_eq!(a.screen, Screen::Notebooks);
 }

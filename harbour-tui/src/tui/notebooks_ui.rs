@@ -266,7 +266,10 @@ impl NotebooksState {
                 let row = Row::new(vec![
                     TableCell::from(n.name.clone()),
                     TableCell::from(n.cells.to_string()),
-                    TableCell::from(Span::styled(n.kernel.label(), kernel_style(&n.kernel, theme))),
+                    TableCell::from(Span::styled(
+                        n.kernel.label(),
+                        kernel_style(&n.kernel, theme),
+                    )),
                     TableCell::from(n.cluster.clone().unwrap_or_else(|| "-".into())),
                     TableCell::from(crate::fmt::local_time(n.modified_ms)),
                 ]);
@@ -394,7 +397,14 @@ fn render_editor(ed: &Editor, frame: &mut Frame, area: Rect, theme: &Theme) {
         let laid = lay(i);
         let is_sel = i == selected;
         let bar = if is_sel {
-            Span::styled("▌", theme.get(if ed.mode == Mode::Edit { "key" } else { "title" }))
+            Span::styled(
+                "▌",
+                theme.get(if ed.mode == Mode::Edit {
+                    "key"
+                } else {
+                    "title"
+                }),
+            )
         } else {
             Span::raw(" ")
         };
@@ -410,7 +420,11 @@ fn render_editor(ed: &Editor, frame: &mut Frame, area: Rect, theme: &Theme) {
             let mut spans = vec![
                 bar.clone(),
                 Span::styled(
-                    if j == 0 { format!("{g:>5} ") } else { "      ".into() },
+                    if j == 0 {
+                        format!("{g:>5} ")
+                    } else {
+                        "      ".into()
+                    },
                     gutter_style,
                 ),
             ];
@@ -422,7 +436,9 @@ fn render_editor(ed: &Editor, frame: &mut Frame, area: Rect, theme: &Theme) {
             spans.extend(l.spans);
             lines.push(Line::from(spans));
         }
-        let h = u16::try_from(rows).unwrap_or(u16::MAX).min(body.bottom() - y);
+        let h = u16::try_from(rows)
+            .unwrap_or(u16::MAX)
+            .min(body.bottom() - y);
         let rect = Rect::new(body.x, y, body.width, h);
         frame.render_widget(Paragraph::new(lines), rect);
         if let Some((id, area)) = &ed.editing
@@ -461,7 +477,12 @@ mod tests {
         );
         let two = &lines[3].spans[1];
         assert!(two.style.add_modifier.contains(Modifier::BOLD));
-        assert!(lines[0].spans[0].style.add_modifier.contains(Modifier::UNDERLINED));
+        assert!(
+            lines[0].spans[0]
+                .style
+                .add_modifier
+                .contains(Modifier::UNDERLINED)
+        );
     }
 
     #[test]

@@ -116,8 +116,12 @@ fn notebook_hints(app: &App) -> &'static str {
     use super::notebooks::Mode;
     match &app.nb.editor {
         None => "enter open  s new  ctrl-d delete  j/k move  ? help",
-        Some(e) if e.mode == Mode::Edit => "ctrl-enter/ctrl-r run  shift-enter/ctrl-n run+next  esc done",
-        Some(_) => "enter edit  ctrl-r run  R all  a/b add  dd del  m/y type  J/K move  I intr  00 restart  o out  esc",
+        Some(e) if e.mode == Mode::Edit => {
+            "ctrl-enter/ctrl-r run  shift-enter/ctrl-n run+next  esc done"
+        }
+        Some(_) => {
+            "enter edit  ctrl-r run  R all  a/b add  dd del  m/y type  J/K move  I intr  00 restart  o out  esc"
+        }
     }
 }
 

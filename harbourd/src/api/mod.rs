@@ -881,7 +881,12 @@ impl Harbour for Api {
         self.greeted()?.notebooks.export(&name).await
     }
 
-    async fn notebook_run(self, _: Context, name: String, cells: RunCells) -> Result<Notebook, Error> {
+    async fn notebook_run(
+        self,
+        _: Context,
+        name: String,
+        cells: RunCells,
+    ) -> Result<Notebook, Error> {
         self.greeted()?.notebooks.run(&name, cells).await
     }
 

@@ -179,7 +179,12 @@ pub fn valid_name(field: &str, name: &str) -> Result<(), Error> {
 }
 
 impl Notebooks {
-    pub fn new(store: Store, spark: Arc<Spark>, settings: Settings, shutdown: CancellationToken) -> Arc<Self> {
+    pub fn new(
+        store: Store,
+        spark: Arc<Spark>,
+        settings: Settings,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
         let micros = u64::try_from(now_ms()).unwrap_or(0) * 1000;
         Arc::new(Self {
             dir: settings.data_dir.join("notebooks"),
@@ -301,7 +306,10 @@ impl Notebooks {
     }
 
     /// Locks an open document after checking its file: a change on disk is loaded.
-    async fn lock(&self, name: &str) -> Result<(Arc<Doc>, tokio::sync::OwnedMutexGuard<DocState>), Error> {
+    async fn lock(
+        &self,
+        name: &str,
+    ) -> Result<(Arc<Doc>, tokio::sync::OwnedMutexGuard<DocState>), Error> {
         let doc = self.doc(name).await?;
         let mut guard = doc.state.clone().lock_owned().await;
         if guard.deleted {
@@ -511,7 +519,12 @@ impl Notebooks {
     }
 
     /// Makes a new notebook from `nb`, refusing a name in use.
-    async fn add(&self, name: String, cluster: Option<String>, nb: Notebook) -> Result<NotebookView, Error> {
+    async fn add(
+        &self,
+        name: String,
+        cluster: Option<String>,
+        nb: Notebook,
+    ) -> Result<NotebookView, Error> {
         valid_name("name", &name)?;
         self.check_cluster(&cluster).await?;
         let _names = self.names.lock().await;
@@ -559,7 +572,12 @@ impl Notebooks {
         self.add(spec.name, spec.cluster, Notebook::new()).await
     }
 
-    pub async fn import(&self, name: String, text: &str, cluster: Option<String>) -> Result<NotebookView, Error> {
+    pub async fn import(
+        &self,
+        name: String,
+        text: &str,
+        cluster: Option<String>,
+    ) -> Result<NotebookView, Error> {
         let nb = Notebook::parse(text)
             .map_err(|e| Error::invalid(format!("ipynb at {}", e.at), e.why))?;
         self.add(name, cluster, nb).await
@@ -576,14 +594,18 @@ impl Notebooks {
         Ok(st.nb.to_ipynb())
     }
 
-    pub async fn watch(&self, name: &str, after: NotebookVersion, wait: Duration) -> Result<Option<NotebookView>, Error> {
+    pub async fn watch(
+        &self,
+        name: &str,
+        after: NotebookVersion,
+        wait: Duration,
+    ) -> Result<Option<NotebookView>, Error> {
         let doc = self.doc(name).await?;
         let mut rx = doc.version.subscribe();
-        let changed = tokio::time::timeout(wait, async {
-            rx.wait_for(|v| *v > after).await.is_ok()
-        })
-        .await
-        .unwrap_or(false);
+        let changed =
+            tokio::time::timeout(wait, async { rx.wait_for(|v| *v > after).await.is_ok() })
+                .await
+                .unwrap_or(false);
         if changed || *doc.version.borrow() > after {
             return self.get(name).await.map(Some);
         }
@@ -702,7 +724,10 @@ impl Notebooks {
         let code = |c: &nbformat::Cell| c.kind == CellKind::Code && !c.source.trim().is_empty();
         let position = |id: &str| {
             st.nb.cell_index(id).ok_or_else(|| {
-                Error::not_found(format!("cell '{id}' in notebook '{name}'"), "`harbour nb show` lists the cell ids")
+                Error::not_found(
+                    format!("cell '{id}' in notebook '{name}'"),
+                    "`harbour nb show` lists the cell ids",
+                )
             })
         };
         let cells = &st.nb.cells;
@@ -710,18 +735,33 @@ impl Notebooks {
             RunCells::One(id) => {
                 let i = position(id)?;
                 if cells[i].kind != CellKind::Code {
-                    return Err(Error::invalid("cells", format!("cell '{id}' is not a code cell")));
+                    return Err(Error::invalid(
+                        "cells",
+                        format!("cell '{id}' is not a code cell"),
+                    ));
                 }
                 vec![id.clone()]
             }
-            RunCells::All => cells.iter().filter(|c| code(c)).map(|c| c.id.clone()).collect(),
+            RunCells::All => cells
+                .iter()
+                .filter(|c| code(c))
+                .map(|c| c.id.clone())
+                .collect(),
             RunCells::Above(id) => {
                 let i = position(id)?;
-                cells[..i].iter().filter(|c| code(c)).map(|c| c.id.clone()).collect()
+                cells[..i]
+                    .iter()
+                    .filter(|c| code(c))
+                    .map(|c| c.id.clone())
+                    .collect()
             }
             RunCells::FromHere(id) => {
                 let i = position(id)?;
-                cells[i..].iter().filter(|c| code(c)).map(|c| c.id.clone()).collect()
+                cells[i..]
+                    .iter()
+                    .filter(|c| code(c))
+                    .map(|c| c.id.clone())
+                    .collect()
             }
         };
         for id in ids {
@@ -730,7 +770,10 @@ impl Notebooks {
                 st.queue.push_back(id);
             }
         }
-        if matches!(st.kernel.state, KernelState::Stopped | KernelState::Dead { .. }) {
+        if matches!(
+            st.kernel.state,
+            KernelState::Stopped | KernelState::Dead { .. }
+        ) {
             self.start_kernel(&doc, &mut st);
         } else {
             st.kernel.wake.notify_one();
@@ -860,12 +903,22 @@ fn cell_at<'a>(nb: &'a mut Notebook, id: &str) -> Result<&'a mut nbformat::Cell,
         .ok_or_else(|| Error::invalid("id", format!("no cell '{id}' in this notebook")))
 }
 
-fn apply_edit(nb: &mut Notebook, cluster: &mut Option<String>, edit: CellEdit) -> Result<(), Error> {
+fn apply_edit(
+    nb: &mut Notebook,
+    cluster: &mut Option<String>,
+    edit: CellEdit,
+) -> Result<(), Error> {
     match edit {
-        CellEdit::Insert { index, kind, source } => {
+        CellEdit::Insert {
+            index,
+            kind,
+            source,
+        } => {
             let at = (index as usize).min(nb.cells.len());
-            nb.cells
-                .insert(at, nbformat::Cell::new(nbformat::new_cell_id(), kind, source));
+            nb.cells.insert(
+                at,
+                nbformat::Cell::new(nbformat::new_cell_id(), kind, source),
+            );
         }
         CellEdit::Delete { id } => {
             let i = nb

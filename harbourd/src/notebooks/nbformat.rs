@@ -108,7 +108,9 @@ impl Notebook {
             Some(Value::Number(n)) => {
                 return Err(bad(
                     "nbformat",
-                    format!("version {n} is not supported; open and save it in Jupyter to convert it to version 4"),
+                    format!(
+                        "version {n} is not supported; open and save it in Jupyter to convert it to version 4"
+                    ),
                 ));
             }
             Some(_) => return Err(bad("nbformat", "expected the number 4")),
@@ -138,7 +140,10 @@ impl Notebook {
             if !seen.insert(cell.id.clone()) {
                 return Err(bad(
                     format!("cells[{i}].id"),
-                    format!("'{}' is used by an earlier cell; cell ids must be unique", cell.id),
+                    format!(
+                        "'{}' is used by an earlier cell; cell ids must be unique",
+                        cell.id
+                    ),
                 ));
             }
             parsed.push(cell);
@@ -190,7 +195,12 @@ fn sort_keys(value: Value) -> Value {
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sort_keys(v))).collect())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_keys(v)))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
         other => other,
@@ -446,7 +456,9 @@ pub fn output_view(output: &Value) -> Output {
         },
         _ => {
             let data = output.get("data").and_then(Value::as_object);
-            let mimes: Vec<String> = data.map(|d| d.keys().cloned().collect()).unwrap_or_default();
+            let mimes: Vec<String> = data
+                .map(|d| d.keys().cloned().collect())
+                .unwrap_or_default();
             let text = data
                 .map(|d| {
                     if let Some(t) = d.get("text/plain") {
@@ -516,7 +528,10 @@ mod tests {
         assert_eq!(again, nb);
         let out: Value = serde_json::from_str(&nb.to_ipynb()).unwrap();
         assert_eq!(out["x-unknown"], Value::Bool(true));
-        assert_eq!(out["cells"][0]["attachments"]["a.png"]["image/png"], "iVBORw0KGgo=");
+        assert_eq!(
+            out["cells"][0]["attachments"]["a.png"]["image/png"],
+            "iVBORw0KGgo="
+        );
         assert_eq!(out["cells"][1]["metadata"]["custom"]["k"], 1);
         assert!(out["metadata"]["widgets"].is_object());
     }
@@ -569,9 +584,18 @@ mod tests {
             ("[]", "the top level"),
             (r#"{"nbformat": 3, "cells": []}"#, "nbformat"),
             (r#"{"nbformat": 4}"#, "cells"),
-            (r#"{"nbformat": 4, "cells": [{"cell_type": "x", "source": ""}]}"#, "cells[0].cell_type"),
-            (r#"{"nbformat": 4, "cells": [{"cell_type": "code", "source": [1]}]}"#, "cells[0].source[0]"),
-            (r#"{"nbformat": 4, "cells": [{"cell_type": "code"}]}"#, "cells[0].source"),
+            (
+                r#"{"nbformat": 4, "cells": [{"cell_type": "x", "source": ""}]}"#,
+                "cells[0].cell_type",
+            ),
+            (
+                r#"{"nbformat": 4, "cells": [{"cell_type": "code", "source": [1]}]}"#,
+                "cells[0].source[0]",
+            ),
+            (
+                r#"{"nbformat": 4, "cells": [{"cell_type": "code"}]}"#,
+                "cells[0].source",
+            ),
             (
                 r#"{"nbformat": 4, "cells": [{"cell_type": "code", "source": "", "outputs": [{"output_type": "nope"}]}]}"#,
                 "cells[0].outputs[0].output_type",
@@ -580,7 +604,10 @@ mod tests {
                 r#"{"nbformat": 4, "cells": [{"cell_type": "raw", "id": "a", "source": ""}, {"cell_type": "raw", "id": "a", "source": ""}]}"#,
                 "cells[1].id",
             ),
-            (r#"{"nbformat": 4, "cells": [{"cell_type": "raw", "id": "a b", "source": ""}]}"#, "cells[0].id"),
+            (
+                r#"{"nbformat": 4, "cells": [{"cell_type": "raw", "id": "a b", "source": ""}]}"#,
+                "cells[0].id",
+            ),
         ];
         for (text, at) in cases {
             let e = Notebook::parse(text).unwrap_err();

@@ -142,7 +142,13 @@ pub fn upsert(c: &Connection, row: &Row) -> StoreResult<()> {
         "INSERT INTO notebooks (name, cluster, created_ms, modified_ms, cells)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (name) DO UPDATE SET cluster = ?2, modified_ms = ?4, cells = ?5",
-        params![row.name, row.cluster, row.created_ms, row.modified_ms, row.cells],
+        params![
+            row.name,
+            row.cluster,
+            row.created_ms,
+            row.modified_ms,
+            row.cells
+        ],
     )?;
     Ok(())
 }
