@@ -118,6 +118,8 @@ pub struct Config {
     pub analytics: AnalyticsConfig,
     // --- Ingestion ---
     pub ingest: IngestConfig,
+    // --- Notebooks ---
+    pub notebooks: NotebooksConfig,
 }
 
 // --- Analytics ---
@@ -171,6 +173,22 @@ impl Default for IngestConfig {
             default_mb_per_sec: 20.0,
             startup_secs: 14.0,
             default_cores: 2,
+        }
+    }
+}
+
+/// `[notebooks]`: the kernels notebooks run on.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotebooksConfig {
+    /// A kernel idle this long is stopped (its notebook and outputs stay); 0 keeps kernels.
+    pub idle_cull: Span,
+}
+
+impl Default for NotebooksConfig {
+    fn default() -> Self {
+        Self {
+            idle_cull: Span::secs(3600),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod events;
 pub mod ingest;
 pub mod monitor;
+pub mod notebooks;
 pub mod runs;
 pub mod socket;
 pub mod spark;
@@ -146,6 +147,19 @@ pub async fn run(
     )
     .await;
 
+    // --- Notebooks ---
+    let notebooks = notebooks::Notebooks::new(
+        store.clone(),
+        spark.clone(),
+        notebooks::Settings {
+            data_dir: paths.data_dir.clone(),
+            python: config.runs.python.clone(),
+            idle_cull: config.notebooks.idle_cull.duration(),
+        },
+        shutdown.clone(),
+    );
+    tracker.spawn(notebooks.clone().cull_idle());
+
     let grace = config.runs.kill_grace();
     let daemon = Arc::new(Daemon {
         analytics,
@@ -161,6 +175,7 @@ pub async fn run(
         paths: paths.clone(),
         started_ms,
         schedule_changed,
+        notebooks,
     });
     tracing::info!(
         socket = %paths.socket.display(),

@@ -12,6 +12,7 @@ mod ingest;
 mod jobs;
 mod logs;
 mod monitor;
+mod notebooks;
 pub mod paths;
 mod runs;
 mod service;
@@ -37,6 +38,10 @@ pub use monitor::{
     Container, ContainerAction, ContainerLogChunk, ContainerStats, DiskNow, HealthCheck,
     HealthReport, HealthStatus, HealthSummary, HealthTransition, HostGauges, MetricHistory,
     MetricsNow, NetworkNow, ProcessCost, RunCost, parse_span_ms,
+};
+pub use notebooks::{
+    Cell, CellEdit, CellKind, ExecState, KernelInfo, KernelState, Notebook, NotebookSpec,
+    NotebookSummary, NotebookVersion, NotebookWatch, Output, RunCells,
 };
 pub use runs::{
     Lifecycle, Run, RunCounts, RunDetail, RunFilter, RunId, RunResult, RunStateFilter, RunUsage,

@@ -12,6 +12,11 @@ use crate::{
     IngestEstimate, IngestFile, IngestPatch, IngestPreview, IngestRun, IngestSpec, Ingestion,
     SchemaVersion,
 };
+// --- Notebooks ---
+use crate::{
+    CellEdit, KernelInfo, Notebook, NotebookSpec, NotebookSummary, NotebookVersion, NotebookWatch,
+    RunCells,
+};
 
 #[tarpc::service]
 pub trait Harbour {
@@ -160,4 +165,38 @@ pub trait Harbour {
     /// Callers should give it a long deadline (a first Connect start takes a while).
     async fn preview_ingestion(spec: IngestSpec, rows: u32) -> Result<IngestPreview, Error>;
     async fn estimate_ingestion(spec: IngestSpec) -> Result<IngestEstimate, Error>;
+    // --- Notebooks ---
+
+    async fn notebooks() -> Result<Vec<NotebookSummary>, Error>;
+    async fn notebook_create(spec: NotebookSpec) -> Result<Notebook, Error>;
+    /// The notebook as it is now; a file edited on disk by another tool is reloaded first.
+    async fn notebook_get(name: String) -> Result<Notebook, Error>;
+    /// Waits up to `wait_ms` for the notebook to pass `after_version` (outputs arriving,
+    /// edits, kernel state) and answers it then, or `None` at the deadline.
+    async fn notebook_watch(
+        name: String,
+        after_version: NotebookVersion,
+        wait_ms: u64,
+    ) -> Result<NotebookWatch, Error>;
+    async fn notebook_rename(name: String, new_name: String) -> Result<NotebookSummary, Error>;
+    /// Stops its kernel and removes the file.
+    async fn notebook_delete(name: String) -> Result<NotebookSummary, Error>;
+    /// Applies the edits in order, all or none, and saves.
+    async fn notebook_edit(name: String, edits: Vec<CellEdit>) -> Result<Notebook, Error>;
+    /// Makes a notebook from `.ipynb` text; a broken file is `Invalid` naming where.
+    async fn notebook_import(
+        name: String,
+        ipynb: String,
+        cluster: Option<String>,
+    ) -> Result<Notebook, Error>;
+    /// The `.ipynb` text, with everything the import had (ids, metadata, attachments, outputs).
+    async fn notebook_export(name: String) -> Result<String, Error>;
+    /// Queues cells on the notebook's kernel (starting it if needed); answers at once.
+    async fn notebook_run(name: String, cells: RunCells) -> Result<Notebook, Error>;
+    /// SIGINT to the kernel; queued cells are cancelled.
+    async fn notebook_interrupt(name: String) -> Result<KernelInfo, Error>;
+    /// Stops the kernel (if any) and starts a fresh one.
+    async fn notebook_restart(name: String) -> Result<KernelInfo, Error>;
+    /// Stops the kernel; the notebook stays.
+    async fn notebook_shutdown(name: String) -> Result<KernelInfo, Error>;
 }

@@ -146,6 +146,11 @@ pub enum Command {
     /// Ingestions: files arriving in a directory -> a parquet table, incrementally, exactly once
     #[command(subcommand)]
     Ingest(super::ingest::IngestCommand),
+
+    // --- Notebooks ---
+    /// Notebooks (.ipynb) on daemon-owned Jupyter kernels: create, edit cells, run, export
+    #[command(subcommand, visible_alias = "notebooks", after_long_help = super::notebooks::EXAMPLES)]
+    Nb(super::notebooks::NbCommand),
 }
 
 // --- Analytics ---

@@ -53,6 +53,8 @@ pub async fn run(cli: &Cli) -> Result<u8, CliError> {
         Command::Events(command) => return analytics::events(&socket, &out, command).await,
         // --- Ingestion ---
         Command::Ingest(command) => return super::ingest::run(&socket, &out, command).await,
+        // --- Notebooks ---
+        Command::Nb(command) => return super::notebooks::run(&socket, &out, command).await,
     }
     Ok(exit::OK)
 }

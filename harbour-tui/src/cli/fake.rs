@@ -467,6 +467,94 @@ impl Harbour for Fake {
     ) -> Result<hs::IngestEstimate, Error> {
         unsupported()
     }
+    // --- Notebooks ---
+
+    async fn notebooks(self, _: Context) -> Result<Vec<harbour_shared::NotebookSummary>, Error> {
+        unsupported()
+    }
+    async fn notebook_create(
+        self,
+        _: Context,
+        _: harbour_shared::NotebookSpec,
+    ) -> Result<harbour_shared::Notebook, Error> {
+        unsupported()
+    }
+    async fn notebook_get(self, _: Context, _: String) -> Result<harbour_shared::Notebook, Error> {
+        unsupported()
+    }
+    async fn notebook_watch(
+        self,
+        _: Context,
+        _: String,
+        _: u64,
+        _: u64,
+    ) -> Result<harbour_shared::NotebookWatch, Error> {
+        unsupported()
+    }
+    async fn notebook_rename(
+        self,
+        _: Context,
+        _: String,
+        _: String,
+    ) -> Result<harbour_shared::NotebookSummary, Error> {
+        unsupported()
+    }
+    async fn notebook_delete(
+        self,
+        _: Context,
+        _: String,
+    ) -> Result<harbour_shared::NotebookSummary, Error> {
+        unsupported()
+    }
+    async fn notebook_edit(
+        self,
+        _: Context,
+        _: String,
+        _: Vec<harbour_shared::CellEdit>,
+    ) -> Result<harbour_shared::Notebook, Error> {
+        unsupported()
+    }
+    async fn notebook_import(
+        self,
+        _: Context,
+        _: String,
+        _: String,
+        _: Option<String>,
+    ) -> Result<harbour_shared::Notebook, Error> {
+        unsupported()
+    }
+    async fn notebook_export(self, _: Context, _: String) -> Result<String, Error> {
+        unsupported()
+    }
+    async fn notebook_run(
+        self,
+        _: Context,
+        _: String,
+        _: harbour_shared::RunCells,
+    ) -> Result<harbour_shared::Notebook, Error> {
+        unsupported()
+    }
+    async fn notebook_interrupt(
+        self,
+        _: Context,
+        _: String,
+    ) -> Result<harbour_shared::KernelInfo, Error> {
+        unsupported()
+    }
+    async fn notebook_restart(
+        self,
+        _: Context,
+        _: String,
+    ) -> Result<harbour_shared::KernelInfo, Error> {
+        unsupported()
+    }
+    async fn notebook_shutdown(
+        self,
+        _: Context,
+        _: String,
+    ) -> Result<harbour_shared::KernelInfo, Error> {
+        unsupported()
+    }
 }
 
 fn run(id: i64) -> Run {

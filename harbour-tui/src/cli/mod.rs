@@ -15,6 +15,7 @@ mod fake;
 pub mod follow;
 pub mod ingest;
 pub mod monitor;
+pub mod notebooks;
 pub mod render;
 pub mod spark;
 pub mod spec;

@@ -18,6 +18,8 @@ pub enum Screen {
     Sql,
     Clusters,
     Monitor,
+    // --- Notebooks ---
+    Notebooks,
     // --- Analytics ---
     Spark,
     // --- Ingestion ---
@@ -26,7 +28,7 @@ pub enum Screen {
 
 impl Screen {
     /// The screens `[`/`]` cycle through. Details is reached from a run, not by cycling.
-    pub const CYCLE: [Screen; 9] = [
+    pub const CYCLE: [Screen; 10] = [
         Self::Dashboard,
         Self::Runs,
         Self::Jobs,
@@ -34,6 +36,7 @@ impl Screen {
         Self::Sql,
         Self::Clusters,
         Self::Monitor,
+        Self::Notebooks,
         Self::Spark,
         Self::Ingest,
     ];
@@ -48,6 +51,7 @@ impl Screen {
             Self::Monitor => "Monitor",
             Self::Sql => "SQL",
             Self::Clusters => "Clusters",
+            Self::Notebooks => "Notebooks",
             Self::Spark => "Spark",
             Self::Ingest => "Ingest",
         }
@@ -64,6 +68,7 @@ impl Screen {
             Self::Monitor => "monitor",
             Self::Sql => "sql",
             Self::Clusters => "clusters",
+            Self::Notebooks => "notebooks",
             Self::Spark => "spark",
             Self::Ingest => "ingest",
         }
@@ -129,10 +134,12 @@ pub enum Action {
     GoIngest,
     Edit,
     Schemas,
+    // --- Notebooks ---
+    GoNotebooks,
 }
 
 impl Action {
-    pub const ALL: [Action; 50] = [
+    pub const ALL: [Action; 51] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -183,6 +190,7 @@ impl Action {
         Self::GoIngest,
         Self::Edit,
         Self::Schemas,
+        Self::GoNotebooks,
     ];
 
     /// The name used in `tui.toml`.
@@ -247,6 +255,7 @@ impl Action {
             Self::GoIngest => "ingestions",
             Self::Edit => "edit the selected one",
             Self::Schemas => "schema versions",
+            Self::GoNotebooks => "notebooks",
         }
     }
 }

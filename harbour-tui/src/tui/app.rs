@@ -117,6 +117,8 @@ pub enum Command {
     FetchSparkJob(String, i64),
     // --- Ingestion ---
     Ingest(super::ingest::IngestCmd),
+    // --- Notebooks ---
+    Nb(super::notebooks::NbCmd),
     Quit,
 }
 
@@ -182,6 +184,8 @@ pub enum Msg {
     SparkApps(Result<harbour_shared::SparkApps, String>),
     SparkApp(String, Result<Box<harbour_shared::AppDetail>, String>),
     SparkJob(String, i64, Result<Box<harbour_shared::JobDetail>, String>),
+    // --- Notebooks ---
+    Nb(super::notebooks::NbMsg),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +230,8 @@ pub struct App {
     pub ingest: super::ingest::IngestState,
     pub monitor: MonitorState,
     pub spark: super::spark::SparkState,
+    // --- Notebooks ---
+    pub nb: super::notebooks::NotebooksState,
     pub logs: Option<LogView>,
     pub overlay: Option<Overlay>,
     pub prompt: Option<(Prompt, LineInput)>,
@@ -256,6 +262,7 @@ impl App {
             ingest: super::ingest::IngestState::default(),
             monitor: MonitorState::new(),
             spark: super::spark::SparkState::default(),
+            nb: super::notebooks::NotebooksState::default(),
             logs: None,
             overlay: None,
             prompt: None,
@@ -332,6 +339,7 @@ impl App {
                 let mut out = poll;
                 out.extend(self.monitor_tick());
                 out.extend(self.ingest_tick());
+                out.extend(self.nb.tick(now).into_iter().map(Command::Nb));
                 out
             }
             Msg::Connected { version, socket } => {
@@ -514,6 +522,7 @@ impl App {
             Msg::MonitorHistory(_) | Msg::MonitorLive { .. } | Msg::ContainerDone(_) => {
                 self.on_monitor_msg(msg)
             }
+            Msg::Nb(m) => self.on_nb_msg(m),
         }
     }
 
@@ -527,6 +536,7 @@ impl App {
             out.extend(self.spark.fetch());
         }
         out.extend(self.fetch_dashboard());
+        out.extend(self.nb.refetch().into_iter().map(Command::Nb));
         if let Some(id) = self.details.run {
             out.push(Command::FetchRun(id));
         }
@@ -714,6 +724,9 @@ impl App {
         if screen == Screen::Ingest && self.connected() {
             out.extend(self.ingest_refresh());
         }
+        if screen == Screen::Notebooks && self.connected() {
+            out.push(Command::Nb(super::notebooks::NbCmd::List));
+        }
         out
     }
 
@@ -802,7 +815,9 @@ impl App {
         match self.screen {
             Screen::Runs => self.runs.selected_run().map(|r| r.id),
             Screen::Details => self.details.run,
-            Screen::Sql | Screen::Clusters | Screen::Spark | Screen::Ingest => None,
+            Screen::Sql | Screen::Clusters | Screen::Notebooks | Screen::Spark | Screen::Ingest => {
+                None
+            }
             Screen::Logs => self.logs.as_ref().and_then(LogView::run),
             Screen::Jobs => self
                 .jobs
@@ -898,6 +913,15 @@ impl App {
             },
             Action::GoSql => self.go(Screen::Sql),
             Action::GoClusters => self.go(Screen::Clusters),
+            Action::GoNotebooks => self.go(Screen::Notebooks),
+            Action::Delete if self.screen == Screen::Notebooks => self.nb_delete(),
+            Action::Submit if self.screen == Screen::Notebooks => {
+                self.prompt = Some((Prompt::Palette, LineInput::new("nb-create ")));
+                Vec::new()
+            }
+            Action::Refresh if self.screen == Screen::Notebooks => {
+                self.nb.refetch().into_iter().map(Command::Nb).collect()
+            }
             Action::GoIngest => self.go(Screen::Ingest),
             // Ingest-only actions (handled above on that screen).
             Action::Edit | Action::Schemas => Vec::new(),
@@ -1271,6 +1295,7 @@ impl App {
             Screen::Clusters => self.clusters.move_by(delta),
             Screen::Spark => self.spark.move_by(delta),
             Screen::Monitor => self.monitor.move_by(delta),
+            Screen::Notebooks => self.nb.move_by(delta),
             Screen::Dashboard | Screen::Ingest => {}
         }
         Vec::new()
@@ -1352,6 +1377,7 @@ impl App {
                 .selected_cluster()
                 .map(|c| c.master_url.clone()),
             Screen::Monitor => self.monitor.selected_container().map(|c| c.id.clone()),
+            Screen::Notebooks => self.nb.selected_name(),
             Screen::Spark => self.spark.yank(),
             Screen::Ingest => self.ingest.selected().map(|i| i.spec.name.clone()),
             Screen::Dashboard => None,

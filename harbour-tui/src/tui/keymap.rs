@@ -137,7 +137,7 @@ impl fmt::Display for KeyCombo {
 pub type KeymapConfig = BTreeMap<String, BTreeMap<String, Action>>;
 
 /// The sections a keymap may have.
-pub const SECTIONS: [&str; 11] = [
+pub const SECTIONS: [&str; 12] = [
     "global",
     "dashboard",
     "runs",
@@ -146,6 +146,7 @@ pub const SECTIONS: [&str; 11] = [
     "details",
     "sql",
     "clusters",
+    "notebooks",
     "monitor",
     "spark",
     "ingest",
@@ -178,6 +179,7 @@ pub fn default_config() -> KeymapConfig {
             ("5", A::GoSql),
             ("6", A::GoClusters),
             ("7", A::GoMonitor),
+            ("8", A::GoNotebooks),
             ("9", A::GoSpark),
             ("0", A::GoIngest),
             ("k", A::Up),
@@ -248,6 +250,8 @@ pub fn default_config() -> KeymapConfig {
     put("sql", &[("i", A::Select), ("ctrl-k", A::Kill)]);
     put("clusters", &[("ctrl-d", A::Delete), ("s", A::Submit)]);
     put("spark", &[("r", A::Refresh)]);
+    // --- Notebooks --- (the editor takes its keys itself; these are the list's)
+    put("notebooks", &[("ctrl-d", A::Delete), ("s", A::Submit)]);
     put(
         "monitor",
         &[

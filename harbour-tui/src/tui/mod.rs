@@ -26,6 +26,9 @@ pub mod logs;
 pub mod logs_ui;
 pub mod modal;
 pub mod monitor;
+pub mod notebooks;
+pub mod notebooks_shell;
+pub mod notebooks_ui;
 pub mod palette;
 pub mod runs;
 pub mod shell;
@@ -36,5 +39,7 @@ pub mod theme;
 pub mod ui;
 pub mod widgets;
 
+#[cfg(test)]
+mod notebooks_tests;
 #[cfg(test)]
 mod tests;

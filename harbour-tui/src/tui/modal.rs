@@ -61,6 +61,11 @@ impl App {
         {
             return out;
         }
+        if self.screen == Screen::Notebooks
+            && let Some(out) = self.nb.on_key(&key, self.now_ms)
+        {
+            return out.into_iter().map(Command::Nb).collect();
+        }
         let combo = KeyCombo::from_event(&key);
         match self.keymap.lookup(self.screen, combo) {
             Some(action) => self.apply(action),
@@ -254,6 +259,11 @@ impl App {
                     None => Vec::new(),
                 };
                 out.extend(self.go(Screen::Spark));
+                out
+            }
+            Ok(palette::PaletteCmd::CreateNotebook(name)) => {
+                let mut out = self.go(Screen::Notebooks);
+                out.push(Command::Nb(super::notebooks::NbCmd::Create(name)));
                 out
             }
             Ok(palette::PaletteCmd::Nothing) => Vec::new(),

@@ -19,11 +19,13 @@ pub enum PaletteCmd {
     DeleteCluster(String),
     /// The Spark screen, at an application when one is named.
     Spark(Option<String>),
+    // --- Notebooks ---
+    CreateNotebook(String),
     Nothing,
 }
 
 /// Each command: its name, aliases, and a few words of help.
-pub const COMMANDS: [(&str, &[&str], &str); 19] = [
+pub const COMMANDS: [(&str, &[&str], &str); 21] = [
     ("dashboard", &["dash", "d", "home", "1"], "the dashboard"),
     ("runs", &["run", "r", "2"], "the runs table"),
     ("jobs", &["job", "j", "3"], "the job definitions"),
@@ -65,6 +67,13 @@ pub const COMMANDS: [(&str, &[&str], &str); 19] = [
         "filter TEXT: filter runs (! inverts)",
     ),
     ("refresh", &["reload"], "fetch everything again"),
+    // --- Notebooks ---
+    (
+        "notebooks",
+        &["nb", "notebook", "ipynb", "8"],
+        "notebooks and their kernels",
+    ),
+    ("nb-create", &["nbc"], "nb-create NAME: a new notebook"),
     (
         "spark",
         &["apps", "spark-apps", "analytics", "9"],
@@ -139,6 +148,11 @@ pub fn parse(line: &str) -> Result<PaletteCmd, String> {
         "restart" => PaletteCmd::Restart(run_arg("restart", arg)?),
         "filter" => PaletteCmd::Filter(arg.unwrap_or("").to_owned()),
         "refresh" => PaletteCmd::Action(Action::Refresh),
+        "notebooks" => PaletteCmd::Go(Screen::Notebooks),
+        "nb-create" => PaletteCmd::CreateNotebook(
+            arg.ok_or("nb-create needs a name, like `:nb-create etl`")?
+                .to_owned(),
+        ),
         "help" => PaletteCmd::Action(Action::Help),
         _ => PaletteCmd::Action(Action::Quit),
     })

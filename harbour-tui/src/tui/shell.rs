@@ -45,7 +45,7 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn describe(e: &ClientError) -> String {
+pub(super) fn describe(e: &ClientError) -> String {
     match e {
         ClientError::Api(api) => api.to_string(),
         other => other.to_string(),
@@ -509,6 +509,7 @@ async fn one_shot(c: &Client, cmd: Command) -> Option<Msg> {
                 .map(Box::new)
                 .map_err(e),
         ),
+        Command::Nb(cmd) => super::notebooks_shell::run(c, cmd).await,
         Command::FollowLog { .. }
         | Command::FollowContainerLog { .. }
         | Command::StopFollow

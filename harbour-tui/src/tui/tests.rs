@@ -259,6 +259,8 @@ fn navigation_by_number_brackets_palette_and_esc() {
     a.update(key(']'));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(key(']'));
+    assert_eq!(a.screen, Screen::Notebooks);
+    a.update(key(']'));
     assert_eq!(a.screen, Screen::Spark);
     a.update(key(']'));
     assert_eq!(a.screen, Screen::Ingest);
@@ -268,6 +270,8 @@ fn navigation_by_number_brackets_palette_and_esc() {
     assert_eq!(a.screen, Screen::Ingest);
     a.update(key('['));
     assert_eq!(a.screen, Screen::Spark);
+    a.update(key('['));
+    assert_eq!(a.screen, Screen::Notebooks);
     a.update(key('['));
     assert_eq!(a.screen, Screen::Monitor);
     a.update(key('['));
@@ -280,6 +284,8 @@ fn navigation_by_number_brackets_palette_and_esc() {
     assert_eq!(a.screen, Screen::Clusters, "esc goes back");
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Monitor);
+    a.update(code(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Notebooks);
     a.update(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Spark);
     a.update(code(KeyCode::Esc));

@@ -33,6 +33,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Screen::Sql => app.sql.render(frame, body, theme, app.now_ms),
         Screen::Clusters => app.clusters.render(frame, body, theme),
         Screen::Monitor => app.monitor.render(frame, body, theme, app.now_ms),
+        Screen::Notebooks => app.nb.render(frame, body, theme),
         Screen::Spark => app.spark.render(frame, body, theme),
         Screen::Ingest => app.ingest.render(frame, body, theme, app.now_ms),
     }
@@ -50,27 +51,6 @@ pub fn render(app: &App, frame: &mut Frame) {
 
 fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
-    let mut spans = vec![
-        Span::styled(" harbour ", theme.get("tab-active")),
-        Span::raw(" "),
-    ];
-    for (i, s) in Screen::CYCLE.iter().enumerate() {
-        let style = if *s == app.screen {
-            theme.get("tab-active")
-        } else {
-            theme.get("tab")
-        };
-        // --- Ingestion --- (its key is 0, not its place)
-        let digit = if *s == Screen::Ingest { 0 } else { i + 1 };
-        spans.push(Span::styled(format!("{digit} {}", s.title()), style));
-        spans.push(Span::raw(" "));
-    }
-    if app.screen == Screen::Details {
-        spans.push(Span::styled(
-            Screen::Details.title(),
-            theme.get("tab-active"),
-        ));
-    }
     let (conn, style) = match &app.conn {
         Conn::Connecting => ("connecting…".to_owned(), theme.get("status-warn")),
         Conn::Connected { version, .. } => (
@@ -79,10 +59,54 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         ),
         Conn::Reconnecting { .. } => ("○ reconnecting…".to_owned(), theme.get("status-error")),
     };
-    let left = Line::from(spans);
     let right_w = u16::try_from(conn.chars().count() + 1).unwrap_or(0);
+    let show_conn = area.width > right_w + 40;
+    let room = usize::from(if show_conn {
+        area.width - right_w
+    } else {
+        area.width
+    });
+    // Each screen's key: its place, but Ingest's is 0 (after 9).
+    let tabs: Vec<(usize, Screen)> = Screen::CYCLE
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (if *s == Screen::Ingest { 0 } else { i + 1 }, *s))
+        .collect();
+    let full: usize = 10
+        + tabs
+            .iter()
+            .map(|(_, s)| s.title().chars().count() + 3)
+            .sum::<usize>();
+    // Too narrow for every name: the digits, and the name of the screen shown.
+    let compact = full > room;
+    let mut spans = vec![
+        Span::styled(" harbour ", theme.get("tab-active")),
+        Span::raw(" "),
+    ];
+    for (digit, s) in tabs {
+        let active = s == app.screen;
+        let style = if active {
+            theme.get("tab-active")
+        } else {
+            theme.get("tab")
+        };
+        let text = if compact && !active {
+            digit.to_string()
+        } else {
+            format!("{digit} {}", s.title())
+        };
+        spans.push(Span::styled(text, style));
+        spans.push(Span::raw(" "));
+    }
+    if app.screen == Screen::Details {
+        spans.push(Span::styled(
+            Screen::Details.title(),
+            theme.get("tab-active"),
+        ));
+    }
+    let left = Line::from(spans);
     frame.render_widget(Paragraph::new(left).style(theme.get("header")), area);
-    if area.width > right_w + 40 {
+    if show_conn {
         let r = Rect {
             x: area.x + area.width - right_w,
             width: right_w,
@@ -107,6 +131,7 @@ fn hints(app: &App) -> &'static str {
         Screen::Sql => "enter edit  ctrl-r run  j/k scroll  ctrl-k cancel  ? help",
         Screen::Clusters => "s create  ctrl-d delete  enter SQL on it  ? help",
         Screen::Dashboard => "1-7 screens  : palette  ? help  q quit",
+        Screen::Notebooks => notebook_hints(app),
         Screen::Ingest => {
             "s new  e edit  r run  R retry  p pause  v schemas  enter runs/files  ctrl-d del"
         }
@@ -114,6 +139,20 @@ fn hints(app: &App) -> &'static str {
             "+/- window  f freeze  e expand  j/k container  l logs  r restart  ctrl-k stop  ? help"
         }
         Screen::Spark => "enter open  esc up  j/k move  r refresh  y copy id  ? help",
+    }
+}
+
+// --- Notebooks ---
+fn notebook_hints(app: &App) -> &'static str {
+    use super::notebooks::Mode;
+    match &app.nb.editor {
+        None => "enter open  s new  ctrl-d delete  j/k move  ? help",
+        Some(e) if e.mode == Mode::Edit => {
+            "ctrl-enter/ctrl-r run  shift-enter/ctrl-n run+next  esc done"
+        }
+        Some(_) => {
+            "enter edit  ctrl-r run  R all  a/b add  dd del  m/y type  J/K move  I intr  00 restart  o out  esc"
+        }
     }
 }
 

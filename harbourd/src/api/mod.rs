@@ -46,6 +46,11 @@ use crate::runs::supervisor::{Runs, no_such_run};
 use crate::spark::Spark;
 use crate::store::runs::{self as run_rows, NewRun};
 use crate::store::{Store, StoreError, jobs};
+// --- Notebooks ---
+use harbour_shared::{
+    CellEdit, KernelInfo, Notebook, NotebookSpec, NotebookSummary, NotebookVersion, NotebookWatch,
+    RunCells,
+};
 
 /// Requests one connection may have in flight at once.
 const MAX_IN_FLIGHT_PER_CONNECTION: usize = 64;
@@ -73,6 +78,7 @@ pub struct Daemon {
     pub started_ms: i64,
     /// Wakes the scheduler when a job's schedule may have changed.
     pub schedule_changed: Arc<Notify>,
+    pub notebooks: Arc<crate::notebooks::Notebooks>,
 }
 
 /// Accepts connections until `shutdown`, serving each on its own task.
@@ -140,7 +146,7 @@ fn transport(stream: UnixStream) -> ServerTransport {
 }
 
 /// Logs a failure the client cannot act on and answers with an id that finds it in the log.
-fn internal(e: impl std::fmt::Display) -> Error {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Error {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let id = format!(
         "E{}-{}",
@@ -276,13 +282,14 @@ impl Harbour for Api {
         let now = now_ms();
         let monitor = &self.greeted()?.monitor;
         let (host, health) = (monitor.gauges(), monitor.health.summary());
+        let notebooks = self.daemon.notebooks.count().await;
         self.store(move |c| {
             let (jobs, scheduled_jobs) = jobs::count(c)?;
             Ok(Ok(Dashboard {
                 jobs,
                 scheduled_jobs,
                 runs: run_rows::counts(c)?,
-                notebooks: 0,
+                notebooks,
                 clusters: crate::store::clusters::list(c)?.len() as u64 + 1,
                 trend: run_rows::trend(c, 7, now)?,
                 recent_failures: run_rows::recent_failures(c, 10)?,
@@ -953,5 +960,93 @@ impl Harbour for Api {
         spec: IngestSpec,
     ) -> Result<IngestEstimate, Error> {
         self.greeted()?.ingest.estimate(spec).await
+    }
+
+    // --- Notebooks ---
+
+    async fn notebooks(self, _: Context) -> Result<Vec<NotebookSummary>, Error> {
+        self.greeted()?.notebooks.list().await
+    }
+
+    async fn notebook_create(self, _: Context, spec: NotebookSpec) -> Result<Notebook, Error> {
+        self.greeted()?.notebooks.create(spec).await
+    }
+
+    async fn notebook_get(self, _: Context, name: String) -> Result<Notebook, Error> {
+        self.greeted()?.notebooks.get(&name).await
+    }
+
+    async fn notebook_watch(
+        self,
+        _: Context,
+        name: String,
+        after_version: NotebookVersion,
+        wait_ms: u64,
+    ) -> Result<NotebookWatch, Error> {
+        let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
+        self.greeted()?
+            .notebooks
+            .watch(&name, after_version, wait)
+            .await
+    }
+
+    async fn notebook_rename(
+        self,
+        _: Context,
+        name: String,
+        new_name: String,
+    ) -> Result<NotebookSummary, Error> {
+        self.greeted()?.notebooks.rename(&name, new_name).await
+    }
+
+    async fn notebook_delete(self, _: Context, name: String) -> Result<NotebookSummary, Error> {
+        self.greeted()?.notebooks.delete(&name).await
+    }
+
+    async fn notebook_edit(
+        self,
+        _: Context,
+        name: String,
+        edits: Vec<CellEdit>,
+    ) -> Result<Notebook, Error> {
+        self.greeted()?.notebooks.edit(&name, edits).await
+    }
+
+    async fn notebook_import(
+        self,
+        _: Context,
+        name: String,
+        ipynb: String,
+        cluster: Option<String>,
+    ) -> Result<Notebook, Error> {
+        self.greeted()?
+            .notebooks
+            .import(name, &ipynb, cluster)
+            .await
+    }
+
+    async fn notebook_export(self, _: Context, name: String) -> Result<String, Error> {
+        self.greeted()?.notebooks.export(&name).await
+    }
+
+    async fn notebook_run(
+        self,
+        _: Context,
+        name: String,
+        cells: RunCells,
+    ) -> Result<Notebook, Error> {
+        self.greeted()?.notebooks.run(&name, cells).await
+    }
+
+    async fn notebook_interrupt(self, _: Context, name: String) -> Result<KernelInfo, Error> {
+        self.greeted()?.notebooks.interrupt(&name).await
+    }
+
+    async fn notebook_restart(self, _: Context, name: String) -> Result<KernelInfo, Error> {
+        self.greeted()?.notebooks.restart(&name).await
+    }
+
+    async fn notebook_shutdown(self, _: Context, name: String) -> Result<KernelInfo, Error> {
+        self.greeted()?.notebooks.shutdown_kernel(&name).await
     }
 }

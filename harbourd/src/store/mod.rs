@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_run_usage.sql"),
     include_str!("../../migrations/0005_analytics.sql"),
     include_str!("../../migrations/0006_ingest.sql"),
+    include_str!("../../migrations/0007_notebooks.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

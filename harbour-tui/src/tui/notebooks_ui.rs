@@ -1,0 +1,496 @@
+//! Drawing the Notebooks screen: the list (with kernel states), and the editor: a header with
+//! the kernel's state and count, then the cells from the one that keeps the selection in view,
+//! each with a gutter (`[n]`, a bar on the selected cell), code highlighted with syntect,
+//! markdown rendered (headings, emphasis, lists, code) unless it is being edited, and outputs
+//! below, long ones cut to [`OUTPUT_LINES`] with a note that `o` shows them whole.
+//!
+//! Only the cells on screen are laid out and highlighted, so 500 cells draw as fast as 5.
+
+use std::sync::OnceLock;
+
+use harbour_shared::{Cell, CellKind, ExecState, KernelState, Notebook, Output};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell as TableCell, Paragraph, Row, Table};
+use syntect::easy::HighlightLines;
+use syntect::highlighting::{Theme as SynTheme, ThemeSet};
+use syntect::parsing::SyntaxSet;
+
+use super::notebooks::{Editor, Mode, NotebooksState};
+use super::theme::Theme;
+use super::widgets::{self, Load};
+
+/// Output lines shown before a cell's output is cut (`o` shows it whole).
+pub const OUTPUT_LINES: usize = 8;
+/// The gutter: `[12]:` and the selection bar.
+const GUTTER: u16 = 7;
+
+struct Highlighter {
+    syntaxes: SyntaxSet,
+    theme: SynTheme,
+}
+
+fn highlighter() -> &'static Highlighter {
+    static H: OnceLock<Highlighter> = OnceLock::new();
+    H.get_or_init(|| {
+        let mut themes = ThemeSet::load_defaults();
+        let theme = themes
+            .themes
+            .remove("base16-ocean.dark")
+            .unwrap_or_default();
+        Highlighter {
+            syntaxes: SyntaxSet::load_defaults_newlines(),
+            theme,
+        }
+    })
+}
+
+/// Code lines coloured by syntect: Python, or SQL/shell for `%%sql`/`%%bash`/`!` cells.
+pub fn highlight(source: &str) -> Vec<Line<'static>> {
+    let h = highlighter();
+    let first = source.lines().next().unwrap_or_default();
+    let token = if first.starts_with("%%sql") {
+        "sql"
+    } else if first.starts_with("%%bash") || first.starts_with("%%sh") || first.starts_with('!') {
+        "sh"
+    } else {
+        "py"
+    };
+    let syntax = h
+        .syntaxes
+        .find_syntax_by_extension(token)
+        .unwrap_or_else(|| h.syntaxes.find_syntax_plain_text());
+    let mut hl = HighlightLines::new(syntax, &h.theme);
+    let mut out = Vec::new();
+    for line in source.split('\n') {
+        let with_nl = format!("{line}\n");
+        let spans = match hl.highlight_line(&with_nl, &h.syntaxes) {
+            Ok(ranges) => ranges
+                .into_iter()
+                .map(|(style, text)| {
+                    let f = style.foreground;
+                    Span::styled(
+                        text.trim_end_matches('\n').to_owned(),
+                        Style::default().fg(Color::Rgb(f.r, f.g, f.b)),
+                    )
+                })
+                .collect(),
+            Err(_) => vec![Span::raw(line.to_owned())],
+        };
+        out.push(Line::from(spans));
+    }
+    out
+}
+
+/// Inline `**bold**`, `*emphasis*` / `_emphasis_` and `` `code` ``.
+fn inline(text: &str, base: Style) -> Line<'static> {
+    let mut spans = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let next = ["**", "`", "*", "_"]
+            .iter()
+            .filter_map(|m| rest.find(m).map(|i| (i, *m)))
+            .min_by_key(|(i, m)| (*i, usize::MAX - m.len()));
+        let Some((i, mark)) = next else {
+            spans.push(Span::styled(rest.to_owned(), base));
+            break;
+        };
+        let after = &rest[i + mark.len()..];
+        let Some(end) = after.find(mark) else {
+            spans.push(Span::styled(rest.to_owned(), base));
+            break;
+        };
+        if i > 0 {
+            spans.push(Span::styled(rest[..i].to_owned(), base));
+        }
+        let style = match mark {
+            "**" => base.add_modifier(Modifier::BOLD),
+            "`" => base.fg(Color::Rgb(0xe0, 0xaf, 0x68)),
+            _ => base.add_modifier(Modifier::ITALIC),
+        };
+        spans.push(Span::styled(after[..end].to_owned(), style));
+        rest = &after[end + mark.len()..];
+    }
+    Line::from(spans)
+}
+
+/// Markdown as a terminal shows it: headings bold (level 1 also underlined), bullets,
+/// fenced code dimmed, inline emphasis.
+pub fn markdown(source: &str) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for line in source.split('\n') {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            out.push(Line::from(Span::styled(
+                format!("  {line}"),
+                Style::default().fg(Color::Rgb(0xe0, 0xaf, 0x68)),
+            )));
+            continue;
+        }
+        let hashes = line.chars().take_while(|c| *c == '#').count();
+        if (1..=6).contains(&hashes) && line[hashes..].starts_with(' ') {
+            let mut style = Style::default().add_modifier(Modifier::BOLD);
+            if hashes == 1 {
+                style = style.add_modifier(Modifier::UNDERLINED);
+            }
+            out.push(inline(line[hashes..].trim(), style));
+            continue;
+        }
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some(item) = trimmed
+            .strip_prefix("* ")
+            .or_else(|| trimmed.strip_prefix("- "))
+            .or_else(|| trimmed.strip_prefix("+ "))
+        {
+            let mut l = inline(item, Style::default());
+            l.spans
+                .insert(0, Span::raw(format!("{}• ", " ".repeat(indent))));
+            out.push(l);
+            continue;
+        }
+        out.push(inline(line, Style::default()));
+    }
+    out
+}
+
+fn output_lines(o: &Output, theme: &Theme) -> Vec<Line<'static>> {
+    let (text, style) = match o {
+        Output::Stream { name, text } if name == "stderr" => (text.clone(), theme.get("stderr")),
+        Output::Stream { text, .. } => (text.clone(), Style::default()),
+        Output::Data { text, .. } => (text.clone(), Style::default()),
+        Output::Error { .. } => (
+            crate::cli::notebooks::output_text(o),
+            theme.get("state-failed"),
+        ),
+    };
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    text.split('\n')
+        .map(|l| Line::from(Span::styled(l.replace('\t', "    "), style)))
+        .collect()
+}
+
+/// A cell's lines: source (or nothing when the editor is drawn there), then outputs.
+struct Laid {
+    source: Vec<Line<'static>>,
+    outputs: Vec<Line<'static>>,
+}
+
+fn lay_out(cell: &Cell, editor: &Editor, theme: &Theme, editing: bool) -> Laid {
+    let source = if editing {
+        let rows = editor
+            .editing
+            .as_ref()
+            .map_or(1, |(_, a)| a.lines().len().max(1));
+        vec![Line::default(); rows]
+    } else {
+        match cell.kind {
+            CellKind::Code => highlight(&cell.source),
+            CellKind::Markdown if !cell.source.is_empty() => markdown(&cell.source),
+            CellKind::Markdown | CellKind::Raw => cell
+                .source
+                .split('\n')
+                .map(|l| Line::from(l.to_owned()))
+                .collect(),
+        }
+    };
+    let mut outputs: Vec<Line> = cell
+        .outputs
+        .iter()
+        .flat_map(|o| output_lines(o, theme))
+        .collect();
+    if outputs.len() > OUTPUT_LINES && !editor.expanded.contains(&cell.id) {
+        let more = outputs.len() - OUTPUT_LINES;
+        outputs.truncate(OUTPUT_LINES);
+        outputs.push(Line::from(Span::styled(
+            format!("… {more} more lines (o shows them)"),
+            theme.get("dim"),
+        )));
+    }
+    Laid { source, outputs }
+}
+
+fn gutter(cell: &Cell) -> String {
+    match (cell.kind, cell.state, cell.execution_count) {
+        (CellKind::Code, Some(ExecState::Running), _) => "[*]:".into(),
+        (CellKind::Code, Some(ExecState::Queued), _) => "[-]:".into(),
+        (CellKind::Code, _, Some(n)) => format!("[{n}]:"),
+        (CellKind::Code, _, None) => "[ ]:".into(),
+        (CellKind::Markdown, ..) => " md ".into(),
+        (CellKind::Raw, ..) => "raw ".into(),
+    }
+}
+
+impl NotebooksState {
+    pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
+        match &self.editor {
+            Some(ed) => render_editor(ed, frame, area, theme),
+            None => self.render_list(frame, area, theme),
+        }
+    }
+
+    fn render_list(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
+        let title = format!(" Notebooks ({}) ", self.list.len());
+        let Some(inner) = widgets::list_frame(frame, area, theme, title, &self.load, "notebooks")
+        else {
+            return;
+        };
+        if self.list.is_empty() {
+            widgets::message(
+                frame,
+                inner,
+                "no notebooks yet\ns makes one (or :nb-create NAME); `harbour nb import` brings .ipynb files",
+                theme.get("dim"),
+            );
+            return;
+        }
+        let header = Row::new(
+            ["NAME", "CELLS", "KERNEL", "CLUSTER", "MODIFIED"]
+                .map(|h| TableCell::from(Span::styled(h, theme.get("column-header")))),
+        );
+        let height = usize::from(inner.height.saturating_sub(1));
+        let top = widgets::scroll_top(0, self.selected, height, self.list.len());
+        let rows = self
+            .list
+            .iter()
+            .enumerate()
+            .skip(top)
+            .take(height)
+            .map(|(i, n)| {
+                let row = Row::new(vec![
+                    TableCell::from(n.name.clone()),
+                    TableCell::from(n.cells.to_string()),
+                    TableCell::from(Span::styled(
+                        n.kernel.label(),
+                        kernel_style(&n.kernel, theme),
+                    )),
+                    TableCell::from(n.cluster.clone().unwrap_or_else(|| "-".into())),
+                    TableCell::from(crate::fmt::local_time(n.modified_ms)),
+                ]);
+                if i == self.selected {
+                    row.style(theme.get("selected"))
+                } else {
+                    row
+                }
+            });
+        let widths = [
+            Constraint::Min(16),
+            Constraint::Length(6),
+            Constraint::Length(9),
+            Constraint::Length(12),
+            Constraint::Length(20),
+        ];
+        frame.render_widget(Table::new(rows, widths).header(header), inner);
+    }
+}
+
+fn kernel_style(k: &KernelState, theme: &Theme) -> Style {
+    match k {
+        KernelState::Idle => theme.get("state-succeeded"),
+        KernelState::Busy | KernelState::Starting => theme.get("state-running"),
+        KernelState::Dead { .. } => theme.get("state-failed"),
+        KernelState::Stopped => theme.get("dim"),
+    }
+}
+
+fn header_line(nb: &Notebook, ed: &Editor, theme: &Theme) -> Line<'static> {
+    let k = &nb.kernel;
+    let mut spans = vec![
+        Span::styled(format!(" {} ", nb.name), theme.get("title")),
+        Span::raw(" kernel "),
+        Span::styled(k.state.label(), kernel_style(&k.state, theme)),
+        Span::raw(format!(" [{}]", k.execution_count)),
+    ];
+    if k.queued > 0 {
+        spans.push(Span::raw(format!("  {} queued", k.queued)));
+    }
+    if let Some(c) = &nb.cluster {
+        spans.push(Span::raw(format!("  spark:{c}")));
+    }
+    spans.push(Span::raw(format!(
+        "  cell {}/{}",
+        (ed.cell + 1).min(nb.cells.len()),
+        nb.cells.len()
+    )));
+    let mode = match ed.mode {
+        Mode::Command => Span::styled("  COMMAND", theme.get("dim")),
+        Mode::Edit => Span::styled("  EDIT", theme.get("key")),
+    };
+    spans.push(mode);
+    Line::from(spans)
+}
+
+fn render_editor(ed: &Editor, frame: &mut Frame, area: Rect, theme: &Theme) {
+    let block = widgets::block(theme, format!(" Notebook {} ", ed.name));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let nb = match (&ed.load, &ed.nb) {
+        (_, Some(nb)) => nb,
+        (Load::Failed(e), None) => {
+            widgets::message(
+                frame,
+                inner,
+                &format!("cannot open {}: {e}\nesc goes back to the list", ed.name),
+                theme.get("status-error"),
+            );
+            return;
+        }
+        _ => {
+            widgets::message(frame, inner, "opening…", theme.get("dim"));
+            return;
+        }
+    };
+    let [head, note, body] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(u16::from(
+            matches!(nb.kernel.state, KernelState::Dead { .. }) || nb.kernel.message.is_some(),
+        )),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(header_line(nb, ed, theme)), head);
+    let note_text = match &nb.kernel.state {
+        KernelState::Dead { why } => format!(
+            "kernel died: {}  (00 restarts)",
+            why.lines().next().unwrap_or_default()
+        ),
+        _ => nb.kernel.message.clone().unwrap_or_default(),
+    };
+    frame.render_widget(
+        Paragraph::new(Span::styled(note_text, theme.get("status-warn"))),
+        note,
+    );
+    if nb.cells.is_empty() {
+        widgets::message(frame, body, "no cells: a or b adds one", theme.get("dim"));
+        return;
+    }
+    // Lay out from the selected cell backwards until the screen is full, so it is in view.
+    let height = usize::from(body.height);
+    let selected = ed.cell.min(nb.cells.len() - 1);
+    let editing_id = ed.editing.as_ref().map(|(id, _)| id.as_str());
+    let lay = |i: usize| {
+        let c = &nb.cells[i];
+        lay_out(c, ed, theme, editing_id == Some(c.id.as_str()))
+    };
+    let size = |l: &Laid| l.source.len() + l.outputs.len() + 1;
+    let mut top = selected;
+    let mut used = size(&lay(selected));
+    while top > 0 {
+        let s = size(&lay(top - 1));
+        if used + s > height {
+            break;
+        }
+        used += s;
+        top -= 1;
+    }
+    let mut y = body.y;
+    for (i, cell) in nb.cells.iter().enumerate().skip(top) {
+        if y >= body.bottom() {
+            break;
+        }
+        let laid = lay(i);
+        let is_sel = i == selected;
+        let bar = if is_sel {
+            Span::styled(
+                "▌",
+                theme.get(if ed.mode == Mode::Edit {
+                    "key"
+                } else {
+                    "title"
+                }),
+            )
+        } else {
+            Span::raw(" ")
+        };
+        let g = gutter(cell);
+        let gutter_style = match cell.state {
+            Some(ExecState::Error) => theme.get("state-failed"),
+            Some(ExecState::Running) => theme.get("state-running"),
+            _ => theme.get("dim"),
+        };
+        let rows = laid.source.len() + laid.outputs.len();
+        let mut lines: Vec<Line> = Vec::with_capacity(rows);
+        for (j, l) in laid.source.into_iter().enumerate() {
+            let mut spans = vec![
+                bar.clone(),
+                Span::styled(
+                    if j == 0 {
+                        format!("{g:>5} ")
+                    } else {
+                        "      ".into()
+                    },
+                    gutter_style,
+                ),
+            ];
+            spans.extend(l.spans);
+            lines.push(Line::from(spans));
+        }
+        for l in laid.outputs {
+            let mut spans = vec![bar.clone(), Span::raw("      ")];
+            spans.extend(l.spans);
+            lines.push(Line::from(spans));
+        }
+        let h = u16::try_from(rows)
+            .unwrap_or(u16::MAX)
+            .min(body.bottom() - y);
+        let rect = Rect::new(body.x, y, body.width, h);
+        frame.render_widget(Paragraph::new(lines), rect);
+        if let Some((id, area)) = &ed.editing
+            && *id == cell.id
+        {
+            let rows = u16::try_from(area.lines().len().max(1)).unwrap_or(u16::MAX);
+            let r = Rect::new(
+                body.x + GUTTER,
+                y,
+                body.width.saturating_sub(GUTTER),
+                rows.min(body.bottom() - y),
+            );
+            frame.render_widget(area, r);
+        }
+        y = y.saturating_add(h).saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(lines: &[Line]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn markdown_renders_headings_lists_and_emphasis() {
+        let lines = markdown("# Title\n\n* one\n  - **two** and `x`\n```\ncode\n```");
+        assert_eq!(
+            text(&lines),
+            ["Title", "", "• one", "  • two and x", "  code"]
+        );
+        let two = &lines[3].spans[1];
+        assert!(two.style.add_modifier.contains(Modifier::BOLD));
+        assert!(
+            lines[0].spans[0]
+                .style
+                .add_modifier
+                .contains(Modifier::UNDERLINED)
+        );
+    }
+
+    #[test]
+    fn code_is_highlighted_and_keeps_its_text() {
+        let lines = highlight("def f(x):\n    return x + 1");
+        assert_eq!(text(&lines), ["def f(x):", "    return x + 1"]);
+        let colours: std::collections::HashSet<_> =
+            lines[0].spans.iter().map(|s| s.style.fg).collect();
+        assert!(colours.len() > 1, "more than one colour: {colours:?}");
+    }
+}
