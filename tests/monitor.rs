@@ -248,7 +248,16 @@ async fn health_checks_follow_real_servers_and_harbour_health_exits_accordingly(
     })
     .await;
     let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["harbourd.store", "harbourd.runs", "web", "db"]);
+    assert_eq!(
+        names,
+        [
+            "harbourd.store",
+            "harbourd.runs",
+            "harbourd.kernels",
+            "web",
+            "db"
+        ]
+    );
 
     // The server starts failing: down after two failures, and harbour health says so.
     code.store(500, Ordering::SeqCst);

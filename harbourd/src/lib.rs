@@ -136,17 +136,6 @@ pub async fn run(
     );
     tracker.spawn(ingest.clone().background(shutdown.clone()));
 
-    let monitor = monitor::Monitor::start(
-        &config,
-        &store,
-        &runs,
-        &spark,
-        events.clone(),
-        &tracker,
-        &shutdown,
-    )
-    .await;
-
     // --- Notebooks ---
     let notebooks = notebooks::Notebooks::new(
         store.clone(),
@@ -159,6 +148,15 @@ pub async fn run(
         shutdown.clone(),
     );
     tracker.spawn(notebooks.clone().cull_idle());
+
+    let watched = monitor::Watched {
+        store: &store,
+        runs: &runs,
+        spark: &spark,
+        notebooks: &notebooks,
+    };
+    let monitor =
+        monitor::Monitor::start(&config, watched, events.clone(), &tracker, &shutdown).await;
 
     let grace = config.runs.kill_grace();
     let daemon = Arc::new(Daemon {

@@ -1,5 +1,5 @@
 //! Health checks: the configured ones (HTTP, TCP, process, container) and harbourd's own
-//! parts (store, run supervisor, Spark runtime, managed clusters). Each check runs on its own task at its interval; a
+//! parts (store, run supervisor, Spark runtime, managed clusters, notebook kernels). Each check runs on its own task at its interval; a
 //! [`Judge`] turns attempts into a status with thresholds (`fall` failures in a row before
 //! down, `rise` passes before up). A change of status is stored, published as an event and
 //! written to the daemon log; each attempt's latency is recorded as the metric series
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use harbour_shared::{
     Cluster, ClusterKind, ClusterState, EventKind, HealthCheck, HealthReport, HealthStatus,
-    HealthSummary, HealthTransition,
+    HealthSummary, HealthTransition, KernelState, NotebookSummary,
 };
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -102,6 +102,8 @@ pub enum Probe {
     SparkRuntime,
     /// Every managed cluster: running, master answering, no worker missing.
     Clusters,
+    /// No notebook's kernel has died.
+    Kernels,
 }
 
 /// The parts attempts need.
@@ -112,6 +114,7 @@ pub struct Parts {
     pub containers: Arc<Containers>,
     pub http: reqwest::Client,
     pub spark: Option<Arc<Spark>>,
+    pub notebooks: Option<Arc<crate::notebooks::Notebooks>>,
 }
 
 impl Probe {
@@ -232,6 +235,11 @@ impl Probe {
                 let clusters = spark.list_clusters().await.map_err(|e| e.to_string())?;
                 clusters_verdict(&clusters)
             }
+            Self::Kernels => {
+                let notebooks = parts.notebooks.as_ref().ok_or("notebooks are not set up")?;
+                let list = notebooks.list().await.map_err(|e| e.to_string())?;
+                kernels_verdict(&list)
+            }
         }
     }
 }
@@ -247,6 +255,26 @@ fn runtime_verdict(runtime: &crate::spark::SparkRuntime) -> Result<String, Strin
     }
     let (java, _) = crate::spark::runtime::java()?;
     Ok(format!("{} with {java}", runtime.spark_home.display()))
+}
+
+/// Up unless a notebook's kernel died (it stays down until the kernel is restarted or
+/// shut down), naming each such notebook and why.
+fn kernels_verdict(notebooks: &[NotebookSummary]) -> Result<String, String> {
+    let dead: Vec<String> = notebooks
+        .iter()
+        .filter_map(|n| match &n.kernel {
+            KernelState::Dead { why } => Some(format!("{}: kernel died ({why})", n.name)),
+            _ => None,
+        })
+        .collect();
+    if !dead.is_empty() {
+        return Err(dead.join("; "));
+    }
+    let live = notebooks
+        .iter()
+        .filter(|n| n.kernel != KernelState::Stopped)
+        .count();
+    Ok(format!("{live} kernel(s) running"))
 }
 
 /// Up when every managed cluster is running with its master answering and every worker
@@ -363,6 +391,9 @@ impl Health {
                 ("harbourd.store", "the SQLite store", Probe::Store),
                 ("harbourd.runs", "the run supervisor", Probe::Runs),
             ];
+            if parts.notebooks.is_some() {
+                builtin.push(("harbourd.kernels", "notebook kernels", Probe::Kernels));
+            }
             // A daemon without a runtime has no Spark to watch; `harbour status` says why.
             if parts.spark.as_ref().is_some_and(|s| s.runtime.is_some()) {
                 builtin.push(("harbourd.spark", "the Spark runtime", Probe::SparkRuntime));
@@ -596,6 +627,7 @@ mod tests {
             containers: Arc::new(Containers::unavailable_for_tests()),
             http: reqwest::Client::new(),
             spark: None,
+            notebooks: None,
         }
     }
 
@@ -613,6 +645,37 @@ mod tests {
             log_dir: None,
             health,
         }
+    }
+
+    #[test]
+    fn the_kernels_check_names_each_dead_kernel() {
+        let nb = |name: &str, kernel| NotebookSummary {
+            name: name.to_owned(),
+            cells: 1,
+            cluster: None,
+            kernel,
+            modified_ms: 0,
+            version: 0,
+        };
+        let fine = [
+            nb("a", KernelState::Idle),
+            nb("b", KernelState::Stopped),
+            nb("c", KernelState::Busy),
+        ];
+        assert_eq!(kernels_verdict(&fine), Ok("2 kernel(s) running".to_owned()));
+        let dead = [
+            nb("a", KernelState::Idle),
+            nb(
+                "b",
+                KernelState::Dead {
+                    why: "exit status 1".to_owned(),
+                },
+            ),
+        ];
+        assert_eq!(
+            kernels_verdict(&dead),
+            Err("b: kernel died (exit status 1)".to_owned())
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::events::EventBus;
+use crate::notebooks::Notebooks;
 use crate::runs::supervisor::Runs;
 use crate::spark::Spark;
 use crate::store::Store;
@@ -32,16 +33,29 @@ pub struct Monitor {
     pub containers: Arc<Containers>,
 }
 
+/// The daemon's parts monitoring samples and checks.
+#[derive(Debug, Clone, Copy)]
+pub struct Watched<'a> {
+    pub store: &'a Store,
+    pub runs: &'a Runs,
+    pub spark: &'a Arc<Spark>,
+    pub notebooks: &'a Arc<Notebooks>,
+}
+
 impl Monitor {
     pub async fn start(
         config: &Config,
-        store: &Store,
-        runs: &Runs,
-        spark: &Arc<Spark>,
+        watched: Watched<'_>,
         events: Arc<EventBus>,
         tracker: &TaskTracker,
         shutdown: &CancellationToken,
     ) -> Self {
+        let Watched {
+            store,
+            runs,
+            spark,
+            notebooks,
+        } = watched;
         let metrics = config.metrics.enabled.then(|| {
             Arc::new(Metrics::new(
                 store.clone(),
@@ -60,6 +74,7 @@ impl Monitor {
             containers: containers.clone(),
             http: reqwest::Client::new(),
             spark: Some(spark.clone()),
+            notebooks: Some(notebooks.clone()),
         };
         let health = Health::start(
             &config.health,
