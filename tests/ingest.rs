@@ -10,7 +10,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,19 +22,7 @@ use harbour_tests::{Daemon, bin, wait_terminated};
 use harbour_tui::client::{self, Client, ClientError, Flatten as _};
 use serde_json::Value;
 
-fn runtime_dir() -> PathBuf {
-    let dir = std::env::var_os("HARBOUR_RUNTIME_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/harbour-runtime"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("venv/bin/python").is_file(),
-        "no Spark runtime in {}: run `harbourd runtime install --dir {}` first (scripts/test does)",
-        dir.display(),
-        dir.display()
-    );
-    dir
-}
+use harbour_tests::runtime_dir;
 
 fn start_daemon() -> Daemon {
     Daemon::start_with(&format!(

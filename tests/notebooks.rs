@@ -9,7 +9,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use harbour_shared::{
@@ -18,19 +18,7 @@ use harbour_shared::{
 use harbour_tests::{Daemon, bin};
 use harbour_tui::client::{self, Client};
 
-fn runtime_dir() -> PathBuf {
-    let dir = std::env::var_os("HARBOUR_RUNTIME_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/harbour-runtime"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("venv/bin/python").is_file(),
-        "no runtime in {}: run `harbourd runtime install --dir {}` first (scripts/test does)",
-        dir.display(),
-        dir.display()
-    );
-    dir
-}
+use harbour_tests::runtime_dir;
 
 fn start(extra: &str) -> Daemon {
     Daemon::start_with(&format!(

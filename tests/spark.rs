@@ -19,20 +19,7 @@ use harbour_shared::{
 use harbour_tests::{Daemon, bin, processes_in_group, wait_run, wait_terminated};
 use harbour_tui::client::{self, Client, ClientError, Flatten as _};
 
-/// The runtime the tests share: `HARBOUR_RUNTIME_DIR`, else the workspace's cache.
-fn runtime_dir() -> PathBuf {
-    let dir = std::env::var_os("HARBOUR_RUNTIME_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/harbour-runtime"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("venv/bin/python").is_file(),
-        "no Spark runtime in {}: run `harbourd runtime install --dir {}` first (scripts/test does)",
-        dir.display(),
-        dir.display()
-    );
-    dir
-}
+use harbour_tests::runtime_dir;
 
 fn python() -> PathBuf {
     runtime_dir().join("venv/bin/python")

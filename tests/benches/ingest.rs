@@ -15,7 +15,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use harbour_shared::{
@@ -41,12 +41,7 @@ print("PLAIN_SECS", time.time() - t, flush=True)
 spark.stop()
 "#;
 
-fn runtime_dir() -> PathBuf {
-    std::env::var_os("HARBOUR_RUNTIME_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/harbour-runtime"),
-        PathBuf::from,
-    )
-}
+use harbour_tests::runtime_dir;
 
 fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)

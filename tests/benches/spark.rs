@@ -30,12 +30,7 @@ print(spark.range(0, 1000000, numPartitions=2).selectExpr("sum(id)").collect())
 spark.stop()
 "#;
 
-fn runtime_dir() -> PathBuf {
-    std::env::var_os("HARBOUR_RUNTIME_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/harbour-runtime"),
-        PathBuf::from,
-    )
-}
+use harbour_tests::runtime_dir;
 
 fn spark_home() -> PathBuf {
     let lib = runtime_dir().join("venv/lib");

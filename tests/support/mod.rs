@@ -23,6 +23,22 @@ use tempfile::TempDir;
 /// Environment variable naming the directory the binaries are taken from.
 pub const BIN_DIR_ENV: &str = "HARBOUR_BIN_DIR";
 
+/// The Spark/Python runtime the tests share: `HARBOUR_RUNTIME_DIR`, else the workspace's
+/// cache (where scripts/test installs it).
+pub fn runtime_dir() -> PathBuf {
+    let dir = std::env::var_os("HARBOUR_RUNTIME_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/harbour-runtime"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("venv/bin/python").is_file(),
+        "no runtime in {}: run `harbourd runtime install --dir {}` first (scripts/test does)",
+        dir.display(),
+        dir.display()
+    );
+    dir
+}
+
 /// The directory the binaries are taken from: `HARBOUR_BIN_DIR`, else where cargo put the
 /// workspace's binaries for this profile (next to this executable's `deps/` dir).
 pub fn bin_dir() -> PathBuf {
