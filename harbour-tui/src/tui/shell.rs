@@ -669,51 +669,39 @@ async fn read_page(
         .map_err(|e| describe(&e))
 }
 
-/// Follows one stream until the run ends, across reconnects.
-async fn follow(
+/// What one poll of a follower found: a message to pass on (none when nothing came) and
+/// whether the output has ended.
+struct Polled {
+    msg: Option<Msg>,
+    done: bool,
+}
+
+/// Polls with `poll` from `cursor` until the output ends, across reconnects: each poll
+/// answers what it found and where the next one starts. An API error ends the follow with a
+/// `LogFailed`; a lost connection waits for the supervisor to reconnect.
+async fn follow_loop<K, Fut>(
     mut client: watch::Receiver<Option<Client>>,
     tx: mpsc::Sender<Msg>,
     epoch: u64,
-    run: RunId,
-    stream: LogStream,
-    mut offset: u64,
-) {
+    mut cursor: K,
+    poll: impl Fn(Client, K) -> Fut,
+) where
+    K: Clone,
+    Fut: Future<Output = Result<(Polled, K), ClientError>>,
+{
     loop {
         let Some(c) = connected(&mut client).await else {
             return;
         };
-        match c
-            .rpc
-            .read_log(
-                client::long_poll_ctx(WAIT_MS),
-                run,
-                stream,
-                offset,
-                FOLLOW_BYTES,
-                WAIT_MS,
-            )
-            .await
-            .flat()
-        {
-            Ok(chunk) => {
-                let complete = chunk.complete;
-                offset = chunk.next_offset();
-                let quiet = chunk.data.is_empty() && !complete;
-                if !quiet
-                    && tx
-                        .send(Msg::LogChunk {
-                            epoch,
-                            stream,
-                            kind: ChunkKind::Append,
-                            chunk,
-                            at_ms: now_ms(),
-                        })
-                        .await
-                        .is_err()
+        match poll(c, cursor.clone()).await {
+            Ok((polled, next)) => {
+                cursor = next;
+                if let Some(msg) = polled.msg
+                    && tx.send(msg).await.is_err()
                 {
                     return;
                 }
-                if complete {
+                if polled.done {
                     return;
                 }
             }
@@ -727,8 +715,7 @@ async fn follow(
                 return;
             }
             Err(e) => {
-                tracing::info!(error = %e, "log follow interrupted; waiting for the connection");
-                // Wait for the supervisor to notice and reconnect.
+                tracing::info!(error = %e, "following interrupted; waiting for the connection");
                 let _ =
                     tokio::time::timeout(Duration::from_secs(2), client.wait_for(Option::is_none))
                         .await;
@@ -737,68 +724,84 @@ async fn follow(
     }
 }
 
-/// Follows a container's output until it stops, across reconnects.
+/// Follows one stream until the run ends.
+async fn follow(
+    client: watch::Receiver<Option<Client>>,
+    tx: mpsc::Sender<Msg>,
+    epoch: u64,
+    run: RunId,
+    stream: LogStream,
+    offset: u64,
+) {
+    follow_loop(
+        client,
+        tx,
+        epoch,
+        offset,
+        move |c: Client, offset| async move {
+            let chunk = c
+                .rpc
+                .read_log(
+                    client::long_poll_ctx(WAIT_MS),
+                    run,
+                    stream,
+                    offset,
+                    FOLLOW_BYTES,
+                    WAIT_MS,
+                )
+                .await
+                .flat()?;
+            let done = chunk.complete;
+            let next = chunk.next_offset();
+            let quiet = chunk.data.is_empty() && !done;
+            let polled = Polled {
+                msg: (!quiet).then(|| Msg::LogChunk {
+                    epoch,
+                    stream,
+                    kind: ChunkKind::Append,
+                    chunk,
+                    at_ms: now_ms(),
+                }),
+                done,
+            };
+            Ok((polled, next))
+        },
+    )
+    .await;
+}
+
+/// Follows a container's output until it stops.
 async fn follow_container(
-    mut client: watch::Receiver<Option<Client>>,
+    client: watch::Receiver<Option<Client>>,
     tx: mpsc::Sender<Msg>,
     epoch: u64,
     id: String,
-    mut after_ns: i64,
+    after_ns: i64,
     tail: u32,
 ) {
-    loop {
-        let Some(c) = connected(&mut client).await else {
-            return;
-        };
-        match c
-            .rpc
-            .container_logs(
-                client::long_poll_ctx(WAIT_MS),
-                id.clone(),
-                tail,
-                after_ns,
-                WAIT_MS,
-            )
-            .await
-            .flat()
-        {
-            Ok(chunk) => {
-                let done = !chunk.running;
-                let quiet = chunk.data.is_empty() && !done;
-                after_ns = chunk.cursor_ns;
-                if !quiet
-                    && tx
-                        .send(Msg::ContainerLogChunk {
-                            epoch,
-                            chunk,
-                            at_ms: now_ms(),
-                        })
-                        .await
-                        .is_err()
-                {
-                    return;
-                }
-                if done {
-                    return;
-                }
-            }
-            Err(ClientError::Api(e)) => {
-                let _ = tx
-                    .send(Msg::LogFailed {
-                        epoch,
-                        why: e.to_string(),
-                    })
-                    .await;
-                return;
-            }
-            Err(e) => {
-                tracing::info!(error = %e, "container log follow interrupted; waiting for the connection");
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(2), client.wait_for(Option::is_none))
-                        .await;
-            }
+    follow_loop(client, tx, epoch, after_ns, move |c: Client, after_ns| {
+        let id = id.clone();
+        async move {
+            let chunk = c
+                .rpc
+                .container_logs(client::long_poll_ctx(WAIT_MS), id, tail, after_ns, WAIT_MS)
+                .await
+                .flat()?;
+            let done = !chunk.running;
+            let quiet = chunk.data.is_empty() && !done;
+            let next = chunk.cursor_ns;
+            let polled = Polled {
+                msg: (!quiet).then(|| Msg::ContainerLogChunk {
+                    epoch,
+                    chunk,
+                    at_ms: now_ms(),
+                }),
+                done,
+            };
+            Ok((polled, next))
         }
-    }
+    })
+    .await;
 }
 
 /// Runs the app in `terminal` until it quits.
