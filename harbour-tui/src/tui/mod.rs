@@ -34,6 +34,7 @@ pub mod runs;
 pub mod shell;
 pub mod spark;
 pub mod sql;
+pub mod syntax;
 pub mod terminal;
 pub mod theme;
 pub mod ui;

@@ -6,19 +6,15 @@
 //!
 //! Only the cells on screen are laid out and highlighted, so 500 cells draw as fast as 5.
 
-use std::sync::OnceLock;
-
 use harbour_shared::{Cell, CellKind, ExecState, KernelState, Notebook, Output};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell as TableCell, Paragraph, Row, Table};
-use syntect::easy::HighlightLines;
-use syntect::highlighting::{Theme as SynTheme, ThemeSet};
-use syntect::parsing::SyntaxSet;
 
 use super::notebooks::{Editor, Mode, NotebooksState};
+use super::syntax::{self, Lang};
 use super::theme::Theme;
 use super::widgets::{self, Load};
 
@@ -27,65 +23,8 @@ pub const OUTPUT_LINES: usize = 8;
 /// The gutter: `[12]:` and the selection bar.
 const GUTTER: u16 = 7;
 
-struct Highlighter {
-    syntaxes: SyntaxSet,
-    theme: SynTheme,
-}
-
-fn highlighter() -> &'static Highlighter {
-    static H: OnceLock<Highlighter> = OnceLock::new();
-    H.get_or_init(|| {
-        let mut themes = ThemeSet::load_defaults();
-        let theme = themes
-            .themes
-            .remove("base16-ocean.dark")
-            .unwrap_or_default();
-        Highlighter {
-            syntaxes: SyntaxSet::load_defaults_newlines(),
-            theme,
-        }
-    })
-}
-
-/// Code lines coloured by syntect: Python, or SQL/shell for `%%sql`/`%%bash`/`!` cells.
-pub fn highlight(source: &str) -> Vec<Line<'static>> {
-    let h = highlighter();
-    let first = source.lines().next().unwrap_or_default();
-    let token = if first.starts_with("%%sql") {
-        "sql"
-    } else if first.starts_with("%%bash") || first.starts_with("%%sh") || first.starts_with('!') {
-        "sh"
-    } else {
-        "py"
-    };
-    let syntax = h
-        .syntaxes
-        .find_syntax_by_extension(token)
-        .unwrap_or_else(|| h.syntaxes.find_syntax_plain_text());
-    let mut hl = HighlightLines::new(syntax, &h.theme);
-    let mut out = Vec::new();
-    for line in source.split('\n') {
-        let with_nl = format!("{line}\n");
-        let spans = match hl.highlight_line(&with_nl, &h.syntaxes) {
-            Ok(ranges) => ranges
-                .into_iter()
-                .map(|(style, text)| {
-                    let f = style.foreground;
-                    Span::styled(
-                        text.trim_end_matches('\n').to_owned(),
-                        Style::default().fg(Color::Rgb(f.r, f.g, f.b)),
-                    )
-                })
-                .collect(),
-            Err(_) => vec![Span::raw(line.to_owned())],
-        };
-        out.push(Line::from(spans));
-    }
-    out
-}
-
 /// Inline `**bold**`, `*emphasis*` / `_emphasis_` and `` `code` ``.
-fn inline(text: &str, base: Style) -> Line<'static> {
+fn inline(text: &str, base: Style, code: Style) -> Line<'static> {
     let mut spans = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
@@ -107,7 +46,7 @@ fn inline(text: &str, base: Style) -> Line<'static> {
         }
         let style = match mark {
             "**" => base.add_modifier(Modifier::BOLD),
-            "`" => base.fg(Color::Rgb(0xe0, 0xaf, 0x68)),
+            "`" => base.patch(code),
             _ => base.add_modifier(Modifier::ITALIC),
         };
         spans.push(Span::styled(after[..end].to_owned(), style));
@@ -118,7 +57,8 @@ fn inline(text: &str, base: Style) -> Line<'static> {
 
 /// Markdown as a terminal shows it: headings bold (level 1 also underlined), bullets,
 /// fenced code dimmed, inline emphasis.
-pub fn markdown(source: &str) -> Vec<Line<'static>> {
+pub fn markdown(source: &str, theme: &Theme) -> Vec<Line<'static>> {
+    let code = theme.get("code");
     let mut out = Vec::new();
     let mut fenced = false;
     for line in source.split('\n') {
@@ -127,10 +67,7 @@ pub fn markdown(source: &str) -> Vec<Line<'static>> {
             continue;
         }
         if fenced {
-            out.push(Line::from(Span::styled(
-                format!("  {line}"),
-                Style::default().fg(Color::Rgb(0xe0, 0xaf, 0x68)),
-            )));
+            out.push(Line::from(Span::styled(format!("  {line}"), code)));
             continue;
         }
         let hashes = line.chars().take_while(|c| *c == '#').count();
@@ -139,7 +76,7 @@ pub fn markdown(source: &str) -> Vec<Line<'static>> {
             if hashes == 1 {
                 style = style.add_modifier(Modifier::UNDERLINED);
             }
-            out.push(inline(line[hashes..].trim(), style));
+            out.push(inline(line[hashes..].trim(), style, code));
             continue;
         }
         let trimmed = line.trim_start();
@@ -149,13 +86,13 @@ pub fn markdown(source: &str) -> Vec<Line<'static>> {
             .or_else(|| trimmed.strip_prefix("- "))
             .or_else(|| trimmed.strip_prefix("+ "))
         {
-            let mut l = inline(item, Style::default());
+            let mut l = inline(item, Style::default(), code);
             l.spans
                 .insert(0, Span::raw(format!("{}• ", " ".repeat(indent))));
             out.push(l);
             continue;
         }
-        out.push(inline(line, Style::default()));
+        out.push(inline(line, Style::default(), code));
     }
     out
 }
@@ -191,8 +128,8 @@ fn lay_out(cell: &Cell, editor: &Editor, theme: &Theme, editing: bool) -> Laid {
         vec![Line::default(); rows]
     } else {
         match cell.kind {
-            CellKind::Code => highlight(&cell.source),
-            CellKind::Markdown if !cell.source.is_empty() => markdown(&cell.source),
+            CellKind::Code => syntax::highlight(&cell.source, Lang::of_cell(&cell.source), theme),
+            CellKind::Markdown if !cell.source.is_empty() => markdown(&cell.source, theme),
             CellKind::Markdown | CellKind::Raw => cell
                 .source
                 .split('\n')
@@ -470,7 +407,10 @@ mod tests {
 
     #[test]
     fn markdown_renders_headings_lists_and_emphasis() {
-        let lines = markdown("# Title\n\n* one\n  - **two** and `x`\n```\ncode\n```");
+        let lines = markdown(
+            "# Title\n\n* one\n  - **two** and `x`\n```\ncode\n```",
+            &Theme::default(),
+        );
         assert_eq!(
             text(&lines),
             ["Title", "", "• one", "  • two and x", "  code"]
@@ -483,14 +423,5 @@ mod tests {
                 .add_modifier
                 .contains(Modifier::UNDERLINED)
         );
-    }
-
-    #[test]
-    fn code_is_highlighted_and_keeps_its_text() {
-        let lines = highlight("def f(x):\n    return x + 1");
-        assert_eq!(text(&lines), ["def f(x):", "    return x + 1"]);
-        let colours: std::collections::HashSet<_> =
-            lines[0].spans.iter().map(|s| s.style.fg).collect();
-        assert!(colours.len() > 1, "more than one colour: {colours:?}");
     }
 }

@@ -10,81 +10,15 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use harbour_shared::{SqlResult, UnixMillis};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 
+use super::syntax::{self, Lang};
 use super::theme::Theme;
 use super::widgets;
 
 /// The most queries the history keeps.
 const HISTORY: usize = 100;
-
-const KEYWORDS: &[&str] = &[
-    "select",
-    "from",
-    "where",
-    "group",
-    "by",
-    "order",
-    "having",
-    "limit",
-    "join",
-    "left",
-    "right",
-    "inner",
-    "outer",
-    "full",
-    "cross",
-    "on",
-    "as",
-    "and",
-    "or",
-    "not",
-    "in",
-    "is",
-    "null",
-    "like",
-    "between",
-    "case",
-    "when",
-    "then",
-    "else",
-    "end",
-    "distinct",
-    "union",
-    "all",
-    "insert",
-    "into",
-    "values",
-    "update",
-    "set",
-    "delete",
-    "create",
-    "table",
-    "view",
-    "drop",
-    "show",
-    "tables",
-    "describe",
-    "with",
-    "asc",
-    "desc",
-    "using",
-    "options",
-    "count",
-    "sum",
-    "avg",
-    "min",
-    "max",
-    "cast",
-    "true",
-    "false",
-    "exists",
-    "if",
-    "over",
-    "partition",
-];
 
 /// What the screen shows of the last query.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -289,7 +223,7 @@ impl SqlState {
         let block = widgets::block(theme, title);
         let inner = block.inner(editor);
         frame.render_widget(block, editor);
-        let text: Vec<Line<'static>> = self.text.split('\n').map(|l| highlight(l, theme)).collect();
+        let text = syntax::highlight(&self.text, Lang::Sql, theme);
         // Keep the cursor's line in view.
         let cursor_line = self.text[..self.cursor].matches('\n').count();
         let top = cursor_line.saturating_sub(usize::from(inner.height.saturating_sub(1)));
@@ -399,44 +333,6 @@ impl SqlState {
     }
 }
 
-/// One line of SQL with keywords, strings, numbers and comments styled.
-pub fn highlight(line: &str, theme: &Theme) -> Line<'static> {
-    let keyword = theme.get("title");
-    let string = theme.get("status-warn");
-    let number = theme.get("column-header");
-    let comment = theme.get("dim");
-    let mut spans: Vec<Span<'static>> = Vec::new();
-    let mut rest = line;
-    while !rest.is_empty() {
-        if rest.starts_with("--") {
-            spans.push(Span::styled(rest.to_owned(), comment));
-            break;
-        }
-        let c = rest.chars().next().unwrap_or(' ');
-        let (token, style): (usize, Style) = if c == '\'' || c == '"' || c == '`' {
-            let end = rest[1..].find(c).map_or(rest.len(), |i| i + 2);
-            (end, if c == '`' { Style::default() } else { string })
-        } else if c.is_ascii_digit() {
-            let end = rest
-                .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
-                .unwrap_or(rest.len());
-            (end, number)
-        } else if c.is_alphanumeric() || c == '_' {
-            let end = rest
-                .find(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
-                .unwrap_or(rest.len());
-            let word = &rest[..end];
-            let is_kw = KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word));
-            (end, if is_kw { keyword } else { Style::default() })
-        } else {
-            (c.len_utf8(), Style::default())
-        };
-        spans.push(Span::styled(rest[..token].to_owned(), style));
-        rest = &rest[token..];
-    }
-    Line::from(spans)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,17 +368,5 @@ mod tests {
         assert_eq!(s.text, "");
         assert_eq!(s.edit(&ctrl('k')), EditorOutcome::Cancel);
         assert_eq!(s.edit(&key(KeyCode::Esc)), EditorOutcome::Leave);
-    }
-
-    #[test]
-    fn keywords_strings_and_numbers_are_highlighted() {
-        let theme = Theme::default();
-        let line = highlight("SELECT 'a b', 42 FROM t -- note", &theme);
-        let texts: Vec<&str> = line.spans.iter().map(|s| s.content.as_ref()).collect();
-        assert_eq!(texts[0], "SELECT");
-        assert!(texts.contains(&"'a b'"));
-        assert!(texts.contains(&"42"));
-        assert_eq!(texts.last(), Some(&"-- note"));
-        assert_eq!(line.spans[0].style, theme.get("title"));
     }
 }

@@ -52,7 +52,7 @@ impl ColorMode {
 pub type ThemeConfig = BTreeMap<String, String>;
 
 /// The style names a theme may set.
-pub const STYLE_NAMES: [&str; 22] = [
+pub const STYLE_NAMES: [&str; 23] = [
     "base",
     "header",
     "tab",
@@ -75,6 +75,7 @@ pub const STYLE_NAMES: [&str; 22] = [
     "state-cancelled",
     "chart-succeeded",
     "chart-failed",
+    "code",
 ];
 
 pub fn default_config() -> ThemeConfig {
@@ -101,6 +102,7 @@ pub fn default_config() -> ThemeConfig {
         ("state-cancelled", "#e0af68"),
         ("chart-succeeded", "#9ece6a"),
         ("chart-failed", "#f7768e"),
+        ("code", "#e0af68"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -280,6 +282,12 @@ impl Theme {
 
     pub fn get(&self, name: &str) -> Style {
         self.styles.get(name).copied().unwrap_or_default()
+    }
+
+    /// A colour from elsewhere (a syntax theme, say) as this terminal can show it: degraded
+    /// to 256 or 16 colours, or none under `NO_COLOR`.
+    pub fn color(&self, color: Color) -> Option<Color> {
+        degrade(Some(color), self.mode)
     }
 }
 
