@@ -11,48 +11,13 @@ use harbour_shared::{
     Error, EventKind, JobKind, JobPatch, JobRef, JobSource, JobSpec, Lifecycle, LogStream,
     PROTOCOL_VERSION, RunFilter, RunId, RunResult, RunStateFilter, Trigger,
 };
-use harbour_tests::{Daemon, processes_in_group, wait_run, wait_terminated};
-use harbour_tui::client::{self, Client, ClientError, Flatten as _};
+use harbour_tests::{Daemon, follow, processes_in_group, submit, wait_run, wait_terminated};
+use harbour_tui::client::{self, ClientError, Flatten as _};
 
 const LONG: Duration = Duration::from_secs(30);
 
 fn shell(code: &str) -> JobSpec {
     JobSpec::new(JobKind::Shell, JobSource::Code(code.into()))
-}
-
-async fn submit(client: &Client, spec: JobSpec) -> RunId {
-    client
-        .rpc
-        .submit(client::ctx(), spec)
-        .await
-        .flat()
-        .expect("submit")
-        .id
-}
-
-/// Everything a follower gets reading from 0 until the run is complete.
-async fn follow(client: &Client, run: RunId, stream: LogStream) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let chunk = client
-            .rpc
-            .read_log(
-                client::long_poll_ctx(2_000),
-                run,
-                stream,
-                out.len() as u64,
-                1 << 20,
-                2_000,
-            )
-            .await
-            .flat()
-            .expect("read_log");
-        assert_eq!(chunk.offset, out.len() as u64);
-        out.extend_from_slice(&chunk.data);
-        if chunk.complete {
-            return out;
-        }
-    }
 }
 
 fn api_error<T: std::fmt::Debug>(result: Result<T, ClientError>) -> Error {
@@ -133,7 +98,12 @@ async fn failures_carry_the_exit_code_and_python_gets_argv() {
         JobKind::Python,
         JobSource::Code("import sys; print(sys.argv[1:]); sys.exit(int(sys.argv[2]))".into()),
     );
-    py.args = vec!["--arg".into(), "0".into()];
+    // Arguments are argv: spaces, quotes and shell syntax arrive verbatim, never run.
+    py.args = vec![
+        "--arg".into(),
+        "0".into(),
+        "a b; echo pwned $(id) 'q'".into(),
+    ];
     let python = submit(&client, py).await;
     let failed = wait_terminated(&client, failed, LONG).await;
     assert_eq!(
@@ -150,7 +120,7 @@ async fn failures_carry_the_exit_code_and_python_gets_argv() {
     );
     assert_eq!(
         follow(&client, python.run.id, LogStream::Stdout).await,
-        b"['--arg', '0']\n"
+        b"['--arg', '0', \"a b; echo pwned $(id) 'q'\"]\n"
     );
 }
 
@@ -468,10 +438,7 @@ async fn bad_input_gets_clear_errors() {
         "{cron}"
     );
     let mut env = shell("true");
-    env.env = vec![harbour_shared::EnvVar {
-        key: "NOT VALID".into(),
-        value: "1".into(),
-    }];
+    env.env = vec![harbour_shared::EnvVar::new("NOT VALID", "1")];
     let env = api_error(rpc.submit(client::ctx(), env).await.flat());
     assert!(
         matches!(&env, Error::Invalid { field, .. } if field == "env"),
@@ -903,4 +870,292 @@ async fn log_pages_say_when_their_bytes_were_written() {
         .flat()
         .unwrap();
     assert_eq!(tail.written_at(6), Some(second));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tcp_listener_serves_only_clients_with_the_token() {
+    // A free loopback port (a tiny race with other processes, acceptable in a test).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let daemon = Daemon::start_with(&format!("[daemon]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let token_file = daemon.data_dir.join("tcp.token");
+    let meta = std::fs::metadata(&token_file).unwrap();
+    let mode = std::os::unix::fs::MetadataExt::mode(&meta) & 0o777;
+    assert_eq!(mode, 0o600, "the token is its owner's only");
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let addr = format!("127.0.0.1:{port}");
+
+    // The right token: the same protocol as on the socket.
+    let stream = client::connect_tcp(&addr, &token).await.unwrap();
+    let rpc =
+        harbour_shared::HarbourClient::new(Default::default(), client::transport(stream)).spawn();
+    rpc.hello(client::ctx(), PROTOCOL_VERSION)
+        .await
+        .flat()
+        .unwrap();
+    let run = rpc
+        .submit(client::ctx(), shell("echo over tcp"))
+        .await
+        .flat()
+        .unwrap();
+    let local = daemon.client().await;
+    wait_terminated(&local, run.id, LONG).await;
+    assert_eq!(
+        follow(&local, run.id, LogStream::Stdout).await,
+        b"over tcp\n"
+    );
+
+    // A wrong token, no token, or silence: refused, and the daemon says why.
+    let wrong = client::connect_tcp(&addr, "0123456789abcdef0123").await;
+    assert!(wrong.unwrap_err().contains("wrong token"));
+    let mut raw = std::net::TcpStream::connect(&addr).unwrap();
+    raw.write_all(b"\x00\x00\x00\x10not a token line\n")
+        .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut raw, &mut answer).unwrap();
+    assert!(answer.starts_with("DENIED"), "{answer}");
+    let silent = std::net::TcpStream::connect(&addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut buf = String::new();
+    std::io::Read::read_to_string(&mut &silent, &mut buf).unwrap();
+    assert!(
+        buf.contains("no token"),
+        "a silent client is dropped: {buf}"
+    );
+
+    // The CLI reaches it with HARBOUR_SOCKET=tcp://... and the token file.
+    let out = std::process::Command::new(harbour_tests::bin("harbour"))
+        .env("HARBOUR_SOCKET", format!("tcp://{addr}"))
+        .env("HARBOUR_TOKEN_FILE", &token_file)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new(harbour_tests::bin("harbour"))
+        .env("HARBOUR_SOCKET", format!("tcp://{addr}"))
+        .env_remove("HARBOUR_TOKEN")
+        .env_remove("HARBOUR_TOKEN_FILE")
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("HARBOUR_TOKEN"),
+        "says how to give the token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_configuration_nothing_listens_on_tcp() {
+    let daemon = Daemon::start();
+    let pid = daemon.pid();
+    // Sockets the daemon holds, by inode, against the kernel's TCP tables.
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            l.strip_prefix("socket:[")?
+                .strip_suffix(']')
+                .map(str::to_owned)
+        })
+        .collect();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // st 0A is LISTEN; field 9 is the inode.
+            if fields.get(3) == Some(&"0A") {
+                assert!(
+                    !fields.get(9).is_some_and(|i| inodes.iter().any(|x| x == i)),
+                    "harbourd listens on TCP without being configured to: {line}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_reach_the_run_and_no_answer_or_log() {
+    const SECRET: &str = "s3cr3t-v4lue";
+    let daemon = Daemon::start();
+    let client = daemon.client().await;
+    let mut spec = shell(
+        "[ \"$TOKEN\" = 's3cr3t-v4lue' ] && echo match; echo \"token=$TOKEN.\"; echo $TOKEN >&2",
+    );
+    spec.name = "with-secret".into();
+    spec.env = vec![
+        harbour_shared::EnvVar::new("PLAIN", "shown"),
+        harbour_shared::EnvVar::secret("TOKEN", SECRET),
+    ];
+    let job = client
+        .rpc
+        .create_job(client::ctx(), spec)
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(
+        job.spec.env[1].value, "",
+        "create_job's answer carries no secret"
+    );
+    assert!(job.spec.env[1].secret);
+    let listed = client
+        .rpc
+        .list_jobs(client::ctx(), false)
+        .await
+        .flat()
+        .unwrap();
+    assert!(!format!("{listed:?}").contains(SECRET));
+
+    // Sending the redacted env back (plus a change) keeps the secret.
+    let mut env = job.spec.env.clone();
+    env.push(harbour_shared::EnvVar::new("EXTRA", "1"));
+    let patch = JobPatch {
+        env: Some(env),
+        ..Default::default()
+    };
+    let updated = client
+        .rpc
+        .update_job(client::ctx(), JobRef::Id(job.id), patch)
+        .await
+        .flat()
+        .unwrap();
+    assert!(!format!("{updated:?}").contains(SECRET));
+
+    let run = client
+        .rpc
+        .run_job(client::ctx(), JobRef::Id(job.id))
+        .await
+        .flat()
+        .unwrap();
+    let detail = wait_terminated(&client, run.id, LONG).await;
+    assert_eq!(detail.run.result, Some(RunResult::Succeeded));
+    assert!(!format!("{detail:?}").contains(SECRET), "get_run hides it");
+    let out = follow(&client, run.id, LogStream::Stdout).await;
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "match\ntoken=************.\n",
+        "the run had the value; its log shows it masked, same length"
+    );
+    let err = follow(&client, run.id, LogStream::Stderr).await;
+    assert_eq!(err, b"************\n");
+    // Events carried the job only redacted.
+    let events = client.rpc.events(client::ctx(), 0, 0).await.flat().unwrap();
+    assert!(!format!("{events:?}").contains(SECRET));
+
+    // The CLI takes a secret from the caller's environment, never its command line.
+    let out = std::process::Command::new(harbour_tests::bin("harbour"))
+        .env("HARBOUR_SOCKET", &daemon.socket)
+        .env("API_KEY", "from-the-env-123")
+        .args([
+            "submit",
+            "--kind",
+            "shell",
+            "--secret",
+            "API_KEY",
+            "--wait",
+            "-c",
+            "[ \"$API_KEY\" = from-the-env-123 ] && echo ok",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new(harbour_tests::bin("harbour"))
+        .env("HARBOUR_SOCKET", &daemon.socket)
+        .env_remove("NOT_SET_ANYWHERE")
+        .args([
+            "submit",
+            "--kind",
+            "shell",
+            "--secret",
+            "NOT_SET_ANYWHERE",
+            "-c",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not set in your environment"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_taken_while_serving_restores_runs_logs_and_notebooks() {
+    let mut daemon = Daemon::start();
+    let client = daemon.client().await;
+    let done = submit(&client, shell("echo kept in the backup")).await;
+    wait_terminated(&client, done, LONG).await;
+    client
+        .rpc
+        .notebook_create(
+            client::ctx(),
+            harbour_shared::NotebookSpec {
+                name: "saved".into(),
+                cluster: None,
+            },
+        )
+        .await
+        .flat()
+        .unwrap();
+    // A run still writing while the backup is taken.
+    let busy = submit(&client, shell("while true; do echo tick; sleep 0.01; done")).await;
+    wait_run(&client, busy, LONG, |r| r.stdout_bytes > 0).await;
+
+    let dest = daemon.root.path().join("backup");
+    let out = daemon.command().arg("backup").arg(&dest).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backed up"));
+    let again = daemon.command().arg("backup").arg(&dest).output().unwrap();
+    assert!(!again.status.success(), "a backup never overwrites");
+
+    // Restore: stop, put the backup in place of the data dir, start.
+    daemon.terminate();
+    std::fs::remove_dir_all(&daemon.data_dir).unwrap();
+    std::fs::rename(&dest, &daemon.data_dir).unwrap();
+    daemon.spawn();
+    let client = daemon.client().await;
+    let detail = client
+        .rpc
+        .get_run(client::ctx(), done)
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(detail.run.result, Some(RunResult::Succeeded));
+    assert_eq!(
+        follow(&client, done, LogStream::Stdout).await,
+        b"kept in the backup\n"
+    );
+    let busy = client
+        .rpc
+        .get_run(client::ctx(), busy)
+        .await
+        .flat()
+        .unwrap();
+    assert_eq!(
+        busy.run.result,
+        Some(RunResult::Lost),
+        "active then: lost now, as after a crash"
+    );
+    let nbs = client.rpc.notebooks(client::ctx()).await.flat().unwrap();
+    assert!(nbs.iter().any(|n| n.name == "saved"));
 }

@@ -16,7 +16,7 @@ use harbour_shared::{
     ClusterSpec, ClusterState, Error, JobKind, JobSource, JobSpec, ProgressSource, RunId,
     RunResult, SparkProgress, SqlRequest, SqlResult, TableFormat, TableSpec,
 };
-use harbour_tests::{Daemon, bin, processes_in_group, wait_run, wait_terminated};
+use harbour_tests::{Daemon, bin, processes_in_group, submit, wait_run, wait_terminated};
 use harbour_tui::client::{self, Client, ClientError, Flatten as _};
 
 use harbour_tests::runtime_dir;
@@ -43,16 +43,6 @@ fn pyspark(code: &str, cluster: Option<&str>) -> JobSpec {
     let mut spec = JobSpec::new(JobKind::Pyspark, JobSource::Code(code.into()));
     spec.cluster = cluster.map(str::to_owned);
     spec
-}
-
-async fn submit(client: &Client, spec: JobSpec) -> RunId {
-    client
-        .rpc
-        .submit(client::ctx(), spec)
-        .await
-        .flat()
-        .expect("submit")
-        .id
 }
 
 async fn progress(client: &Client, run: RunId) -> Result<SparkProgress, ClientError> {

@@ -10,7 +10,8 @@ use tarpc::client::RpcError;
 use tarpc::context::Context;
 use tarpc::tokio_serde::formats::Bincode;
 use tarpc::tokio_util::codec::{Framed, LengthDelimitedCodec};
-use tokio::net::UnixStream;
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
+use tokio::net::{TcpStream, UnixStream};
 
 /// Why a call did not get an answer from the daemon's logic.
 #[derive(Debug, thiserror::Error)]
@@ -58,15 +59,36 @@ pub struct Client {
     pub socket: PathBuf,
 }
 
-/// Connects to the daemon at `socket` and says hello.
+/// The prefix that makes a "socket" a TCP address (`tcp://127.0.0.1:7411`).
+pub const TCP_PREFIX: &str = "tcp://";
+/// The token for a TCP address, or [`TOKEN_FILE_ENV`] naming a file that holds it.
+pub const TOKEN_ENV: &str = "HARBOUR_TOKEN";
+pub const TOKEN_FILE_ENV: &str = "HARBOUR_TOKEN_FILE";
+
+/// Connects to the daemon at `socket` and says hello. A `tcp://HOST:PORT` socket is the
+/// daemon's optional TCP listener, with the token from `HARBOUR_TOKEN` or the file
+/// `HARBOUR_TOKEN_FILE` names.
 pub async fn connect(socket: &Path) -> ClientResult<Client> {
+    let unreachable = |why: String| ClientError::Unreachable {
+        socket: socket.to_owned(),
+        why,
+    };
+    if let Some(addr) = socket.to_str().and_then(|s| s.strip_prefix(TCP_PREFIX)) {
+        let token = token_from_env().map_err(unreachable)?;
+        let stream = connect_tcp(addr, &token).await.map_err(unreachable)?;
+        return greet(socket, transport(stream)).await;
+    }
     let stream = UnixStream::connect(socket)
         .await
-        .map_err(|e| ClientError::Unreachable {
-            socket: socket.to_owned(),
-            why: explain_connect_error(&e),
-        })?;
-    let rpc = HarbourClient::new(tarpc::client::Config::default(), transport(stream)).spawn();
+        .map_err(|e| unreachable(explain_connect_error(&e)))?;
+    greet(socket, transport(stream)).await
+}
+
+async fn greet<S>(socket: &Path, transport: ClientTransport<S>) -> ClientResult<Client>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let rpc = HarbourClient::new(tarpc::client::Config::default(), transport).spawn();
     let hello = rpc.hello(ctx(), PROTOCOL_VERSION).await.flat()?;
     Ok(Client {
         rpc,
@@ -75,16 +97,61 @@ pub async fn connect(socket: &Path) -> ClientResult<Client> {
     })
 }
 
+fn token_from_env() -> Result<String, String> {
+    if let Some(token) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
+        return Ok(token);
+    }
+    let Some(file) = std::env::var_os(TOKEN_FILE_ENV) else {
+        return Err(format!(
+            "a tcp:// address needs the daemon's token: set {TOKEN_ENV}, or {TOKEN_FILE_ENV} \
+             to its file (the daemon's DATA_DIR/tcp.token unless [daemon] token_file says)"
+        ));
+    };
+    std::fs::read_to_string(&file)
+        .map(|t| t.trim().to_owned())
+        .map_err(|e| {
+            format!(
+                "cannot read the token file {}: {e}",
+                Path::new(&file).display()
+            )
+        })
+}
+
+/// Opens a TCP connection to the daemon's listener and presents `token`.
+pub async fn connect_tcp(addr: &str, token: &str) -> Result<TcpStream, String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("{e}; is harbourd's [daemon] listen set to {addr}?"))?;
+    let _ = stream.set_nodelay(true);
+    let mut reader = BufReader::new(stream);
+    reader
+        .get_mut()
+        .write_all(format!("HARBOUR-TOKEN {token}\n").as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut answer));
+    match read.await {
+        Ok(Ok(_)) if answer == "OK\n" => Ok(reader.into_inner()),
+        Ok(Ok(_)) => Err(format!(
+            "the daemon refused the connection: {}",
+            answer.trim().trim_start_matches("DENIED ")
+        )),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the daemon did not answer the token within 10 s".into()),
+    }
+}
+
 /// The framing and encoding the daemon speaks: length-delimited bincode, frames capped at
 /// `MAX_FRAME_BYTES`.
 type Request = tarpc::ClientMessage<harbour_shared::HarbourRequest>;
 type Response = tarpc::Response<harbour_shared::HarbourResponse>;
 
 /// The client side of the transport.
-pub type ClientTransport =
-    tarpc::serde_transport::Transport<UnixStream, Response, Request, Bincode<Response, Request>>;
+pub type ClientTransport<S = UnixStream> =
+    tarpc::serde_transport::Transport<S, Response, Request, Bincode<Response, Request>>;
 
-pub fn transport(stream: UnixStream) -> ClientTransport {
+pub fn transport<S: AsyncRead + AsyncWrite>(stream: S) -> ClientTransport<S> {
     let codec = LengthDelimitedCodec::builder()
         .max_frame_length(MAX_FRAME_BYTES)
         .new_codec();

@@ -202,6 +202,17 @@ pub struct DaemonConfig {
     pub event_buffer: usize,
     /// Most client connections served at once.
     pub max_connections: usize,
+    /// A connection that has not said `hello` by then is closed, so idle or half-open
+    /// connections cannot hold the slots of `max_connections`.
+    pub hello_timeout: Span,
+    /// An optional TCP listener (`127.0.0.1:7411`, say) besides the Unix socket. Every
+    /// connection must present the token first; unset, harbourd listens on no TCP port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The TCP listener's token file (default `DATA_DIR/tcp.token`, created 0600 with a
+    /// random token when missing; it must not be readable by group or others).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
 }
 
 impl Default for DaemonConfig {
@@ -210,6 +221,9 @@ impl Default for DaemonConfig {
             socket_group: "harbour".into(),
             event_buffer: 10_000,
             max_connections: 1024,
+            hello_timeout: Span::secs(10),
+            listen: None,
+            token_file: None,
         }
     }
 }
@@ -608,14 +622,16 @@ impl Config {
                 });
             }
         };
-        let config: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        config.validate().map_err(|message| ConfigError::Parse {
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
             path: path.to_owned(),
             message,
-        })?;
+        })
+    }
+
+    /// Parses and validates harbourd.toml's text.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
         Ok(config)
     }
 
@@ -628,6 +644,9 @@ impl Config {
         }
         if self.daemon.max_connections == 0 {
             return Err("daemon.max_connections must be at least 1".into());
+        }
+        if self.daemon.hello_timeout.0 < 100 {
+            return Err("daemon.hello_timeout must be at least 100ms".into());
         }
         if self.spark.local_cores == 0 {
             return Err("spark.local_cores must be at least 1".into());

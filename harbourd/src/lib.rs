@@ -10,9 +10,12 @@
 
 pub mod analytics;
 pub mod api;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod events;
+#[cfg(test)]
+mod fuzz;
 pub mod ingest;
 pub mod monitor;
 pub mod notebooks;
@@ -20,6 +23,7 @@ pub mod runs;
 pub mod socket;
 pub mod spark;
 pub mod store;
+pub mod tcp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +45,8 @@ use crate::store::Store;
 pub enum DaemonError {
     #[error(transparent)]
     Socket(#[from] socket::SocketError),
+    #[error(transparent)]
+    Tcp(#[from] tcp::TcpError),
     #[error("cannot open the store {}: {source}", path.display())]
     Store {
         path: std::path::PathBuf,
@@ -99,7 +105,18 @@ pub async fn run(
                 path: db.clone(),
                 source,
             })?;
-    let listener = socket::listen(paths.mode, &paths.socket, &config.daemon.socket_group)?;
+    let mut listener = socket::listen(paths.mode, &paths.socket, &config.daemon.socket_group)?;
+    let door = match config.daemon.listen {
+        Some(addr) => {
+            let token_file = config
+                .daemon
+                .token_file
+                .clone()
+                .unwrap_or_else(|| paths.data_dir.join("tcp.token"));
+            Some(tcp::Door::open(addr, &token_file).await?)
+        }
+        None => None,
+    };
 
     let tracker = TaskTracker::new();
     let schedule_changed = Arc::new(Notify::new());
@@ -184,7 +201,7 @@ pub async fn run(
     );
     ready();
     let connections = TaskTracker::new();
-    api::serve(&listener.listener, daemon, shutdown.clone(), &connections).await;
+    api::serve(&mut listener, door, daemon, shutdown.clone(), &connections).await;
 
     tracing::info!("shutting down: no new connections; stopping active runs");
     drop(listener);

@@ -44,6 +44,14 @@ enum Command {
     /// ipykernel in a virtualenv; Java 17+ from the machine).
     #[command(subcommand)]
     Runtime(RuntimeCommand),
+    /// Copy the data dir to DEST while harbourd runs: a consistent snapshot of the database
+    /// and the run logs, notebooks and ingestion state. Restore: stop harbourd, put DEST in
+    /// place of the data dir, start harbourd.
+    Backup {
+        /// A new (or empty) directory
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +115,23 @@ fn main() -> ExitCode {
         }
         Command::Run => serve(config, paths),
         Command::Runtime(command) => runtime(command, &config, &paths),
+        Command::Backup { dest } => match harbourd::backup::run(&paths.data_dir, &dest) {
+            Ok(c) => {
+                println!(
+                    "backed up {} to {}: database {} KiB, {} files ({} KiB)",
+                    paths.data_dir.display(),
+                    dest.display(),
+                    c.database_bytes / 1024,
+                    c.files,
+                    c.bytes / 1024
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("harbourd: backup failed: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

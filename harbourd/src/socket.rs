@@ -56,6 +56,14 @@ pub struct Listener {
     inode: (u64, u64),
 }
 
+impl Listener {
+    /// Whether the socket file is still this listener's. A tmp cleaner or a careless `rm`
+    /// may delete it; the daemon then listens again (see `api::serve`).
+    pub fn in_place(&self) -> bool {
+        fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.inode)
+    }
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         // Another daemon may have replaced the file after ours was deleted: leave theirs.

@@ -106,6 +106,27 @@ pub enum JobSource {
 pub struct EnvVar {
     pub key: String,
     pub value: String,
+    /// A secret's value reaches the run, but never a client: answers carry it empty, and
+    /// the run's logs show it masked. A patch that sends a secret back empty keeps it.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+impl EnvVar {
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            value: value.into(),
+            secret: false,
+        }
+    }
+
+    pub fn secret(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            secret: true,
+            ..Self::new(key, value)
+        }
+    }
 }
 
 impl FromStr for EnvVar {
@@ -133,6 +154,7 @@ impl FromStr for EnvVar {
         Ok(Self {
             key: key.to_owned(),
             value: value.to_owned(),
+            secret: false,
         })
     }
 }
@@ -191,6 +213,26 @@ impl JobSpec {
             py_files: Vec::new(),
             jars: Vec::new(),
         }
+    }
+
+    /// The spec as a client may see it: secret values emptied.
+    #[must_use]
+    pub fn redacted(mut self) -> Self {
+        for var in &mut self.env {
+            if var.secret {
+                var.value.clear();
+            }
+        }
+        self
+    }
+
+    /// The values of its secrets, for masking them in logs.
+    pub fn secret_values(&self) -> Vec<String> {
+        self.env
+            .iter()
+            .filter(|v| v.secret && !v.value.is_empty())
+            .map(|v| v.value.clone())
+            .collect()
     }
 }
 

@@ -58,7 +58,7 @@ pub use status::{Dashboard, DayTrend, Hello, Status};
 
 /// Bumped whenever a request or response changes shape. `hello` is the first method and its
 /// argument and answer never change shape, so a mismatch is always reported, never misread.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The largest frame either side accepts. Log pages are capped well below it.
 pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;

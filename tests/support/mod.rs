@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use harbour_shared::{Run, RunDetail, RunId};
+use harbour_shared::{JobSpec, LogStream, Run, RunDetail, RunId};
 use harbour_tui::client::{self, Client, Flatten as _};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -234,6 +234,42 @@ impl Drop for Daemon {
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Submits a one-off run of `spec`.
+pub async fn submit(client: &Client, spec: JobSpec) -> RunId {
+    client
+        .rpc
+        .submit(client::ctx(), spec)
+        .await
+        .flat()
+        .expect("submit")
+        .id
+}
+
+/// Everything a follower gets reading `stream` from 0 until the run is complete.
+pub async fn follow(client: &Client, run: RunId, stream: LogStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let chunk = client
+            .rpc
+            .read_log(
+                client::long_poll_ctx(2_000),
+                run,
+                stream,
+                out.len() as u64,
+                1 << 20,
+                2_000,
+            )
+            .await
+            .flat()
+            .expect("read_log");
+        assert_eq!(chunk.offset, out.len() as u64);
+        out.extend_from_slice(&chunk.data);
+        if chunk.complete {
+            return out;
         }
     }
 }

@@ -500,6 +500,11 @@ pub struct RunOptions {
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<EnvVar>,
 
+    /// A secret for the run, taken from your own environment variable KEY (repeatable): the
+    /// run gets it, no answer or log shows it
+    #[arg(long = "secret", value_name = "KEY", value_parser = parse_secret)]
+    pub secrets: Vec<EnvVar>,
+
     /// The run's working directory (made absolute) [default: the daemon's run directory]
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
@@ -806,6 +811,10 @@ pub struct JobUpdateArgs {
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env, conflicts_with = "no_env")]
     pub env: Vec<EnvVar>,
 
+    /// With --env, a secret from your own environment variable KEY (repeatable)
+    #[arg(long = "secret", value_name = "KEY", value_parser = parse_secret, conflicts_with = "no_env")]
+    pub secrets: Vec<EnvVar>,
+
     /// Remove every environment variable
     #[arg(long)]
     pub no_env: bool,
@@ -838,6 +847,19 @@ pub struct JobUpdateArgs {
 /// `KEY=VALUE` for `--env`, by the contract's own rules.
 pub fn parse_env(s: &str) -> Result<EnvVar, String> {
     s.parse::<EnvVar>().map_err(|e| e.to_string())
+}
+
+/// `KEY` for `--secret`: the value comes from the caller's environment, so it is in neither
+/// the command line (`ps`, shell history) nor any output.
+pub fn parse_secret(key: &str) -> Result<EnvVar, String> {
+    let mut var = parse_env(&format!("{key}="))?;
+    var.value = std::env::var(key).map_err(|_| {
+        format!(
+            "{key} is not set in your environment; export it first (its value goes to the run only)"
+        )
+    })?;
+    var.secret = true;
+    Ok(var)
 }
 
 /// `KEY=VALUE` for `--conf`: any non-empty key; the value may contain `=`.

@@ -230,7 +230,13 @@ fn spec_pairs(spec: &JobSpec) -> Vec<(&'static str, String)> {
                 &spec
                     .env
                     .iter()
-                    .map(|v| format!("{}={}", v.key, shell_quote(&v.value)))
+                    .map(|v| {
+                        if v.secret {
+                            format!("{}=<secret>", v.key)
+                        } else {
+                            format!("{}={}", v.key, shell_quote(&v.value))
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(" "),
             ),
@@ -382,10 +388,7 @@ mod tests {
     #[test]
     fn run_show_has_every_part() {
         let mut spec = JobSpec::new(JobKind::Shell, JobSource::Code("echo a\necho b\n".into()));
-        spec.env = vec![EnvVar {
-            key: "GREETING".into(),
-            value: "hi there".into(),
-        }];
+        spec.env = vec![EnvVar::new("GREETING", "hi there")];
         spec.retries = 2;
         let detail = RunDetail {
             run: run(9),

@@ -55,7 +55,10 @@ pub fn update_patch(args: &JobUpdateArgs, base: &Path) -> Result<JobPatch, CliEr
         } else {
             args.args.clone()
         },
-        env: list_change(&args.env, args.no_env),
+        env: list_change(
+            &[args.env.clone(), args.secrets.clone()].concat(),
+            args.no_env,
+        ),
         cwd,
         schedule: optional_change(args.schedule.clone(), args.no_schedule),
         allow_overlap: if args.allow_overlap {
@@ -104,7 +107,7 @@ fn list_change<T: Clone>(values: &[T], clear: bool) -> Option<Vec<T>> {
 
 fn apply_options(spec: &mut JobSpec, options: &RunOptions, base: &Path) -> Result<(), CliError> {
     spec.args = options.args.clone();
-    spec.env = options.env.clone();
+    spec.env = [options.env.clone(), options.secrets.clone()].concat();
     spec.cwd = options
         .cwd
         .as_deref()
@@ -260,19 +263,7 @@ mod tests {
             JobSource::File(dir.path().join("job.py").display().to_string())
         );
         assert_eq!(spec.name, "n");
-        assert_eq!(
-            spec.env,
-            [
-                EnvVar {
-                    key: "A".into(),
-                    value: "1".into()
-                },
-                EnvVar {
-                    key: "B".into(),
-                    value: "x=y".into()
-                }
-            ]
-        );
+        assert_eq!(spec.env, [EnvVar::new("A", "1"), EnvVar::new("B", "x=y")]);
         assert_eq!(spec.cwd, Some(dir.path().join("sub").display().to_string()));
         assert_eq!(spec.timeout_secs, Some(120));
         assert_eq!(spec.retries, 3);

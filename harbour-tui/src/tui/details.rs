@@ -335,7 +335,12 @@ impl DetailsState {
             out.push(Line::from(Span::styled("  (none set)", theme.get("dim"))));
         }
         for e in &d.spec.env {
-            out.push(Line::from(format!("  {}={}", e.key, e.value)));
+            let value = if e.secret {
+                "<secret>"
+            } else {
+                e.value.as_str()
+            };
+            out.push(Line::from(format!("  {}={value}", e.key)));
         }
         out
     }

@@ -156,10 +156,7 @@ fn dashboard() -> Dashboard {
 
 fn detail() -> RunDetail {
     let mut spec = JobSpec::new(JobKind::Shell, JobSource::Code("echo start\nexit 2".into()));
-    spec.env = vec![EnvVar {
-        key: "STAGE".into(),
-        value: "prod".into(),
-    }];
+    spec.env = vec![EnvVar::new("STAGE", "prod")];
     spec.name = "report".into();
     RunDetail {
         run: runs()[1].clone(),

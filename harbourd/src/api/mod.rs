@@ -6,7 +6,7 @@
 //! are capped at `MAX_FRAME_BYTES`; an oversized frame or bytes that do not decode end that
 //! connection only.
 
-mod validate;
+pub(crate) mod validate;
 
 pub use validate::is_job_name;
 
@@ -17,8 +17,8 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use harbour_shared::{
     Cluster, ClusterCheck, ClusterSpec, Container, ContainerAction, ContainerLogChunk, Dashboard,
-    Error, EventBatch, EventKind, ExternalClusterSpec, Harbour, HealthReport, Hello, Job, JobId,
-    JobPatch, JobRef, JobSpec, LogChunk, LogStream, MAX_FRAME_BYTES, MAX_LOG_CHUNK_BYTES,
+    EnvVar, Error, EventBatch, EventKind, ExternalClusterSpec, Harbour, HealthReport, Hello, Job,
+    JobId, JobPatch, JobRef, JobSpec, LogChunk, LogStream, MAX_FRAME_BYTES, MAX_LOG_CHUNK_BYTES,
     MAX_WAIT_MS, MetricHistory, MetricsNow, PROTOCOL_VERSION, Run, RunDetail, RunFilter, RunId,
     RunUsage, RuntimeInfo, SparkProgress, SqlRequest, SqlResult, Status, Table, TableSpec, Trigger,
 };
@@ -26,8 +26,8 @@ use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel as _};
 use tarpc::tokio_serde::formats::Bincode;
 use tarpc::tokio_util::codec::{Framed, LengthDelimitedCodec};
-use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Notify, Semaphore};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -41,11 +41,12 @@ use crate::clock::now_ms;
 use crate::config::{Config, Paths};
 use crate::events::EventBus;
 use crate::monitor::Monitor;
-use crate::runs::logs::{LiveLogs, RunDirs, read_at, read_marks};
+use crate::runs::logs::{LiveLogs, RunDirs, read_marks, read_masked};
 use crate::runs::supervisor::{Runs, no_such_run};
 use crate::spark::Spark;
 use crate::store::runs::{self as run_rows, NewRun};
 use crate::store::{Store, StoreError, jobs};
+use crate::{socket, tcp};
 // --- Notebooks ---
 use harbour_shared::{
     CellEdit, KernelInfo, Notebook, NotebookSpec, NotebookSummary, NotebookVersion, NotebookWatch,
@@ -81,18 +82,42 @@ pub struct Daemon {
     pub notebooks: Arc<crate::notebooks::Notebooks>,
 }
 
-/// Accepts connections until `shutdown`, serving each on its own task.
+/// How often the daemon checks that its socket file is still there.
+const SOCKET_CHECK: Duration = Duration::from_secs(2);
+
+/// Accepts connections until `shutdown`, serving each on its own task. A socket file that
+/// disappears (deleted by hand or by a tmp cleaner) is put back, with the same checks and
+/// permissions as at start; connections already open are not affected.
 pub async fn serve(
-    listener: &UnixListener,
+    listener: &mut socket::Listener,
+    door: Option<tcp::Door>,
     daemon: Arc<Daemon>,
     shutdown: CancellationToken,
     tracker: &TaskTracker,
 ) {
     let slots = Arc::new(Semaphore::new(daemon.config.daemon.max_connections));
+    if let Some(door) = door {
+        tracing::info!(addr = %door.addr, "also listening on TCP (token required)");
+        tracker.spawn(serve_tcp(
+            door,
+            daemon.clone(),
+            slots.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        ));
+    }
+    let mut check = tokio::time::interval(SOCKET_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
+            _ = check.tick() => {
+                if !listener.in_place() {
+                    relisten(listener, &daemon);
+                }
+                continue;
+            }
+            accepted = listener.listener.accept() => accepted,
         };
         let stream = match accepted {
             Ok((stream, _)) => stream,
@@ -103,33 +128,113 @@ pub async fn serve(
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(
-                "refusing a connection: {} are open (daemon.max_connections)",
-                daemon.config.daemon.max_connections
-            );
+        let Some(slot) = take_slot(&slots, &daemon) else {
             continue;
         };
-        let api = Api {
-            daemon: daemon.clone(),
-            greeted: Arc::new(AtomicBool::new(false)),
+        tracker.spawn(connection(stream, daemon.clone(), slot, shutdown.clone()));
+    }
+}
+
+/// Accepts TCP connections until `shutdown`; each must present the token first.
+async fn serve_tcp(
+    door: tcp::Door,
+    daemon: Arc<Daemon>,
+    slots: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = door.listener.accept() => accepted,
         };
-        let shutdown = shutdown.clone();
-        tracker.spawn(async move {
-            let requests = BaseChannel::with_defaults(transport(stream))
-                .execute(api.serve())
-                .for_each_concurrent(MAX_IN_FLIGHT_PER_CONNECTION, |response| response);
-            tokio::select! {
-                () = requests => {}
-                () = shutdown.cancelled() => {}
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!("TCP accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
             }
-            drop(slot);
+        };
+        let Some(slot) = take_slot(&slots, &daemon) else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (daemon, shutdown, token) = (daemon.clone(), shutdown.clone(), door.token.clone());
+        tracker.spawn(async move {
+            match tcp::handshake(stream, &token).await {
+                Ok(stream) => connection(stream, daemon, slot, shutdown).await,
+                Err(why) => tracing::warn!(%peer, "refused a TCP connection: {why}"),
+            }
         });
     }
 }
 
-type ServerTransport = tarpc::serde_transport::Transport<
-    UnixStream,
+fn take_slot(slots: &Arc<Semaphore>, daemon: &Daemon) -> Option<OwnedSemaphorePermit> {
+    let slot = slots.clone().try_acquire_owned().ok();
+    if slot.is_none() {
+        tracing::warn!(
+            "refusing a connection: {} are open (daemon.max_connections)",
+            daemon.config.daemon.max_connections
+        );
+    }
+    slot
+}
+
+/// Serves one connection's requests until it closes or the daemon shuts down.
+async fn connection<S>(
+    stream: S,
+    daemon: Arc<Daemon>,
+    slot: OwnedSemaphorePermit,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let greeted = Arc::new(AtomicBool::new(false));
+    let hello_timeout = daemon.config.daemon.hello_timeout.duration();
+    let api = Api {
+        daemon,
+        greeted: greeted.clone(),
+    };
+    let requests = BaseChannel::with_defaults(transport(stream))
+        .execute(api.serve())
+        .for_each_concurrent(MAX_IN_FLIGHT_PER_CONNECTION, |response| response);
+    // A connection that never says hello (idle, half a frame, a port scanner) gives its
+    // slot back after `daemon.hello_timeout`.
+    let unfriendly = async {
+        tokio::time::sleep(hello_timeout).await;
+        if greeted.load(Ordering::Acquire) {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = requests => {}
+        () = shutdown.cancelled() => {}
+        () = unfriendly => tracing::debug!("closing a connection that did not say hello in time"),
+    }
+    drop(slot);
+}
+
+fn relisten(listener: &mut socket::Listener, daemon: &Daemon) {
+    let paths = &daemon.paths;
+    match socket::listen(
+        paths.mode,
+        &paths.socket,
+        &daemon.config.daemon.socket_group,
+    ) {
+        Ok(new) => {
+            tracing::warn!(
+                socket = %paths.socket.display(),
+                "the socket file was removed; listening on a new one"
+            );
+            *listener = new;
+        }
+        Err(e) => tracing::error!("the socket file was removed and cannot be put back: {e}"),
+    }
+}
+
+type ServerTransport<S> = tarpc::serde_transport::Transport<
+    S,
     tarpc::ClientMessage<harbour_shared::HarbourRequest>,
     tarpc::Response<harbour_shared::HarbourResponse>,
     Bincode<
@@ -138,11 +243,32 @@ type ServerTransport = tarpc::serde_transport::Transport<
     >,
 >;
 
-fn transport(stream: UnixStream) -> ServerTransport {
+fn transport<S: AsyncRead + AsyncWrite>(stream: S) -> ServerTransport<S> {
     let codec = LengthDelimitedCodec::builder()
         .max_frame_length(MAX_FRAME_BYTES)
         .new_codec();
     tarpc::serde_transport::new(Framed::new(stream, codec), Bincode::default())
+}
+
+/// A job as clients see it: secret values emptied.
+fn redact(mut job: Job) -> Job {
+    job.spec = job.spec.redacted();
+    job
+}
+
+/// A patch's env, where a secret sent back empty (as clients see it) keeps its value.
+fn keep_secrets(old: &[EnvVar], new: Vec<EnvVar>) -> Vec<EnvVar> {
+    new.into_iter()
+        .map(|mut var| {
+            if var.secret
+                && var.value.is_empty()
+                && let Some(prev) = old.iter().find(|o| o.secret && o.key == var.key)
+            {
+                var.value.clone_from(&prev.value);
+            }
+            var
+        })
+        .collect()
 }
 
 /// Logs a failure the client cannot act on and answers with an id that finds it in the log.
@@ -210,7 +336,7 @@ impl Api {
 
     /// Announces a job as it now is and tells the scheduler.
     async fn job_changed(&self, id: JobId) -> Result<Job, Error> {
-        let job = self.job(JobRef::Id(id)).await?;
+        let job = redact(self.job(JobRef::Id(id)).await?);
         self.daemon
             .events
             .publish(EventKind::JobChanged(job.clone()));
@@ -377,7 +503,7 @@ impl Harbour for Api {
             spec.args = args;
         }
         if let Some(env) = patch.env {
-            spec.env = env;
+            spec.env = keep_secrets(&spec.env, env);
         }
         if let Some(cwd) = patch.cwd {
             spec.cwd = cwd;
@@ -443,13 +569,15 @@ impl Harbour for Api {
     }
 
     async fn get_job(self, _: Context, job: JobRef) -> Result<Job, Error> {
-        self.job(job).await
+        self.job(job).await.map(redact)
     }
 
     async fn list_jobs(self, _: Context, include_one_off: bool) -> Result<Vec<Job>, Error> {
         let now = now_ms();
-        self.store(move |c| Ok(Ok(jobs::list(c, include_one_off, now)?)))
-            .await
+        let jobs = self
+            .store(move |c| Ok(Ok(jobs::list(c, include_one_off, now)?)))
+            .await?;
+        Ok(jobs.into_iter().map(redact).collect())
     }
 
     async fn run_job(self, _: Context, job: JobRef) -> Result<Run, Error> {
@@ -517,7 +645,7 @@ impl Harbour for Api {
         };
         Ok(RunDetail {
             run: self.with_live_sizes(found),
-            spec: extras.spec,
+            spec: extras.spec.redacted(),
             transitions: extras.transitions,
             argv: extras.argv,
             stdout_path: dirs.log(run, LogStream::Stdout).display().to_string(),
@@ -612,6 +740,11 @@ impl Harbour for Api {
         }
         let path = d.dirs.log(run, stream);
         let index = d.dirs.index(run, stream);
+        // Secret env values never leave the daemon, not even in the run's own output.
+        let secrets: Arc<[String]> = self
+            .store(move |c| Ok(Ok(run_rows::secrets(c, run)?)))
+            .await?
+            .into();
         let mut topped_up = false;
         loop {
             // Read "terminated" before the file: if it was final then, what we read is all.
@@ -619,9 +752,9 @@ impl Harbour for Api {
             let terminated = progress
                 .as_mut()
                 .is_none_or(|p| p.borrow_and_update().terminated);
-            let (read_path, index) = (path.clone(), index.clone());
+            let (read_path, index, secrets) = (path.clone(), index.clone(), secrets.clone());
             let (data, size, marks) = tokio::task::spawn_blocking(move || {
-                let (data, size) = read_at(&read_path, offset, max)?;
+                let (data, size) = read_masked(&read_path, offset, max, &secrets)?;
                 let marks = match data.len() as u64 {
                     0 => Vec::new(),
                     n => read_marks(&index, offset, offset + n)?,

@@ -291,10 +291,7 @@ mod tests {
         cron.schedule = Some("every day".into());
         assert_eq!(field(spec(cron, false).unwrap_err()), "schedule");
         let mut env = shell("true");
-        env.env = vec![EnvVar {
-            key: "1BAD".into(),
-            value: "x".into(),
-        }];
+        env.env = vec![EnvVar::new("1BAD", "x")];
         assert_eq!(field(spec(env, false).unwrap_err()), "env");
         let mut timeout = shell("true");
         timeout.timeout_secs = Some(0);

@@ -257,6 +257,19 @@ pub struct RunExtras {
     pub peak_rss_bytes: u64,
 }
 
+/// The values of a run's secret env vars (none for most runs: the spec is parsed only when
+/// its JSON holds a secret).
+pub fn secrets(conn: &Connection, id: RunId) -> StoreResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT spec FROM runs WHERE id = ?1 AND instr(spec, '\"secret\":true') > 0",
+    )?;
+    let spec: Option<String> = stmt.query_row(params![id.0], |r| r.get(0)).optional()?;
+    Ok(match spec {
+        Some(spec) => serde_json::from_str::<JobSpec>(&spec)?.secret_values(),
+        None => Vec::new(),
+    })
+}
+
 pub fn extras(conn: &Connection, id: RunId) -> StoreResult<Option<RunExtras>> {
     type Row = (String, Option<String>, bool, Option<i64>, i64, i64);
     let row: Option<Row> = conn
