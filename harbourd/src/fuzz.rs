@@ -10,7 +10,10 @@
 use harbour_shared::{EnvVar, HarbourRequest, JobKind, JobSource, JobSpec};
 use proptest::prelude::*;
 
+use bincode::Options as _;
+
 use crate::analytics::events::parse_line;
+use crate::api::frames;
 use crate::api::validate;
 use crate::config::Config;
 use crate::notebooks::nbformat::Notebook;
@@ -87,7 +90,7 @@ fn seed() -> impl Strategy<Value = (usize, usize, usize, char, &'static str)> {
 proptest! {
     #[test]
     fn rpc_frames_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = bincode::deserialize::<tarpc::ClientMessage<HarbourRequest>>(&bytes);
+        let _ = frames::decode(&bytes);
     }
 
     #[test]
@@ -102,7 +105,7 @@ proptest! {
             id: 1,
             message: HarbourRequest::Submit { spec },
         });
-        let mut bytes = bincode::serialize(&msg).unwrap_or_default();
+        let mut bytes = bincode::DefaultOptions::new().serialize(&msg).unwrap_or_default();
         for (i, b) in flips {
             if !bytes.is_empty() {
                 let n = bytes.len();
@@ -110,7 +113,7 @@ proptest! {
             }
         }
         bytes.truncate(cut % (bytes.len() + 1));
-        let _ = bincode::deserialize::<tarpc::ClientMessage<HarbourRequest>>(&bytes);
+        let _ = frames::decode(&bytes);
     }
 
     #[test]

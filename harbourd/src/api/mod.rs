@@ -6,6 +6,7 @@
 //! are capped at `MAX_FRAME_BYTES`; an oversized frame or bytes that do not decode end that
 //! connection only.
 
+pub(crate) mod frames;
 pub(crate) mod validate;
 
 pub use validate::is_job_name;
@@ -24,7 +25,6 @@ use harbour_shared::{
 };
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel as _};
-use tarpc::tokio_serde::formats::Bincode;
 use tarpc::tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -237,17 +237,14 @@ type ServerTransport<S> = tarpc::serde_transport::Transport<
     S,
     tarpc::ClientMessage<harbour_shared::HarbourRequest>,
     tarpc::Response<harbour_shared::HarbourResponse>,
-    Bincode<
-        tarpc::ClientMessage<harbour_shared::HarbourRequest>,
-        tarpc::Response<harbour_shared::HarbourResponse>,
-    >,
+    frames::ServerCodec,
 >;
 
 fn transport<S: AsyncRead + AsyncWrite>(stream: S) -> ServerTransport<S> {
     let codec = LengthDelimitedCodec::builder()
         .max_frame_length(MAX_FRAME_BYTES)
         .new_codec();
-    tarpc::serde_transport::new(Framed::new(stream, codec), Bincode::default())
+    tarpc::serde_transport::new(Framed::new(stream, codec), frames::ServerCodec::default())
 }
 
 /// A job as clients see it: secret values emptied.
