@@ -105,7 +105,7 @@ pub async fn run(
                 path: db.clone(),
                 source,
             })?;
-    let mut listener = socket::listen(paths.mode, &paths.socket, &config.daemon.socket_group)?;
+    // The TCP door opens first, so a daemon whose socket answers is fully listening.
     let door = match config.daemon.listen {
         Some(addr) => {
             let token_file = config
@@ -117,6 +117,7 @@ pub async fn run(
         }
         None => None,
     };
+    let mut listener = socket::listen(paths.mode, &paths.socket, &config.daemon.socket_group)?;
 
     let tracker = TaskTracker::new();
     let schedule_changed = Arc::new(Notify::new());

@@ -126,34 +126,33 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// Reads the client's token line and answers it; the stream is ready for RPCs on `Ok`.
 pub async fn handshake(stream: TcpStream, token: &str) -> Result<TcpStream, String> {
-    let check = async {
-        let mut reader = BufReader::new(stream);
-        let mut line = Vec::new();
-        let mut limited = (&mut reader).take(MAX_LINE as u64);
-        limited
-            .read_until(b'\n', &mut line)
-            .await
-            .map_err(|e| e.to_string())?;
-        // Nothing may be buffered past the line: the client waits for our answer.
-        let mut stream = reader.into_inner();
-        let given = line
-            .strip_suffix(b"\n")
-            .and_then(|l| l.strip_prefix(TOKEN_PREFIX.as_bytes()));
-        let verdict = match given {
-            None => Err("the first line must be `HARBOUR-TOKEN <token>`".to_owned()),
-            Some(t) if same(t, token.as_bytes()) => Ok(()),
-            Some(_) => Err("wrong token".to_owned()),
-        };
-        let answer = match &verdict {
-            Ok(()) => "OK\n".to_owned(),
-            Err(why) => format!("DENIED {why}\n"),
-        };
-        let _ = stream.write_all(answer.as_bytes()).await;
-        verdict.map(|()| stream)
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    let read = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        (&mut reader)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut line),
+    )
+    .await;
+    // Nothing may be buffered past the line: the client waits for our answer.
+    let mut stream = reader.into_inner();
+    let given = line
+        .strip_suffix(b"\n")
+        .and_then(|l| l.strip_prefix(TOKEN_PREFIX.as_bytes()));
+    let verdict = match (read, given) {
+        (Err(_), _) => Err("no token within 5 s".to_owned()),
+        (Ok(Err(e)), _) => Err(e.to_string()),
+        (Ok(Ok(_)), None) => Err("the first line must be `HARBOUR-TOKEN <token>`".to_owned()),
+        (Ok(Ok(_)), Some(t)) if same(t, token.as_bytes()) => Ok(()),
+        (Ok(Ok(_)), Some(_)) => Err("wrong token".to_owned()),
     };
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, check)
-        .await
-        .map_err(|_| "no token within 5 s".to_owned())?
+    let answer = match &verdict {
+        Ok(()) => "OK\n".to_owned(),
+        Err(why) => format!("DENIED {why}\n"),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer.as_bytes())).await;
+    verdict.map(|()| stream)
 }
 
 #[cfg(test)]

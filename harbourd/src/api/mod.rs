@@ -271,6 +271,19 @@ fn keep_secrets(old: &[EnvVar], new: Vec<EnvVar>) -> Vec<EnvVar> {
 /// Logs a failure the client cannot act on and answers with an id that finds it in the log.
 pub(crate) fn internal(e: impl std::fmt::Display) -> Error {
     static NEXT: AtomicU64 = AtomicU64::new(1);
+    // A full disk is not a bug, and the user can fix it: say so. These are SQLite's and the
+    // OS's own words for it, whichever layer hit it first.
+    let text = e.to_string();
+    if text.contains("database or disk is full") || text.contains("No space left on device") {
+        tracing::error!("{text}");
+        return Error::unavailable(
+            "storage",
+            format!(
+                "the disk holding harbourd's data dir is full ({text}); free space there and \
+                 try again: nothing committed was lost"
+            ),
+        );
+    }
     let id = format!(
         "E{}-{}",
         std::process::id(),
