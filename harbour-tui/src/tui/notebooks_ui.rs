@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use harbour_shared::{Cell, CellKind, ExecState, KernelState, Notebook, Output};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell as TableCell, Paragraph, Row, Table};
@@ -370,6 +370,16 @@ fn render_editor(ed: &Editor, frame: &mut Frame, area: Rect, theme: &Theme) {
         widgets::message(frame, body, "no cells: a or b adds one", theme.get("dim"));
         return;
     }
+    // The find line, under the cells.
+    let body = match (&ed.find, &ed.editing) {
+        (Some(find), Some((_, area))) if body.height > 1 => {
+            let [cells, line] =
+                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(body);
+            render_find(find, area, frame, line, theme);
+            cells
+        }
+        _ => body,
+    };
     // Lay out from the selected cell backwards until the screen is full, so it is in view.
     let height = usize::from(body.height);
     let selected = ed.cell.min(nb.cells.len() - 1);
@@ -455,6 +465,43 @@ fn render_editor(ed: &Editor, frame: &mut Frame, area: Rect, theme: &Theme) {
         }
         y = y.saturating_add(h).saturating_add(1);
     }
+}
+
+fn render_find(
+    find: &super::notebooks_find::Find,
+    area: &ratatui_textarea::TextArea<'static>,
+    frame: &mut Frame,
+    line: Rect,
+    theme: &Theme,
+) {
+    let n = find.count(area);
+    let status = match (find.input.text.is_empty(), n) {
+        (true, _) => String::new(),
+        (false, 0) => "no match".to_owned(),
+        (false, 1) => "1 match".to_owned(),
+        (false, n) => format!("{n} matches"),
+    };
+    let status_style = if n == 0 && !find.input.text.is_empty() {
+        theme.get("status-warn")
+    } else {
+        theme.get("status")
+    };
+    let text = Line::from(vec![
+        Span::styled("find: ", theme.get("key")),
+        Span::raw(find.input.text.clone()),
+        Span::raw("  "),
+        Span::styled(status, status_style),
+        Span::styled(
+            "  enter done  ↓/ctrl-s next  ↑ previous  esc cancel",
+            theme.get("dim"),
+        ),
+    ]);
+    frame.render_widget(Paragraph::new(text).style(theme.get("status")), line);
+    let x = line.x + 6 + find.input.cursor_col();
+    frame.set_cursor_position(Position {
+        x: x.min(line.right().saturating_sub(1)),
+        y: line.y,
+    });
 }
 
 #[cfg(test)]
