@@ -18,13 +18,15 @@
 //!
 //! Drawing is in `notebooks_ui`. Nothing here does I/O: keys return [`NbCmd`]s.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use harbour_shared::{
     CellEdit, CellKind, Notebook, NotebookSummary, NotebookVersion, RunCells, UnixMillis,
 };
 use ratatui::style::{Color, Style};
+use ratatui::text::Line;
 use ratatui_textarea::TextArea;
 
 use super::notebooks_find::{Find, FindOutcome};
@@ -113,6 +115,9 @@ pub enum Mode {
     Edit,
 }
 
+/// A cell's source lines as drawn, and the kind and text they were made from.
+pub type Drawn = (CellKind, String, Vec<Line<'static>>);
+
 #[derive(Debug)]
 pub struct Editor {
     pub name: String,
@@ -135,6 +140,9 @@ pub struct Editor {
     pub find: Option<Find>,
     pub last_find: String,
     pub find_style: Style,
+    /// Cells' source lines as last drawn (highlighted or rendered), by cell id, with the kind
+    /// and source they were made from. Drawing fills it (hence the cell): see `notebooks_ui`.
+    pub drawn: RefCell<HashMap<String, Drawn>>,
 }
 
 impl Editor {
@@ -154,6 +162,7 @@ impl Editor {
             find: None,
             last_find: String::new(),
             find_style: FIND_STYLE,
+            drawn: RefCell::default(),
         }
     }
 
