@@ -22,6 +22,10 @@
 //!   HARBOUR_RUNTIME_DIR=.cache/harbour-runtime cargo bench -p harbour-tests --bench notebooks
 //! ```
 //!
+//! Without time for a release build: `export CARGO_PROFILE_DEV_OPT_LEVEL=3; cargo build --bins
+//! -p harbourd && HARBOUR_RUNTIME_DIR=... cargo bench -p harbour-tests --bench notebooks
+//! --profile dev` (the report says which build it was).
+//!
 //! Knobs: `HARBOUR_BENCH_ONLY` (comma-separated: roundtrip, tui), `HARBOUR_BENCH_NB_ROUNDS`
 //! (300 round trips per side), `HARBOUR_BENCH_NB_CELLS` (500), `HARBOUR_BIN_DIR`,
 //! `HARBOUR_BENCH_WRITE=1` rewrites this benchmark's section of docs/benchmarks.md. Timings are
@@ -109,6 +113,32 @@ impl Options {
             cells: number("HARBOUR_BENCH_NB_CELLS", 500).max(10),
             write: std::env::var("HARBOUR_BENCH_WRITE").is_ok_and(|v| v == "1"),
         }
+    }
+}
+
+/// The command that made these figures, and the build it used. A release build is the one to
+/// quote; on a loaded 2-core machine a cold release build of the tree can take most of an hour,
+/// so the bench also runs from the dev profile, optionally with the workspace's own crates at
+/// `CARGO_PROFILE_DEV_OPT_LEVEL=3` (dependencies stay at the profile's 1, syntect at 3).
+fn command() -> (String, String) {
+    if !cfg!(debug_assertions) {
+        return (COMMAND.into(), "`release` build".into());
+    }
+    let run = "HARBOUR_RUNTIME_DIR=.cache/harbour-runtime cargo bench -p harbour-tests --bench notebooks --profile dev";
+    match option_env!("CARGO_PROFILE_DEV_OPT_LEVEL") {
+        Some(opt) => (
+            format!(
+                "export CARGO_PROFILE_DEV_OPT_LEVEL={opt}; cargo build --bins -p harbourd && {run}"
+            ),
+            format!(
+                "`dev` profile with the workspace's crates at opt-level {opt} (not a release build; \
+                 dependencies at opt-level 1, syntect at 3), bench and daemon alike"
+            ),
+        ),
+        None => (
+            format!("cargo build --bins -p harbourd && {run}"),
+            "`dev` (debug) build, bench and daemon alike".into(),
+        ),
     }
 }
 
@@ -691,11 +721,6 @@ fn row(out: &mut String, what: &str, wall: &[Duration], cpu: &[Duration]) {
 
 fn main() {
     let opts = Options::from_env();
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
     let cpu = fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -726,19 +751,19 @@ fn main() {
     if opts.roundtrip {
         rt.block_on(bench_roundtrip(&daemon, &opts, &mut body));
     }
+    let (command, build) = command();
+    let bin_dir = daemon
+        .bin
+        .parent()
+        .and_then(Path::file_name)
+        .map_or_else(|| "?".into(), |d| d.to_string_lossy().into_owned());
     let mut out = format!(
-        "Measured {} on {cpu} ({} cores), `{profile}` bench and daemon ({}), at {commit}, with `{COMMAND}`.\n\
-         The machine is shared with other builds: load average (1, 5, 15 min) {load_before} before, {} after. \
-         Wall-clock percentiles include time preempted by that work; the on-CPU column does not.\n",
+        "Measured {} on {cpu} ({} cores), {build}, harbourd from target/{bin_dir}, at {commit}, \
+         with `{command}`.\n\nThe machine is shared with other builds: load average (1, 5, 15 min) \
+         {load_before} before, {} after. Wall-clock percentiles include time preempted by that \
+         work; the on-CPU column does not.\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
-        daemon
-            .bin
-            .display()
-            .to_string()
-            .rsplit('/')
-            .nth(1)
-            .unwrap_or("?"),
         load(),
     );
     out.push_str(&body);
