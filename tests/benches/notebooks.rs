@@ -377,13 +377,21 @@ async fn bench_roundtrip(d: &Daemon, opts: &Options, out: &mut String) {
     let t = Instant::now();
     harbour_once(&c, "roundtrip", &id).await;
     let first = t.elapsed();
-    let kernels: Vec<PathBuf> = fs::read_dir(d.data_dir.join("kernels"))
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    assert_eq!(kernels.len(), 1, "one kernel: {kernels:?}");
+    // Only this notebook's kernel runs now (the TUI part stops its own).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let kernels = loop {
+        let kernels: Vec<PathBuf> = fs::read_dir(d.data_dir.join("kernels"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        if kernels.len() == 1 {
+            break kernels;
+        }
+        assert!(Instant::now() < deadline, "one kernel: {kernels:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let mut peer = Peer::start(&kernels[0]);
     // Warm both.
     for _ in 0..20 {
@@ -530,7 +538,7 @@ async fn open(
     name: &str,
     w: u16,
     h: u16,
-) -> (App, Terminal<TestBackend>, [Duration; 4]) {
+) -> (App, Terminal<TestBackend>, [Duration; 5]) {
     let mut a = new_app(w, h);
     a.update(key(KeyCode::Char('8')));
     let list = c.rpc.notebooks(client::ctx()).await.flat().unwrap();
@@ -548,15 +556,17 @@ async fn open(
         .unwrap();
     let t1 = Instant::now();
     a.update(Msg::Nb(NbMsg::Notebook(name.into(), Ok(Box::new(nb)))));
+    let c2 = thread_cpu();
     let t2 = Instant::now();
     term.draw(|f| ui::render(&a, f)).unwrap();
     let t3 = Instant::now();
+    let draw_cpu = thread_cpu().saturating_sub(c2);
     let s = screen_text(&term);
     assert!(
         s.contains("Step 0") && s.contains("cell 1/"),
         "the first cells are on screen:\n{s}"
     );
-    (a, term, [t1 - t0, t2 - t1, t3 - t2, t3 - t0])
+    (a, term, [t1 - t0, t2 - t1, t3 - t2, t3 - t0, draw_cpu])
 }
 
 /// Key handling + the redraw it causes: (wall, on-CPU) per key.
@@ -612,7 +622,7 @@ async fn bench_tui(d: &Daemon, opts: &Options, out: &mut String) {
     .unwrap();
     writeln!(
         out,
-        "| open (enter -> first frame) | notebook_get ms | update ms | draw ms | total ms | target |\n|---|---|---|---|---|---|"
+        "| open (enter -> first frame) | notebook_get ms | update ms | draw ms | draw on-CPU ms | total ms | target <= 200 ms |\n|---|---|---|---|---|---|---|"
     )
     .unwrap();
     let sizes = [(80u16, 24u16), (200, 50)];
@@ -628,10 +638,11 @@ async fn bench_tui(d: &Daemon, opts: &Options, out: &mut String) {
             let p = parts[0];
             writeln!(
                 out,
-                "| {w}x{h}, first in the process (cold: syntect loads) | {} | {} | {} | {} | {} |",
+                "| {w}x{h}, first in the process (cold: syntect loads) | {} | {} | {} | {} | {} | {} |",
                 ms(p[0]),
                 ms(p[1]),
                 ms(p[2]),
+                ms(p[4]),
                 ms(p[3]),
                 verdict(p[3] <= Duration::from_millis(200))
             )
@@ -642,11 +653,12 @@ async fn bench_tui(d: &Daemon, opts: &Options, out: &mut String) {
         let (_, _, max) = stats(&totals[1..]);
         writeln!(
             out,
-            "| {w}x{h}, warm (median of 9; max {} ms) | {} | {} | {} | {} | {} |",
+            "| {w}x{h}, warm (median of 9; total max {} ms) | {} | {} | {} | {} | {} | {} |",
             ms(max),
             ms(med(0)),
             ms(med(1)),
             ms(med(2)),
+            ms(med(4)),
             ms(med(3)),
             verdict(max <= Duration::from_millis(200))
         )
@@ -701,6 +713,12 @@ async fn bench_tui(d: &Daemon, opts: &Options, out: &mut String) {
             &cpu,
         );
     }
+    // Its kernel would only add load to what follows.
+    c.rpc
+        .notebook_shutdown(client::ctx(), name.into())
+        .await
+        .flat()
+        .unwrap();
 }
 
 fn row(out: &mut String, what: &str, wall: &[Duration], cpu: &[Duration]) {
