@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use harbour_shared::{
     ContainerAction, Error, EventKind, HealthReport, HealthStatus, JobKind, JobSource, JobSpec,
 };
+use harbour_tests::tmux::{self, Tmux};
 use harbour_tests::{Daemon, bin};
 use harbour_tui::client::{self, Client, ClientError, Flatten as _};
 
@@ -625,73 +626,6 @@ async fn real_containers_states_health_stats_logs_and_restart() {
 
 // --- The Monitor screen, end to end in tmux ---
 
-/// A private tmux server with one pane.
-struct Tmux {
-    server: String,
-}
-
-impl Tmux {
-    fn start(cmd: &str) -> Self {
-        let t = Self {
-            server: format!("harbour-monitor-{}", std::process::id()),
-        };
-        let ok = Command::new("tmux")
-            .args([
-                "-L",
-                &t.server,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "m",
-            ])
-            .args(["-x", "120", "-y", "40", cmd])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "tmux new-session failed");
-        t
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["-L", &self.server, "send-keys", "-t", "m"];
-        args.extend_from_slice(keys);
-        assert!(Command::new("tmux").args(&args).status().unwrap().success());
-        std::thread::sleep(Duration::from_millis(200));
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.server, "capture-pane", "-p", "-t", "m"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, wanted: &[&str]) -> String {
-        let deadline = Instant::now() + LONG;
-        loop {
-            let s = self.screen();
-            if wanted.iter().all(|w| s.contains(w)) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the screen never showed {wanted:?}; it shows:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.server, "kill-server"])
-            .status();
-    }
-}
-
 fn started_at(name: &str) -> String {
     docker(&["inspect", "-f", "{{.State.StartedAt}}", name])
 }
@@ -701,16 +635,7 @@ fn the_monitor_screen_shows_a_container_go_unhealthy_and_restarts_it() {
     if !docker_ready() {
         return;
     }
-    if !Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "tmux is missing in CI (scripts/test installs it)"
-        );
-        eprintln!("SKIPPED: tmux is not installed");
+    if !tmux::available() {
         return;
     }
     build_image();
@@ -743,39 +668,45 @@ fn the_monitor_screen_shows_a_container_go_unhealthy_and_restarts_it() {
         sock = daemon.socket.display(),
         log = daemon.root.path().join("tui.log").display(),
     );
-    let tmux = Tmux::start(&cmd);
-    tmux.wait_for(&["● harbourd"]);
+    let tmux = Tmux::start(&cmd, 120, 40);
+    tmux.wait_for(&["● harbourd"], LONG);
     tmux.keys(&["7"]);
-    tmux.wait_for(&[
-        "Monitor: last 1h",
-        "CPU %",
-        "harbourd.store",
-        &name,
-        "healthy",
-    ]);
+    tmux.wait_for(
+        &[
+            "Monitor: last 1h",
+            "CPU %",
+            "harbourd.store",
+            &name,
+            "healthy",
+        ],
+        LONG,
+    );
 
     // The container's check starts failing: the panel says so within a few seconds.
     docker(&["exec", &name, "rm", "/tmp/ok"]);
-    tmux.wait_for(&[&name, "unhealthy"]);
+    tmux.wait_for(&[&name, "unhealthy"], LONG);
 
     // r asks first; y restarts it (the container's command makes it healthy again).
     let before = started_at(&name);
     tmux.keys(&["r"]);
-    tmux.wait_for(&[&format!("Restart container {name}")]);
+    tmux.wait_for(&[&format!("Restart container {name}")], LONG);
     tmux.keys(&["y"]);
-    tmux.wait_for(&[&format!("restart {name}: Up")]);
+    tmux.wait_for(&[&format!("restart {name}: Up")], LONG);
     assert_ne!(started_at(&name), before, "the container was restarted");
 
     // l follows its output in the log viewer; esc goes back.
     tmux.keys(&["l"]);
-    tmux.wait_for(&[&format!("Logs: container {name}"), "follow", "beat 1"]);
+    tmux.wait_for(
+        &[&format!("Logs: container {name}"), "follow", "beat 1"],
+        LONG,
+    );
     tmux.keys(&["Escape"]);
-    tmux.wait_for(&["Monitor: last 1h"]);
+    tmux.wait_for(&["Monitor: last 1h"], LONG);
 
     // Zoom and freeze as the keys say.
     tmux.keys(&["+"]);
-    tmux.wait_for(&["Monitor: last 6h"]);
+    tmux.wait_for(&["Monitor: last 6h"], LONG);
     tmux.keys(&["f"]);
-    tmux.wait_for(&["FROZEN"]);
+    tmux.wait_for(&["FROZEN"], LONG);
     tmux.keys(&["q"]);
 }

@@ -83,6 +83,30 @@ async fn wait_for(
     nb
 }
 
+/// The notebook's file once `done` says so: a kernel's outputs are written in the background,
+/// moments after the notebook shows them.
+async fn file_when(
+    d: &Daemon,
+    name: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let file = d.data_dir.join(format!("notebooks/{name}.ipynb"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if done(&saved) {
+            return saved;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never got there:\n{text}",
+            file.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn settled(nb: &Notebook) -> bool {
     nb.cells
         .iter()
@@ -155,9 +179,10 @@ async fn cells_run_in_order_with_streams_results_errors_and_counts() {
     assert_eq!(nb.kernel.execution_count, 4);
 
     // The outputs are in the file, as Jupyter would read them.
-    let file = d.data_dir.join("notebooks/basics.ipynb");
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let saved = file_when(&d, "basics", |f| {
+        f["cells"][3]["outputs"][0]["output_type"] == "error"
+    })
+    .await;
     assert_eq!(saved["cells"][1]["outputs"][0]["data"]["text/plain"], "42");
     assert_eq!(saved["cells"][1]["execution_count"], 2);
     assert_eq!(saved["cells"][3]["outputs"][0]["output_type"], "error");
@@ -696,4 +721,127 @@ fn harbour_nb_run_exits_non_zero_on_the_first_error() {
     assert!(ipynb.contains("\"ename\": \"ZeroDivisionError\""));
     let (code, _, err) = harbour(&["nb", "show", "missing"]);
     assert_eq!(code, 3, "{err}");
+}
+
+#[tokio::test]
+async fn display_updates_change_earlier_outputs_by_display_id() {
+    let d = start("");
+    let c = d.client().await;
+    notebook(
+        &c,
+        "displays",
+        &[
+            "from IPython.display import display, update_display\nh = display('step 1 of 3', display_id=True)\ndisplay('fixed')",
+            "display('log A', display_id='log');",
+            // Updates a display made by an earlier cell, and one made by this cell.
+            "h.update('step 3 of 3')\ndisplay('log B', display_id='log')\nupdate_display('log C', display_id='log')\nprint('updated')",
+        ],
+    )
+    .await;
+    api(c
+        .rpc
+        .notebook_run(client::ctx(), "displays".into(), RunCells::All)
+        .await);
+    let nb = wait_for(&c, "displays", Duration::from_secs(60), settled).await;
+    assert!(
+        nb.cells.iter().all(|c| c.state == Some(ExecState::Done)),
+        "{nb:#?}"
+    );
+    assert_eq!(
+        text(&nb.cells[0].outputs),
+        "data:'step 3 of 3'\ndata:'fixed'\n"
+    );
+    // Every display with the id changes, in whichever cell it is.
+    assert_eq!(text(&nb.cells[1].outputs), "data:'log C'\n");
+    assert_eq!(text(&nb.cells[2].outputs), "data:'log C'\nstdout:updated\n");
+    // Saved as Jupyter saves it: the updated data, and no display ids.
+    let saved = file_when(&d, "displays", |f| {
+        f["cells"][2]["outputs"][1]["text"] == "updated\n"
+    })
+    .await;
+    assert_eq!(
+        saved["cells"][0]["outputs"][0]["data"]["text/plain"],
+        "'step 3 of 3'"
+    );
+    assert!(!saved.to_string().contains("transient"), "{saved}");
+}
+
+/// The real harbour-tui in tmux: make a notebook, type a cell, run it with the fallback key
+/// (tmux does not pass ctrl-enter), see its output; find in the cell; rename the notebook.
+#[tokio::test]
+async fn the_tui_edits_and_runs_a_cell_in_tmux() {
+    if !harbour_tests::tmux::available() {
+        return;
+    }
+    let d = start("");
+    let cmd = format!(
+        "env TERM=xterm-256color HARBOUR_CONFIG_DIR={cfg} {tui} --socket {sock} --log-file {log}; echo HARBOUR-TUI-EXIT=$?; sleep 60",
+        cfg = d.config_dir.display(),
+        tui = bin("harbour-tui").display(),
+        sock = d.socket.display(),
+        log = d.root.path().join("tui.log").display(),
+    );
+    let long = Duration::from_secs(60);
+    let tmux = harbour_tests::tmux::Tmux::start(&cmd, 100, 30);
+    tmux.wait_for(&["● harbourd"], long);
+    tmux.keys(&["8"]);
+    tmux.wait_for(&["Notebooks (0)", "no notebooks yet"], long);
+
+    // s: the palette with `nb-create ` typed; a name and enter make it.
+    tmux.keys(&["s"]);
+    tmux.wait_for(&[":nb-create"], long);
+    tmux.type_text("e2e");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Notebooks (1)", "e2e"], long);
+
+    // Open it, edit its one cell, run it with ctrl-r.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Notebook e2e", "cell 1/1", "COMMAND"], long);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["EDIT"], long);
+    tmux.type_text("x = 40");
+    tmux.keys(&["Enter"]);
+    tmux.type_text("print('sum is', x + 2)");
+    tmux.keys(&["C-r"]);
+    let s = tmux.wait_for(&["sum is 42", "[1]:", "COMMAND"], long);
+    assert!(s.contains("kernel idle"), "{s}");
+
+    // The daemon has the cell's source and output (saved, not only drawn).
+    let c = d.client().await;
+    let nb = wait_for(&c, "e2e", long, settled).await;
+    assert_eq!(nb.cells[0].source, "x = 40\nprint('sum is', x + 2)");
+    assert_eq!(text(&nb.cells[0].outputs), "stdout:sum is 42\n");
+
+    // Find in the cell: ctrl-s, a query, the count; esc closes.
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["C-s"]);
+    tmux.type_text("x");
+    tmux.wait_for(&["find: x", "2 matches"], long);
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["Escape"]);
+    let s = tmux.wait_for(&["COMMAND"], long);
+    assert!(!s.contains("find:"), "{s}");
+
+    // ? lists the editor's keys, fallbacks included.
+    tmux.keys(&["?"]);
+    tmux.wait_for(&["In a notebook", "ctrl-r", "ctrl-n"], long);
+    tmux.keys(&["Escape"]);
+
+    // Back to the list; r renames (the palette, with the old name typed).
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&["Notebooks (1)"], long);
+    tmux.keys(&["r"]);
+    tmux.wait_for(&[":nb-rename e2e"], long);
+    tmux.type_text("e2e-renamed");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["renamed notebook e2e to e2e-renamed"], long);
+    let list = c.rpc.notebooks(client::ctx()).await.unwrap().unwrap();
+    assert_eq!(
+        list.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+        ["e2e-renamed"]
+    );
+    assert!(d.data_dir.join("notebooks/e2e-renamed.ipynb").is_file());
+
+    tmux.keys(&["q"]);
+    tmux.wait_for(&["HARBOUR-TUI-EXIT=0"], long);
 }

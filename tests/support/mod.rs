@@ -1,6 +1,8 @@
 //! Test support: starts the real `harbourd` binary on a private temp dir (its own socket,
 //! data and config), connects clients to it, and stops it the way a user or a crash would.
 //!
+//! [`tmux`] drives the real `harbour-tui` in a tmux pane.
+//!
 //! The binaries come from the workspace's target dir; the README's test command builds them
 //! first (`cargo build --workspace --bins`). `HARBOUR_BIN_DIR` points elsewhere (benchmarks
 //! use `target/release`), and [`Daemon::start_with_bin`] takes one binary explicitly.
@@ -19,6 +21,8 @@ use harbour_tui::client::{self, Client, Flatten as _};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tempfile::TempDir;
+
+pub mod tmux;
 
 /// Environment variable naming the directory the binaries are taken from.
 pub const BIN_DIR_ENV: &str = "HARBOUR_BIN_DIR";

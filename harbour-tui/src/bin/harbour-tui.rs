@@ -84,10 +84,10 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let mouse = cfg.file.mouse;
-    let mut term = terminal::enter(mouse)?;
+    let (mut term, modes) = terminal::enter(cfg.file.mouse)?;
+    app.keyboard_enhanced = modes.keyboard;
     let result = rt.block_on(shell::run(&mut term, &mut app, opts));
-    terminal::leave(mouse);
+    terminal::leave(modes);
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     result.context("the terminal failed")
 }

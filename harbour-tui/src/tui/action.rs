@@ -136,10 +136,11 @@ pub enum Action {
     Schemas,
     // --- Notebooks ---
     GoNotebooks,
+    Rename,
 }
 
 impl Action {
-    pub const ALL: [Action; 51] = [
+    pub const ALL: [Action; 52] = [
         Self::Quit,
         Self::Back,
         Self::Help,
@@ -191,6 +192,7 @@ impl Action {
         Self::Edit,
         Self::Schemas,
         Self::GoNotebooks,
+        Self::Rename,
     ];
 
     /// The name used in `tui.toml`.
@@ -256,6 +258,7 @@ impl Action {
             Self::Edit => "edit the selected one",
             Self::Schemas => "schema versions",
             Self::GoNotebooks => "notebooks",
+            Self::Rename => "rename the selected one",
         }
     }
 }

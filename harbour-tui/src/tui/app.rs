@@ -238,6 +238,8 @@ pub struct App {
     pub help_scroll: u16,
     pub cwd: PathBuf,
     pub quit: bool,
+    /// Whether the terminal reports keys like ctrl-enter (the kitty keyboard protocol is on).
+    pub keyboard_enhanced: bool,
     next_epoch: u64,
 }
 
@@ -262,13 +264,17 @@ impl App {
             ingest: super::ingest::IngestState::default(),
             monitor: MonitorState::new(),
             spark: super::spark::SparkState::default(),
-            nb: super::notebooks::NotebooksState::default(),
+            nb: super::notebooks::NotebooksState {
+                find_style: Some(config.theme.get("match")),
+                ..Default::default()
+            },
             logs: None,
             overlay: None,
             prompt: None,
             help_scroll: 0,
             cwd,
             quit: false,
+            keyboard_enhanced: false,
             next_epoch: 1,
         }
     }
@@ -922,6 +928,8 @@ impl App {
             Action::Refresh if self.screen == Screen::Notebooks => {
                 self.nb.refetch().into_iter().map(Command::Nb).collect()
             }
+            Action::Rename if self.screen == Screen::Notebooks => self.nb_rename_prompt(),
+            Action::Rename => Vec::new(),
             Action::GoIngest => self.go(Screen::Ingest),
             // Ingest-only actions (handled above on that screen).
             Action::Edit | Action::Schemas => Vec::new(),

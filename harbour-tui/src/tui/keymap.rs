@@ -251,7 +251,10 @@ pub fn default_config() -> KeymapConfig {
     put("clusters", &[("ctrl-d", A::Delete), ("s", A::Submit)]);
     put("spark", &[("r", A::Refresh)]);
     // --- Notebooks --- (the editor takes its keys itself; these are the list's)
-    put("notebooks", &[("ctrl-d", A::Delete), ("s", A::Submit)]);
+    put(
+        "notebooks",
+        &[("ctrl-d", A::Delete), ("s", A::Submit), ("r", A::Rename)],
+    );
     put(
         "monitor",
         &[

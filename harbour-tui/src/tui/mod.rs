@@ -27,6 +27,7 @@ pub mod logs_ui;
 pub mod modal;
 pub mod monitor;
 pub mod notebooks;
+pub mod notebooks_find;
 pub mod notebooks_shell;
 pub mod notebooks_ui;
 pub mod palette;

@@ -266,6 +266,7 @@ impl App {
                 out.push(Command::Nb(super::notebooks::NbCmd::Create(name)));
                 out
             }
+            Ok(palette::PaletteCmd::RenameNotebook { from, to }) => self.nb_rename(from, to),
             Ok(palette::PaletteCmd::Nothing) => Vec::new(),
             Err(e) => {
                 self.error(e);

@@ -5,25 +5,65 @@
 //! make markdown/code, `J`/`K` move the cell, `ctrl-enter` (or `ctrl-r`) runs, `shift-enter`
 //! (or `ctrl-n`) runs and advances, `R` runs all, `U` runs the cells above, `I` interrupts,
 //! `00` restarts the kernel, `o` expands or collapses long outputs, `C` clears outputs, `esc`
-//! goes back to the list. Edit mode: every key goes to the cell's editor (undo `ctrl-u`, redo
-//! `ctrl-r`... as ratatui-textarea's emacs-like keys), the run keys run, `esc` leaves. Typing is
-//! saved to the daemon at most [`SAVE_EVERY_MS`] apart and on leaving the cell; the app's
-//! 1 s tick saves what is left, so nothing waits longer than about a second.
+//! goes back to the list. Edit mode: every key goes to the cell's editor (ratatui-textarea's
+//! emacs-like keys; undo also `ctrl-z`, and redo `alt-z`, since its `ctrl-r` runs the cell
+//! here), the run keys run, `ctrl-s` finds in the
+//! cell ([`super::notebooks_find`]), `esc` leaves. Typing is saved to the daemon at most
+//! [`SAVE_EVERY_MS`] apart and on leaving the cell; the app's 1 s tick saves what is left, so
+//! nothing waits longer than about a second.
+//!
+//! `ctrl-enter` and `shift-enter` reach the app only from terminals that report them (the kitty
+//! keyboard protocol, which `terminal` turns on where it can); the fallbacks work everywhere.
+//! [`EDITOR_KEYS`] is what `?` lists.
 //!
 //! Drawing is in `notebooks_ui`. Nothing here does I/O: keys return [`NbCmd`]s.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use harbour_shared::{
     CellEdit, CellKind, Notebook, NotebookSummary, NotebookVersion, RunCells, UnixMillis,
 };
+use ratatui::style::{Color, Style};
+use ratatui::text::Line;
 use ratatui_textarea::TextArea;
 
+use super::notebooks_find::{Find, FindOutcome};
 use super::widgets::Load;
 
 /// Typing reaches the daemon at most this often (and on leaving the cell, and on each tick).
 pub const SAVE_EVERY_MS: i64 = 500;
+
+/// The editor's keys, as `?` shows them (the list's keys come from the keymap). An entry
+/// with no description starts a group.
+pub const EDITOR_KEYS: [(&str, &str); 22] = [
+    ("enter / i", "edit the cell"),
+    ("esc", "leave edit mode / back to the list"),
+    ("j / k, g / G", "select a cell"),
+    ("ctrl-enter", "run (terminals that report it)"),
+    ("ctrl-r", "run (every terminal)"),
+    ("shift-enter", "run and go on (if reported)"),
+    ("ctrl-n", "run and go on (every terminal)"),
+    ("a / b", "add a cell above / below"),
+    ("dd", "delete the cell"),
+    ("m / y / r", "markdown / code / raw"),
+    ("J / K", "move the cell down / up"),
+    ("R / U", "run all / the cells above"),
+    ("I / 00", "interrupt / restart the kernel"),
+    ("o", "a long output whole / cut"),
+    ("C", "clear all outputs"),
+    (":nb-rename NEW", "rename the notebook"),
+    ("edit mode", ""),
+    ("ctrl-s", "find (ctrl-s/↓ next, ↑ previous)"),
+    ("ctrl-z / ctrl-u", "undo"),
+    ("alt-z", "redo (ctrl-shift-z if reported)"),
+    ("shift-arrows", "select"),
+    ("ctrl-c/x/y", "copy / cut / paste"),
+];
+
+/// How matches of a find are highlighted until the app sets its theme's.
+pub const FIND_STYLE: Style = Style::new().fg(Color::Black).bg(Color::Yellow);
 
 /// Work for the shell.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +87,10 @@ pub enum NbCmd {
     Restart(String),
     Create(String),
     Delete(String),
+    Rename {
+        from: String,
+        to: String,
+    },
 }
 
 /// Answers from the shell.
@@ -57,6 +101,12 @@ pub enum NbMsg {
     Notebook(String, Result<Box<Notebook>, String>),
     /// A watch answer: `None` when the wait ran out.
     Watched(String, Result<Option<Box<Notebook>>, String>),
+    /// A rename's answer.
+    Renamed {
+        from: String,
+        to: String,
+        result: Result<(), String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +114,9 @@ pub enum Mode {
     Command,
     Edit,
 }
+
+/// A cell's source lines as drawn, and the kind and text they were made from.
+pub type Drawn = (CellKind, String, Vec<Line<'static>>);
 
 #[derive(Debug)]
 pub struct Editor {
@@ -83,6 +136,13 @@ pub struct Editor {
     /// Cells whose long outputs are shown whole.
     pub expanded: HashSet<String>,
     pub watching: bool,
+    /// The find line in edit mode, when open; the last query, for the next `ctrl-s`.
+    pub find: Option<Find>,
+    pub last_find: String,
+    pub find_style: Style,
+    /// Cells' source lines as last drawn (highlighted or rendered), by cell id, with the kind
+    /// and source they were made from. Drawing fills it (hence the cell): see `notebooks_ui`.
+    pub drawn: RefCell<HashMap<String, Drawn>>,
 }
 
 impl Editor {
@@ -99,6 +159,10 @@ impl Editor {
             pending: None,
             expanded: HashSet::new(),
             watching: false,
+            find: None,
+            last_find: String::new(),
+            find_style: FIND_STYLE,
+            drawn: RefCell::default(),
         }
     }
 
@@ -176,13 +240,14 @@ impl Editor {
         let mut area = TextArea::new(lines);
         area.move_cursor(ratatui_textarea::CursorMove::Bottom);
         area.move_cursor(ratatui_textarea::CursorMove::End);
-        area.set_cursor_line_style(ratatui::style::Style::default());
+        area.set_cursor_line_style(Style::default());
         self.editing = Some((cell.id.clone(), area));
         self.mode = Mode::Edit;
     }
 
     fn stop_editing(&mut self, now: UnixMillis) -> Vec<NbCmd> {
         let out = self.flush(now).into_iter().collect();
+        self.find = None;
         self.editing = None;
         self.mode = Mode::Command;
         out
@@ -220,6 +285,16 @@ impl Editor {
     pub fn on_key(&mut self, key: &KeyEvent, now: UnixMillis) -> Option<Vec<NbCmd>> {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+        // An open find line takes every key.
+        if self.mode == Mode::Edit
+            && let (Some(find), Some((_, area))) = (&mut self.find, &mut self.editing)
+        {
+            if find.on_key(area, key) == FindOutcome::Closed {
+                self.last_find = find.input.text.clone();
+                self.find = None;
+            }
+            return Some(Vec::new());
+        }
         // The run keys, in both modes.
         match key.code {
             KeyCode::Enter if ctrl => return Some(self.run_selected(now, false)),
@@ -236,7 +311,19 @@ impl Editor {
                 self.mode = Mode::Command;
                 return Some(Vec::new());
             };
-            if area.input(*key) {
+            if ctrl && key.code == KeyCode::Char('s') {
+                self.find = Some(Find::open(area, &self.last_find, self.find_style));
+                return Some(Vec::new());
+            }
+            let alt = key.modifiers.contains(KeyModifiers::ALT);
+            // ratatui-textarea's redo (ctrl-r) runs the cell here: redo is alt-z (or
+            // ctrl-shift-z where the terminal reports it), and ctrl-z undoes too.
+            let changed = match key.code {
+                KeyCode::Char('z' | 'Z') if alt || (ctrl && shift) => area.redo(),
+                KeyCode::Char('z') if ctrl => area.undo(),
+                _ => area.input(*key),
+            };
+            if changed {
                 self.unsaved = true;
                 if now - self.saved_ms >= SAVE_EVERY_MS {
                     return Some(self.flush(now).into_iter().collect());
@@ -349,6 +436,10 @@ pub struct NotebooksState {
     pub list: Vec<NotebookSummary>,
     pub selected: usize,
     pub editor: Option<Editor>,
+    /// The notebook to select when the list comes (after a rename).
+    pub reselect: Option<String>,
+    /// The theme's match style, for finds in the editor.
+    pub find_style: Option<Style>,
 }
 
 impl NotebooksState {
@@ -362,8 +453,35 @@ impl NotebooksState {
     }
 
     pub fn open(&mut self, name: String) -> Vec<NbCmd> {
-        self.editor = Some(Editor::new(name.clone()));
+        let mut ed = Editor::new(name.clone());
+        if let Some(style) = self.find_style {
+            ed.find_style = style;
+        }
+        self.editor = Some(ed);
         vec![NbCmd::Open(name)]
+    }
+
+    /// The notebook a rename with no old name means: the open one, else the selected one.
+    pub fn current_name(&self) -> Option<String> {
+        match &self.editor {
+            Some(ed) => Some(ed.name.clone()),
+            None => self.selected_name(),
+        }
+    }
+
+    /// After a rename: the editor follows the notebook to its new name; the list is fetched
+    /// again with it selected.
+    pub fn renamed(&mut self, from: &str, to: &str) -> Vec<NbCmd> {
+        let mut out = vec![NbCmd::List];
+        self.reselect = Some(to.to_owned());
+        if let Some(ed) = self.editor.as_mut().filter(|e| e.name == from) {
+            ed.name = to.to_owned();
+            // The watch on the old name ends with an error that is ignored (its name is not
+            // the editor's); a new one starts when the notebook comes.
+            ed.watching = false;
+            out.push(NbCmd::Open(to.to_owned()));
+        }
+        out
     }
 
     /// A key on this screen. `None`: let the keymap have it.
@@ -391,6 +509,11 @@ impl NotebooksState {
             NbMsg::List(Ok(list)) => {
                 self.list = list;
                 self.load = Load::Loaded;
+                if let Some(name) = self.reselect.take()
+                    && let Some(i) = self.list.iter().position(|n| n.name == name)
+                {
+                    self.selected = i;
+                }
                 self.selected = self.selected.min(self.list.len().saturating_sub(1));
                 (Vec::new(), None)
             }
@@ -430,6 +553,10 @@ impl NotebooksState {
                     Err(e) => (Vec::new(), Some(e)),
                 }
             }
+            NbMsg::Renamed { from, to, result } => match result {
+                Ok(()) => (self.renamed(&from, &to), None),
+                Err(e) => (Vec::new(), Some(e)),
+            },
         }
     }
 
@@ -455,6 +582,14 @@ impl NotebooksState {
 // The app's side: answers in, and the delete confirmation.
 impl super::app::App {
     pub(super) fn on_nb_msg(&mut self, msg: NbMsg) -> Vec<super::app::Command> {
+        if let NbMsg::Renamed {
+            from,
+            to,
+            result: Ok(()),
+        } = &msg
+        {
+            self.info(format!("renamed notebook {from} to {to}"));
+        }
         let (out, error) = self.nb.on_msg(msg);
         if let Some(e) = error {
             self.error(e);
@@ -474,6 +609,37 @@ impl super::app::App {
             yes: super::app::Command::Nb(NbCmd::Delete(name)),
         });
         Vec::new()
+    }
+
+    /// `r` on the list: the palette, with the rename command and the old name typed.
+    pub(super) fn nb_rename_prompt(&mut self) -> Vec<super::app::Command> {
+        if self.nb.editor.is_some() {
+            return Vec::new();
+        }
+        if let Some(name) = self.nb.selected_name() {
+            self.prompt = Some((
+                super::modal::Prompt::Palette,
+                super::input::LineInput::new(&format!("nb-rename {name} ")),
+            ));
+        }
+        Vec::new()
+    }
+
+    /// `:nb-rename [OLD] NEW`: without OLD, the open notebook or the selected one.
+    pub(super) fn nb_rename(
+        &mut self,
+        from: Option<String>,
+        to: String,
+    ) -> Vec<super::app::Command> {
+        let Some(from) = from.or_else(|| self.nb.current_name()) else {
+            self.error("no notebook to rename: select one on the Notebooks screen (8), or name it: `:nb-rename OLD NEW`");
+            return Vec::new();
+        };
+        if from == to {
+            return Vec::new();
+        }
+        self.info(format!("renaming notebook {from} to {to}…"));
+        vec![super::app::Command::Nb(NbCmd::Rename { from, to })]
     }
 }
 
@@ -612,6 +778,29 @@ mod tests {
         assert!(
             matches!(&out[1], NbCmd::Edit { edits, .. } if matches!(edits[0], CellEdit::Insert { index: 2, .. }))
         );
+    }
+
+    #[test]
+    fn undo_and_redo_in_edit_mode() {
+        let mut e = editor(1);
+        e.on_key(&key(KeyCode::Enter), 0);
+        e.on_key(&key(KeyCode::Char('9')), 0);
+        let text = |e: &Editor| e.editing.as_ref().unwrap().1.lines().join("\n");
+        assert_eq!(text(&e), "x = 09");
+        e.on_key(&KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL), 0);
+        assert_eq!(text(&e), "x = 0");
+        e.on_key(&KeyEvent::new(KeyCode::Char('z'), KeyModifiers::ALT), 0);
+        assert_eq!(text(&e), "x = 09");
+        e.on_key(&KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL), 0);
+        assert_eq!(text(&e), "x = 0");
+        e.on_key(
+            &KeyEvent::new(
+                KeyCode::Char('Z'),
+                KeyModifiers::CONTROL | KeyModifiers::SHIFT,
+            ),
+            0,
+        );
+        assert_eq!(text(&e), "x = 09");
     }
 
     #[test]

@@ -249,3 +249,164 @@ fn the_palette_makes_notebooks() {
     );
     assert_eq!(a.screen, Screen::Notebooks);
 }
+
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn typed(a: &mut App, text: &str) {
+    for c in text.chars() {
+        a.update(key(KeyCode::Char(c)));
+    }
+}
+
+#[test]
+fn rename_from_the_list_and_from_the_editor() {
+    let mut a = app();
+    a.update(key(KeyCode::Char('8')));
+    a.update(Msg::Nb(NbMsg::List(Ok(vec![
+        summary("etl", KernelState::Idle),
+        summary("sales", KernelState::Idle),
+    ]))));
+    a.update(key(KeyCode::Char('j')));
+    // r: the palette with the command and the old name typed.
+    a.update(key(KeyCode::Char('r')));
+    let Some((super::app::Prompt::Palette, input)) = &a.prompt else {
+        panic!("{:?}", a.prompt)
+    };
+    assert_eq!(input.text, "nb-rename sales ");
+    typed(&mut a, "sales-2");
+    let out = a.update(key(KeyCode::Enter));
+    assert_eq!(
+        out,
+        [Command::Nb(NbCmd::Rename {
+            from: "sales".into(),
+            to: "sales-2".into()
+        })]
+    );
+    let out = a.update(Msg::Nb(NbMsg::Renamed {
+        from: "sales".into(),
+        to: "sales-2".into(),
+        result: Ok(()),
+    }));
+    assert_eq!(out, [Command::Nb(NbCmd::List)]);
+    assert_eq!(
+        a.status.as_ref().unwrap().text,
+        "renamed notebook sales to sales-2"
+    );
+    // The list comes back in name order; the renamed one stays selected.
+    a.update(Msg::Nb(NbMsg::List(Ok(vec![
+        summary("etl", KernelState::Idle),
+        summary("aaa", KernelState::Idle),
+        summary("sales-2", KernelState::Idle),
+    ]))));
+    assert_eq!(a.nb.selected_name().as_deref(), Some("sales-2"));
+
+    // In the editor, `:nb-rename NEW` renames the open one, and the editor follows it.
+    a.update(key(KeyCode::Enter));
+    a.update(Msg::Nb(NbMsg::Notebook(
+        "sales-2".into(),
+        Ok(Box::new(notebook())),
+    )));
+    a.update(key(KeyCode::Char(':')));
+    typed(&mut a, "nbr sales-3");
+    let out = a.update(key(KeyCode::Enter));
+    assert_eq!(
+        out,
+        [Command::Nb(NbCmd::Rename {
+            from: "sales-2".into(),
+            to: "sales-3".into()
+        })]
+    );
+    let out = a.update(Msg::Nb(NbMsg::Renamed {
+        from: "sales-2".into(),
+        to: "sales-3".into(),
+        result: Ok(()),
+    }));
+    assert_eq!(
+        out,
+        [
+            Command::Nb(NbCmd::List),
+            Command::Nb(NbCmd::Open("sales-3".into()))
+        ]
+    );
+    assert_eq!(a.nb.editor.as_ref().unwrap().name, "sales-3");
+    // The old name's watch ends with an error nobody sees; the new one is watched.
+    let out = a.update(Msg::Nb(NbMsg::Watched(
+        "sales-2".into(),
+        Err("notebook 'sales-2' not found".into()),
+    )));
+    assert!(out.is_empty(), "{out:?}");
+    let out = a.update(Msg::Nb(NbMsg::Notebook(
+        "sales-3".into(),
+        Ok(Box::new(notebook())),
+    )));
+    assert_eq!(
+        out,
+        [Command::Nb(NbCmd::Watch {
+            name: "sales-3".into(),
+            version: 7
+        })]
+    );
+    // A refused rename is an error on the status line.
+    a.update(Msg::Nb(NbMsg::Renamed {
+        from: "sales-3".into(),
+        to: "etl".into(),
+        result: Err("a notebook named 'etl' exists; pick another name".into()),
+    }));
+    let s = a.status.as_ref().unwrap();
+    assert!(s.text.contains("exists"), "{s:?}");
+    assert_eq!(a.nb.editor.as_ref().unwrap().name, "sales-3");
+}
+
+#[test]
+fn find_in_the_cell_being_edited() {
+    let mut a = opened();
+    a.update(Msg::Nb(NbMsg::Notebook(
+        "sales".into(),
+        Ok(Box::new(notebook())),
+    )));
+    a.update(key(KeyCode::Char('j')));
+    a.update(key(KeyCode::Enter));
+    a.update(ctrl('s'));
+    typed(&mut a, "df");
+    let s = draw(&a, 80, 24);
+    assert!(s.contains("find: df") && s.contains("2 matches"), "{s}");
+    snap!("notebook_find_80x24", s);
+    // Enter closes the find line and keeps editing; esc then leaves the cell.
+    a.update(key(KeyCode::Enter));
+    let ed = a.nb.editor.as_ref().unwrap();
+    assert!(ed.find.is_none() && ed.editing.is_some());
+    assert_eq!(ed.last_find, "df");
+    a.update(key(KeyCode::Esc));
+    assert!(a.nb.editor.as_ref().unwrap().editing.is_none());
+    // Not found says so.
+    a.update(key(KeyCode::Enter));
+    a.update(ctrl('s'));
+    typed(&mut a, "zz");
+    assert!(draw(&a, 80, 24).contains("find: dfzz  no match"));
+}
+
+#[test]
+fn help_lists_the_editor_keys_and_says_what_the_terminal_reports() {
+    let mut a = opened();
+    a.update(Msg::Nb(NbMsg::Notebook(
+        "sales".into(),
+        Ok(Box::new(notebook())),
+    )));
+    a.update(key(KeyCode::Char('?')));
+    let s = draw(&a, 80, 40);
+    for want in [
+        "In a notebook (command mode)",
+        "ctrl-enter",
+        "ctrl-r",
+        "run (every terminal)",
+        "ctrl-n",
+        "this terminal does not report ctrl-enter",
+    ] {
+        assert!(s.contains(want), "{want}:\n{s}");
+    }
+    a.keyboard_enhanced = true;
+    let s = draw(&a, 80, 40);
+    assert!(s.contains("kitty keyboard protocol on"), "{s}");
+}

@@ -4,11 +4,14 @@
 //! markdown rendered (headings, emphasis, lists, code) unless it is being edited, and outputs
 //! below, long ones cut to [`OUTPUT_LINES`] with a note that `o` shows them whole.
 //!
-//! Only the cells on screen are laid out and highlighted, so 500 cells draw as fast as 5.
+//! Only the cells on screen are laid out, and a cell's highlighted (or rendered) source is kept
+//! until its text changes ([`Editor::drawn`]), so 500 cells draw as fast as 5 and a frame
+//! after a key costs no syntect work unless that key changed a cell. A long output is cut
+//! without splitting all of it into lines.
 
 use harbour_shared::{Cell, CellKind, ExecState, KernelState, Notebook, Output};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell as TableCell, Paragraph, Row, Table};
@@ -97,20 +100,61 @@ pub fn markdown(source: &str, theme: &Theme) -> Vec<Line<'static>> {
     out
 }
 
-fn output_lines(o: &Output, theme: &Theme) -> Vec<Line<'static>> {
-    let (text, style) = match o {
-        Output::Stream { name, text } if name == "stderr" => (text.clone(), theme.get("stderr")),
-        Output::Stream { text, .. } => (text.clone(), Style::default()),
-        Output::Data { text, .. } => (text.clone(), Style::default()),
+/// Appends at most `room` lines of an output to `out`; answers how many more it has.
+fn output_lines(o: &Output, theme: &Theme, room: usize, out: &mut Vec<Line<'static>>) -> usize {
+    let (text, style): (std::borrow::Cow<str>, Style) = match o {
+        Output::Stream { name, text } if name == "stderr" => (text.into(), theme.get("stderr")),
+        Output::Stream { text, .. } | Output::Data { text, .. } => (text.into(), Style::default()),
         Output::Error { .. } => (
-            crate::cli::notebooks::output_text(o),
+            crate::cli::notebooks::output_text(o).into(),
             theme.get("state-failed"),
         ),
     };
     let text = text.strip_suffix('\n').unwrap_or(&text);
-    text.split('\n')
-        .map(|l| Line::from(Span::styled(l.replace('\t', "    "), style)))
-        .collect()
+    let mut rest = text;
+    for _ in 0..room {
+        let (line, next) = match rest.find('\n') {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        out.push(Line::from(Span::styled(line.replace('\t', "    "), style)));
+        match next {
+            Some(n) => rest = n,
+            None => return 0,
+        }
+    }
+    // No room left: the rest is only counted.
+    rest.bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// A cell's source as drawn: highlighted code, rendered markdown, raw text; kept until the
+/// cell's kind or text changes.
+fn source_lines(cell: &Cell, editor: &Editor, theme: &Theme) -> Vec<Line<'static>> {
+    let mut drawn = editor.drawn.borrow_mut();
+    if let Some((kind, source, lines)) = drawn.get(&cell.id)
+        && *kind == cell.kind
+        && *source == cell.source
+    {
+        return lines.clone();
+    }
+    let lines = match cell.kind {
+        CellKind::Code => syntax::highlight(&cell.source, Lang::of_cell(&cell.source), theme),
+        CellKind::Markdown if !cell.source.is_empty() => markdown(&cell.source, theme),
+        CellKind::Markdown | CellKind::Raw => cell
+            .source
+            .split('\n')
+            .map(|l| Line::from(l.to_owned()))
+            .collect(),
+    };
+    // Deleted cells' entries go now and then.
+    if drawn.len() > 4 * 1024 {
+        drawn.clear();
+    }
+    drawn.insert(
+        cell.id.clone(),
+        (cell.kind, cell.source.clone(), lines.clone()),
+    );
+    lines
 }
 
 /// A cell's lines: source (or nothing when the editor is drawn there), then outputs.
@@ -127,23 +171,21 @@ fn lay_out(cell: &Cell, editor: &Editor, theme: &Theme, editing: bool) -> Laid {
             .map_or(1, |(_, a)| a.lines().len().max(1));
         vec![Line::default(); rows]
     } else {
-        match cell.kind {
-            CellKind::Code => syntax::highlight(&cell.source, Lang::of_cell(&cell.source), theme),
-            CellKind::Markdown if !cell.source.is_empty() => markdown(&cell.source, theme),
-            CellKind::Markdown | CellKind::Raw => cell
-                .source
-                .split('\n')
-                .map(|l| Line::from(l.to_owned()))
-                .collect(),
-        }
+        source_lines(cell, editor, theme)
     };
-    let mut outputs: Vec<Line> = cell
-        .outputs
-        .iter()
-        .flat_map(|o| output_lines(o, theme))
-        .collect();
-    if outputs.len() > OUTPUT_LINES && !editor.expanded.contains(&cell.id) {
-        let more = outputs.len() - OUTPUT_LINES;
+    let whole = editor.expanded.contains(&cell.id);
+    let mut outputs: Vec<Line> = Vec::new();
+    let mut more = 0;
+    for o in &cell.outputs {
+        let room = if whole {
+            usize::MAX
+        } else {
+            (OUTPUT_LINES + 1).saturating_sub(outputs.len())
+        };
+        more += output_lines(o, theme, room, &mut outputs);
+    }
+    if !whole && outputs.len() + more > OUTPUT_LINES {
+        more += outputs.len() - OUTPUT_LINES;
         outputs.truncate(OUTPUT_LINES);
         outputs.push(Line::from(Span::styled(
             format!("… {more} more lines (o shows them)"),
@@ -307,6 +349,16 @@ fn render_editor(ed: &Editor, frame: &mut Frame, area: Rect, theme: &Theme) {
         widgets::message(frame, body, "no cells: a or b adds one", theme.get("dim"));
         return;
     }
+    // The find line, under the cells.
+    let body = match (&ed.find, &ed.editing) {
+        (Some(find), Some((_, area))) if body.height > 1 => {
+            let [cells, line] =
+                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(body);
+            render_find(find, area, frame, line, theme);
+            cells
+        }
+        _ => body,
+    };
     // Lay out from the selected cell backwards until the screen is full, so it is in view.
     let height = usize::from(body.height);
     let selected = ed.cell.min(nb.cells.len() - 1);
@@ -394,6 +446,43 @@ fn render_editor(ed: &Editor, frame: &mut Frame, area: Rect, theme: &Theme) {
     }
 }
 
+fn render_find(
+    find: &super::notebooks_find::Find,
+    area: &ratatui_textarea::TextArea<'static>,
+    frame: &mut Frame,
+    line: Rect,
+    theme: &Theme,
+) {
+    let n = find.count(area);
+    let status = match (find.input.text.is_empty(), n) {
+        (true, _) => String::new(),
+        (false, 0) => "no match".to_owned(),
+        (false, 1) => "1 match".to_owned(),
+        (false, n) => format!("{n} matches"),
+    };
+    let status_style = if n == 0 && !find.input.text.is_empty() {
+        theme.get("status-warn")
+    } else {
+        theme.get("status")
+    };
+    let text = Line::from(vec![
+        Span::styled("find: ", theme.get("key")),
+        Span::raw(find.input.text.clone()),
+        Span::raw("  "),
+        Span::styled(status, status_style),
+        Span::styled(
+            "  enter done  ↓/ctrl-s next  ↑ previous  esc cancel",
+            theme.get("dim"),
+        ),
+    ]);
+    frame.render_widget(Paragraph::new(text).style(theme.get("status")), line);
+    let x = line.x + 6 + find.input.cursor_col();
+    frame.set_cursor_position(Position {
+        x: x.min(line.right().saturating_sub(1)),
+        y: line.y,
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,5 +512,81 @@ mod tests {
                 .add_modifier
                 .contains(Modifier::UNDERLINED)
         );
+    }
+
+    fn code_cell(id: &str, source: &str, outputs: Vec<Output>) -> Cell {
+        Cell {
+            id: id.into(),
+            kind: CellKind::Code,
+            source: source.into(),
+            execution_count: None,
+            outputs,
+            state: None,
+        }
+    }
+
+    fn theme() -> Theme {
+        super::super::config::Config::defaults(super::super::theme::ColorMode::Truecolor).theme
+    }
+
+    #[test]
+    fn long_outputs_are_cut_and_counted_and_shown_whole_on_o() {
+        let big: String = (0..10_000).map(|i| format!("line {i}\n")).collect();
+        let cell = code_cell(
+            "c",
+            "x",
+            vec![
+                Output::Stream {
+                    name: "stdout".into(),
+                    text: "first\nsecond\n".into(),
+                },
+                Output::Stream {
+                    name: "stderr".into(),
+                    text: big,
+                },
+            ],
+        );
+        let mut ed = Editor::new("n".into());
+        let laid = lay_out(&cell, &ed, &theme(), false);
+        let shown = text(&laid.outputs);
+        assert_eq!(shown.len(), OUTPUT_LINES + 1);
+        assert_eq!(shown[..3], ["first", "second", "line 0"]);
+        assert_eq!(shown[OUTPUT_LINES], "… 9994 more lines (o shows them)");
+        ed.expanded.insert("c".into());
+        let laid = lay_out(&cell, &ed, &theme(), false);
+        assert_eq!(laid.outputs.len(), 10_002);
+        // Exactly as many lines as fit: nothing is cut.
+        let cell = code_cell(
+            "d",
+            "x",
+            vec![Output::Stream {
+                name: "stdout".into(),
+                text: "1\n2\n3\n4\n5\n6\n7\n8\n".into(),
+            }],
+        );
+        let laid = lay_out(&cell, &Editor::new("n".into()), &theme(), false);
+        assert_eq!(
+            text(&laid.outputs),
+            ["1", "2", "3", "4", "5", "6", "7", "8"]
+        );
+    }
+
+    #[test]
+    fn drawn_sources_are_kept_until_the_text_or_kind_changes() {
+        let ed = Editor::new("n".into());
+        let mut cell = code_cell("c", "def f():\n    return 1", vec![]);
+        let first = lay_out(&cell, &ed, &theme(), false).source;
+        assert_eq!(text(&first), ["def f():", "    return 1"]);
+        assert_eq!(ed.drawn.borrow().len(), 1);
+        assert_eq!(lay_out(&cell, &ed, &theme(), false).source, first);
+        cell.source = "# Title".into();
+        assert_eq!(
+            text(&lay_out(&cell, &ed, &theme(), false).source),
+            ["# Title"]
+        );
+        cell.kind = CellKind::Markdown;
+        let md = lay_out(&cell, &ed, &theme(), false).source;
+        assert_eq!(text(&md), ["Title"], "rendered as markdown now");
+        assert_eq!(ed.drawn.borrow().len(), 1, "one entry per cell");
     }
 }

@@ -21,11 +21,16 @@ pub enum PaletteCmd {
     Spark(Option<String>),
     // --- Notebooks ---
     CreateNotebook(String),
+    /// `nb-rename [OLD] NEW`.
+    RenameNotebook {
+        from: Option<String>,
+        to: String,
+    },
     Nothing,
 }
 
 /// Each command: its name, aliases, and a few words of help.
-pub const COMMANDS: [(&str, &[&str], &str); 21] = [
+pub const COMMANDS: [(&str, &[&str], &str); 22] = [
     ("dashboard", &["dash", "d", "home", "1"], "the dashboard"),
     ("runs", &["run", "r", "2"], "the runs table"),
     ("jobs", &["job", "j", "3"], "the job definitions"),
@@ -74,6 +79,11 @@ pub const COMMANDS: [(&str, &[&str], &str); 21] = [
         "notebooks and their kernels",
     ),
     ("nb-create", &["nbc"], "nb-create NAME: a new notebook"),
+    (
+        "nb-rename",
+        &["nbr"],
+        "nb-rename [OLD] NEW: rename a notebook (the open or selected one)",
+    ),
     (
         "spark",
         &["apps", "spark-apps", "analytics", "9"],
@@ -153,6 +163,22 @@ pub fn parse(line: &str) -> Result<PaletteCmd, String> {
             arg.ok_or("nb-create needs a name, like `:nb-create etl`")?
                 .to_owned(),
         ),
+        "nb-rename" => {
+            let usage =
+                "nb-rename needs a new name, like `:nb-rename etl-2` or `:nb-rename etl etl-2`";
+            let words: Vec<&str> = arg.ok_or(usage)?.split_whitespace().collect();
+            match words[..] {
+                [to] => PaletteCmd::RenameNotebook {
+                    from: None,
+                    to: to.to_owned(),
+                },
+                [from, to] => PaletteCmd::RenameNotebook {
+                    from: Some(from.to_owned()),
+                    to: to.to_owned(),
+                },
+                _ => return Err(usage.to_owned()),
+            }
+        }
         "help" => PaletteCmd::Action(Action::Help),
         _ => PaletteCmd::Action(Action::Quit),
     })
@@ -175,6 +201,22 @@ mod tests {
         assert!(parse("kill").unwrap_err().contains("run id"));
         assert!(parse("launch").unwrap_err().contains("not a command"));
         assert_eq!(parse("  ").unwrap(), PaletteCmd::Nothing);
+        assert_eq!(
+            parse("nbr etl etl-2").unwrap(),
+            PaletteCmd::RenameNotebook {
+                from: Some("etl".into()),
+                to: "etl-2".into()
+            }
+        );
+        assert_eq!(
+            parse("nb-rename etl-2").unwrap(),
+            PaletteCmd::RenameNotebook {
+                from: None,
+                to: "etl-2".into()
+            }
+        );
+        assert!(parse("nb-rename").unwrap_err().contains("new name"));
+        assert!(parse("nb-rename a b c").unwrap_err().contains("new name"));
     }
 
     #[test]

@@ -152,6 +152,8 @@ struct Exec {
     log_tx: mpsc::Sender<Msg>,
     client: watch::Receiver<Option<Client>>,
     followers: Vec<JoinHandle<()>>,
+    /// Notebook commands that change things, run one at a time in order.
+    nb_tx: mpsc::UnboundedSender<super::notebooks::NbCmd>,
 }
 
 impl Exec {
@@ -187,6 +189,9 @@ impl Exec {
                     stream,
                     offset,
                 )));
+            }
+            Command::Nb(cmd) if !matches!(cmd, super::notebooks::NbCmd::Watch { .. }) => {
+                let _ = self.nb_tx.send(cmd);
             }
             Command::FollowContainerLog {
                 epoch,
@@ -810,11 +815,18 @@ pub async fn run(terminal: &mut DefaultTerminal, app: &mut App, opts: Options) -
     let (log_tx, mut log_rx) = mpsc::channel::<Msg>(LOG_QUEUE);
     let (client_tx, client_rx) = watch::channel::<Option<Client>>(None);
     let supervisor = tokio::spawn(supervise(opts, tx.clone(), client_tx));
+    let (nb_tx, nb_rx) = mpsc::unbounded_channel();
+    let nb_worker = tokio::spawn(super::notebooks_shell::in_order(
+        client_rx.clone(),
+        tx.clone(),
+        nb_rx,
+    ));
     let mut exec = Exec {
         tx,
         log_tx,
         client: client_rx,
         followers: Vec::new(),
+        nb_tx,
     };
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -863,6 +875,7 @@ pub async fn run(terminal: &mut DefaultTerminal, app: &mut App, opts: Options) -
         }
     }
     supervisor.abort();
+    nb_worker.abort();
     for h in exec.followers.drain(..) {
         h.abort();
     }

@@ -146,9 +146,9 @@ fn hints(app: &App) -> &'static str {
 fn notebook_hints(app: &App) -> &'static str {
     use super::notebooks::Mode;
     match &app.nb.editor {
-        None => "enter open  s new  ctrl-d delete  j/k move  ? help",
+        None => "enter open  s new  r rename  ctrl-d delete  j/k move  ? help",
         Some(e) if e.mode == Mode::Edit => {
-            "ctrl-enter/ctrl-r run  shift-enter/ctrl-n run+next  esc done"
+            "ctrl-enter/ctrl-r run  shift-enter/ctrl-n run+next  ctrl-s find  esc done"
         }
         Some(_) => {
             "enter edit  ctrl-r run  R all  a/b add  dd del  m/y type  J/K move  I intr  00 restart  o out  esc"
@@ -241,6 +241,10 @@ fn render_help(app: &App, frame: &mut Frame, body: Rect) {
     for (key, action, local) in bindings {
         if !local && !in_global {
             in_global = true;
+            // The notebook editor takes its keys itself: they come before the global ones.
+            if app.screen == Screen::Notebooks {
+                notebook_help(app, &mut lines);
+            }
             lines.push(Line::default());
             lines.push(Line::from(Span::styled("Everywhere", theme.get("title"))));
         }
@@ -260,6 +264,44 @@ fn render_help(app: &App, frame: &mut Frame, body: Rect) {
     let inner = block.inner(r);
     frame.render_widget(block, r);
     frame.render_widget(Paragraph::new(lines).scroll((app.help_scroll, 0)), inner);
+}
+
+/// The notebook editor's keys (it takes them itself, so they are not in the keymap), and
+/// whether this terminal reports ctrl-enter and shift-enter.
+fn notebook_help(app: &App, lines: &mut Vec<Line<'static>>) {
+    let theme = &app.theme;
+    let heading = |what: &str| {
+        Line::from(Span::styled(
+            format!("In a notebook ({what})"),
+            theme.get("title"),
+        ))
+    };
+    lines.push(Line::default());
+    lines.push(heading("command mode"));
+    for (key, what) in super::notebooks::EDITOR_KEYS {
+        if what.is_empty() {
+            lines.push(heading(key));
+            continue;
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {key:<16} "), theme.get("key")),
+            Span::raw(what),
+        ]));
+    }
+    let note = if app.keyboard_enhanced {
+        [
+            "kitty keyboard protocol on: ctrl-enter",
+            "and shift-enter reach the editor",
+        ]
+    } else {
+        [
+            "this terminal does not report ctrl-enter",
+            "or shift-enter: use ctrl-r / ctrl-n",
+        ]
+    };
+    for n in note {
+        lines.push(Line::from(Span::styled(format!("  {n}"), theme.get("dim"))));
+    }
 }
 
 fn render_confirm(app: &App, frame: &mut Frame, body: Rect, prompt: &str) {

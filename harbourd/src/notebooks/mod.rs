@@ -8,6 +8,13 @@
 //! A file changed on disk by another program is reloaded before the next operation; when
 //! Harbour holds outputs it has not written yet, its copy is saved beside the file and the
 //! error says where, so nothing is overwritten silently.
+//!
+//! Writing the file (an fsync or two) never holds the document's lock: a write takes a
+//! numbered snapshot under the lock, then writes it under the document's *file* lock, which
+//! orders writes and skips a snapshot older than one already written. Edits answer once their
+//! snapshot is on disk; a kernel's outputs are written in the background ([`Notebooks::save_soon`]),
+//! so neither the next cell nor a client reading the notebook waits for the disk. Lock order:
+//! file, then state; whoever holds the state lock only ever `try_lock`s the file.
 
 pub mod kernel;
 pub mod nbformat;
@@ -16,7 +23,7 @@ pub mod store;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant};
 
@@ -61,6 +68,45 @@ pub struct Notebooks {
 pub struct Doc {
     pub state: Arc<Mutex<DocState>>,
     pub version: watch::Sender<NotebookVersion>,
+    /// Held while the file is checked or written (see the module's doc for the lock order).
+    pub file: Mutex<FileState>,
+    /// A background save is on its way.
+    save_queued: AtomicBool,
+}
+
+impl Doc {
+    fn new(st: DocState, file: FileState, version: NotebookVersion) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(st)),
+            version: watch::Sender::new(version),
+            file: Mutex::new(file),
+            save_queued: AtomicBool::new(false),
+        }
+    }
+}
+
+/// What Harbour knows of the file.
+#[derive(Debug, Default)]
+pub struct FileState {
+    /// The file as Harbour last read or wrote it.
+    pub stamp: Option<Stamp>,
+    /// The snapshot the file holds.
+    pub written: u64,
+}
+
+/// The document as it is to be written.
+#[derive(Debug)]
+struct Snapshot {
+    seq: u64,
+    text: String,
+    row: store::Row,
+}
+
+/// Why a snapshot was not written.
+enum WriteError {
+    /// Another program changed the file: its text and stamp.
+    Changed(String, Stamp),
+    Failed(Error),
 }
 
 #[derive(Debug)]
@@ -68,10 +114,10 @@ pub struct DocState {
     pub name: String,
     pub cluster: Option<String>,
     pub nb: Notebook,
-    /// The file as Harbour last read or wrote it.
-    pub stamp: Option<Stamp>,
-    /// Outputs in memory not yet written.
+    /// Changes in memory since the last snapshot.
     pub dirty: bool,
+    /// Snapshots taken so far (each write's number).
+    pub snapshots: u64,
     pub created_ms: i64,
     pub modified_ms: i64,
     pub exec: HashMap<String, ExecState>,
@@ -147,6 +193,24 @@ impl DocState {
                     state: self.exec.get(&c.id).copied(),
                 })
                 .collect(),
+        }
+    }
+
+    /// What to write now; the document is clean from here on.
+    fn snapshot(&mut self) -> Snapshot {
+        self.snapshots += 1;
+        self.dirty = false;
+        self.modified_ms = now_ms();
+        Snapshot {
+            seq: self.snapshots,
+            text: self.nb.to_ipynb(),
+            row: store::Row {
+                name: self.name.clone(),
+                cluster: self.cluster.clone(),
+                created_ms: self.created_ms,
+                modified_ms: self.modified_ms,
+                cells: u32::try_from(self.nb.cells.len()).unwrap_or(u32::MAX),
+            },
         }
     }
 
@@ -282,22 +346,26 @@ impl Notebooks {
                  or `harbour nb delete {name}`"
             ))
         })?;
-        let doc = Arc::new(Doc {
-            state: Arc::new(Mutex::new(DocState {
+        let doc = Arc::new(Doc::new(
+            DocState {
                 name: name.to_owned(),
                 cluster: row.cluster,
                 nb,
-                stamp: Some(stamp),
                 dirty: false,
+                snapshots: 0,
                 created_ms: row.created_ms,
                 modified_ms: row.modified_ms,
                 exec: HashMap::new(),
                 queue: VecDeque::new(),
                 kernel: KernelSlot::default(),
                 deleted: false,
-            })),
-            version: watch::Sender::new(self.next_version.fetch_add(1, Ordering::Relaxed) + 1),
-        });
+            },
+            FileState {
+                stamp: Some(stamp),
+                written: 0,
+            },
+            self.next_version.fetch_add(1, Ordering::Relaxed) + 1,
+        ));
         let mut open = self
             .open
             .lock()
@@ -315,15 +383,19 @@ impl Notebooks {
         if guard.deleted {
             return Err(not_found(name));
         }
-        if self.refresh(&mut guard).await? {
+        if self.refresh(&doc, &mut guard).await? {
             self.bump(&doc);
         }
         Ok((doc, guard))
     }
 
-    /// Loads the file if another program changed it. Answers whether it did.
-    async fn refresh(&self, st: &mut DocState) -> Result<bool, Error> {
-        let Some(stamp) = st.stamp else {
+    /// Loads the file if another program changed it. Answers whether it did. Skipped while
+    /// Harbour writes the file (that write checks the file itself).
+    async fn refresh(&self, doc: &Doc, st: &mut DocState) -> Result<bool, Error> {
+        let Ok(mut file) = doc.file.try_lock() else {
+            return Ok(false);
+        };
+        let Some(stamp) = file.stamp else {
             return Ok(false);
         };
         let path = self.path(&st.name);
@@ -337,26 +409,58 @@ impl Notebooks {
         let Some(new_stamp) = new_stamp else {
             // Removed behind our back: write it again rather than lose it.
             tracing::warn!(notebook = %st.name, "its file was removed on disk; writing it again");
-            st.stamp = None;
-            self.save(st).await?;
-            return Ok(true);
+            file.stamp = None;
+            let snap = st.snapshot();
+            match self.write(&mut file, snap).await {
+                Ok(()) => return Ok(true),
+                Err(WriteError::Failed(e)) => return Err(e),
+                Err(WriteError::Changed(text, stamp)) => {
+                    return Err(self.conflict(&mut file, st, &text, stamp).await);
+                }
+            }
         };
         if st.dirty {
-            let kept = self.keep_conflict(st).await?;
-            st.dirty = false;
-            self.load_text(st, &text, new_stamp)?;
-            return Err(Error::conflict(format!(
-                "notebook '{}' was changed on disk while it had unsaved outputs; the file's \
-                 version is loaded now and Harbour's copy was saved as {kept}",
-                st.name
-            )));
+            return Err(self.conflict(&mut file, st, &text, new_stamp).await);
         }
-        self.load_text(st, &text, new_stamp)?;
+        self.load_text(&mut file, st, &text, new_stamp)?;
         tracing::info!(notebook = %st.name, "reloaded: its file was changed on disk");
         Ok(true)
     }
 
-    fn load_text(&self, st: &mut DocState, text: &str, stamp: Stamp) -> Result<(), Error> {
+    /// The file changed on disk while Harbour had changes it had not written: Harbour's copy
+    /// goes beside the file and the file's version is loaded. Answers the error that says so.
+    async fn conflict(
+        &self,
+        file: &mut FileState,
+        st: &mut DocState,
+        text: &str,
+        stamp: Stamp,
+    ) -> Error {
+        let kept = match self.keep_conflict(st).await {
+            Ok(kept) => kept,
+            Err(e) => return e,
+        };
+        // Every snapshot taken so far is older than what is loaded now.
+        file.written = st.snapshots;
+        st.dirty = false;
+        if let Err(e) = self.load_text(file, st, text, stamp) {
+            return e;
+        }
+        Error::conflict(format!(
+            "notebook '{}' was changed on disk by another program while Harbour had changes \
+             it had not written; the file's version is loaded now and Harbour's copy was saved \
+             as {kept}",
+            st.name
+        ))
+    }
+
+    fn load_text(
+        &self,
+        file: &mut FileState,
+        st: &mut DocState,
+        text: &str,
+        stamp: Stamp,
+    ) -> Result<(), Error> {
         let nb = Notebook::parse(text).map_err(|e| {
             Error::conflict(format!(
                 "notebook '{}' was changed on disk and no longer parses: {e}; fix the file \
@@ -366,7 +470,7 @@ impl Notebooks {
         })?;
         st.exec.retain(|id, _| nb.cell_index(id).is_some());
         st.nb = nb;
-        st.stamp = Some(stamp);
+        file.stamp = Some(stamp);
         st.modified_ms = now_ms();
         Ok(())
     }
@@ -385,15 +489,15 @@ impl Notebooks {
         Ok(path.display().to_string())
     }
 
-    /// Writes the notebook and its index row. A file changed on disk since Harbour last
-    /// saw it is a conflict: Harbour's copy goes beside it and the file's is loaded.
-    pub async fn save(&self, st: &mut DocState) -> Result<(), Error> {
-        if st.deleted {
+    /// Writes a snapshot and its index row, unless a later snapshot is written already. A
+    /// file another program changed since Harbour last saw it is not overwritten.
+    async fn write(&self, file: &mut FileState, snap: Snapshot) -> Result<(), WriteError> {
+        if snap.seq <= file.written {
             return Ok(());
         }
-        let path = self.path(&st.name);
-        let text = st.nb.to_ipynb();
-        let expected = st.stamp;
+        let path = self.path(&snap.row.name);
+        let expected = file.stamp;
+        let text = snap.text;
         let outcome = tokio::task::spawn_blocking(move || {
             if let Some(stamp) = expected
                 && let Some((disk, Some(disk_stamp))) = store::changed(&path, &stamp)?
@@ -403,36 +507,82 @@ impl Notebooks {
             store::write_atomic(&path, &text).map(Ok)
         })
         .await
-        .map_err(crate::api::internal)?
-        .map_err(|e| io_error("writing a notebook file", e))?;
-        match outcome {
-            Ok(stamp) => {
-                st.stamp = Some(stamp);
-                st.dirty = false;
-                st.modified_ms = now_ms();
-                let row = store::Row {
-                    name: st.name.clone(),
-                    cluster: st.cluster.clone(),
-                    created_ms: st.created_ms,
-                    modified_ms: st.modified_ms,
-                    cells: u32::try_from(st.nb.cells.len()).unwrap_or(u32::MAX),
-                };
-                self.store
-                    .call(move |c| store::upsert(c, &row))
-                    .await
-                    .map_err(crate::api::internal)
+        .map_err(|e| WriteError::Failed(crate::api::internal(e)))?
+        .map_err(|e| WriteError::Failed(io_error("writing a notebook file", e)))?;
+        let stamp = outcome.map_err(|(disk, stamp)| WriteError::Changed(disk, stamp))?;
+        file.stamp = Some(stamp);
+        file.written = snap.seq;
+        let row = snap.row;
+        self.store
+            .call(move |c| store::upsert(c, &row))
+            .await
+            .map_err(|e| WriteError::Failed(crate::api::internal(e)))
+    }
+
+    /// Writes what the document holds now and waits for it: for edits, which answer once
+    /// they are on disk. The caller holds no lock on the document.
+    async fn save_now(&self, doc: &Doc, mut snap: Snapshot) -> Result<(), Error> {
+        let mut file = doc.file.lock().await;
+        {
+            // Renamed or deleted since the snapshot was taken?
+            let st = doc.state.lock().await;
+            if st.deleted {
+                return Ok(());
             }
-            Err((disk, disk_stamp)) => {
-                let kept = self.keep_conflict(st).await?;
-                st.dirty = false;
-                self.load_text(st, &disk, disk_stamp)?;
-                Err(Error::conflict(format!(
-                    "notebook '{}' was changed on disk by another program; its version is \
-                     loaded now and Harbour's was saved as {kept}",
-                    st.name
-                )))
+            snap.row.name.clone_from(&st.name);
+        }
+        match self.write(&mut file, snap).await {
+            Ok(()) => Ok(()),
+            Err(WriteError::Failed(e)) => Err(e),
+            Err(WriteError::Changed(text, stamp)) => {
+                let mut st = doc.state.lock().await;
+                let e = self.conflict(&mut file, &mut st, &text, stamp).await;
+                drop(st);
+                self.bump(doc);
+                Err(e)
             }
         }
+    }
+
+    /// Writes the document if it changed since its last snapshot, and waits for it. A
+    /// failure is the kernel's message (there is no caller to tell).
+    pub async fn flush(&self, doc: &Doc) {
+        let mut file = doc.file.lock().await;
+        // Changes from here on need another save.
+        doc.save_queued.store(false, Ordering::SeqCst);
+        let snap = {
+            let mut st = doc.state.lock().await;
+            if !st.dirty || st.deleted {
+                return;
+            }
+            st.snapshot()
+        };
+        match self.write(&mut file, snap).await {
+            Ok(()) => return,
+            Err(WriteError::Failed(e)) => {
+                let mut st = doc.state.lock().await;
+                tracing::warn!(notebook = %st.name, "outputs not saved: {e}");
+                st.dirty = true;
+                st.kernel.message = Some(e.to_string());
+            }
+            Err(WriteError::Changed(text, stamp)) => {
+                let mut st = doc.state.lock().await;
+                let e = self.conflict(&mut file, &mut st, &text, stamp).await;
+                tracing::warn!(notebook = %st.name, "{e}");
+                st.kernel.message = Some(e.to_string());
+            }
+        }
+        self.bump(doc);
+    }
+
+    /// Writes the document soon, in the background: a kernel's outputs. At most one such
+    /// save waits at a time; it writes whatever the document holds when its turn comes.
+    pub fn save_soon(self: &Arc<Self>, doc: &Arc<Doc>) {
+        if doc.save_queued.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (nbs, doc) = (self.clone(), doc.clone());
+        tokio::spawn(async move { nbs.flush(&doc).await });
     }
 
     // --- operations (the API's) ---
@@ -546,8 +696,8 @@ impl Notebooks {
             name: name.clone(),
             cluster,
             nb,
-            stamp: None,
             dirty: false,
+            snapshots: 0,
             created_ms: now,
             modified_ms: now,
             exec: HashMap::new(),
@@ -555,11 +705,18 @@ impl Notebooks {
             kernel: KernelSlot::default(),
             deleted: false,
         };
-        self.save(&mut st).await?;
-        let doc = Arc::new(Doc {
-            state: Arc::new(Mutex::new(st)),
-            version: watch::Sender::new(0),
-        });
+        let mut file = FileState::default();
+        let snap = st.snapshot();
+        match self.write(&mut file, snap).await {
+            Ok(()) => {}
+            Err(WriteError::Failed(e)) => return Err(e),
+            Err(WriteError::Changed(..)) => {
+                return Err(Error::conflict(format!(
+                    "a file for notebook '{name}' appeared while it was made; try again"
+                )));
+            }
+        }
+        let doc = Arc::new(Doc::new(st, file, 0));
         let v = self.bump(&doc);
         let view = doc.state.lock().await.view(v);
         if let Ok(mut open) = self.open.lock() {
@@ -618,7 +775,13 @@ impl Notebooks {
     pub async fn rename(&self, name: &str, new_name: String) -> Result<NotebookSummary, Error> {
         valid_name("new_name", &new_name)?;
         let _names = self.names.lock().await;
-        let (doc, mut st) = self.lock(name).await?;
+        let doc = self.doc(name).await?;
+        // No write while the file moves (lock order: file, then state).
+        let _file = doc.file.lock().await;
+        let mut st = doc.state.lock().await;
+        if st.deleted {
+            return Err(not_found(name));
+        }
         let n = new_name.clone();
         let taken = self
             .store
@@ -657,6 +820,8 @@ impl Notebooks {
         let doc = self.doc(name).await;
         let summary = match doc {
             Ok(doc) => {
+                // A write in progress ends first; none starts after (lock order: file, state).
+                let _file = doc.file.lock().await;
                 let mut st = doc.state.lock().await;
                 stop_kernel(&mut st);
                 st.deleted = true;
@@ -714,9 +879,12 @@ impl Notebooks {
         }
         st.nb = nb;
         st.cluster = cluster;
-        self.save(&mut st).await?;
+        let snap = st.snapshot();
         let v = self.bump(&doc);
-        Ok(st.view(v))
+        let view = st.view(v);
+        drop(st);
+        self.save_now(&doc, snap).await?;
+        Ok(view)
     }
 
     pub async fn run(self: &Arc<Self>, name: &str, which: RunCells) -> Result<NotebookView, Error> {

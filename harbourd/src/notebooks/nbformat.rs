@@ -3,7 +3,10 @@
 //! lists of lines), keeping every field Harbour does not know about.
 //!
 //! Outputs, metadata and attachments stay JSON values: Harbour reads them to show text, but
-//! what it writes back is what it read (plus what kernels added).
+//! what it writes back is what it read (plus what kernels added). Displays made with a
+//! `display_id` carry Jupyter's `transient: {display_id}` in memory, so a later
+//! `update_display_data` finds them ([`update_display`]); like Jupyter, it is not saved (the
+//! nbformat schema has no place for it).
 
 use serde_json::{Map, Value};
 
@@ -366,9 +369,51 @@ fn cell_json(cell: &Cell) -> Value {
             "execution_count".into(),
             cell.execution_count.map_or(Value::Null, Value::from),
         );
-        obj.insert("outputs".into(), Value::Array(cell.outputs.clone()));
+        let outputs = cell
+            .outputs
+            .iter()
+            .map(|o| match o {
+                Value::Object(m) if m.contains_key(TRANSIENT) => {
+                    let mut m = m.clone();
+                    m.remove(TRANSIENT);
+                    Value::Object(m)
+                }
+                other => other.clone(),
+            })
+            .collect();
+        obj.insert("outputs".into(), Value::Array(outputs));
     }
     Value::Object(obj)
+}
+
+/// The in-memory key of a display's id (Jupyter's message field; never written).
+pub const TRANSIENT: &str = "transient";
+
+/// Jupyter's `update_display_data`: every display shown with `display_id`, in any cell, gets
+/// the new data and metadata. Answers how many outputs changed.
+pub fn update_display(
+    nb: &mut Notebook,
+    display_id: &str,
+    data: &Value,
+    metadata: &Value,
+) -> usize {
+    let mut changed = 0;
+    for cell in &mut nb.cells {
+        for output in &mut cell.outputs {
+            let Value::Object(o) = output else { continue };
+            let same = o
+                .get(TRANSIENT)
+                .and_then(|t| t.get("display_id"))
+                .and_then(Value::as_str)
+                == Some(display_id);
+            if same {
+                o.insert("data".into(), data.clone());
+                o.insert("metadata".into(), metadata.clone());
+                changed += 1;
+            }
+        }
+    }
+    changed
 }
 
 /// A string field that may be a list of lines.
@@ -613,6 +658,40 @@ mod tests {
             let e = Notebook::parse(text).unwrap_err();
             assert_eq!(e.at, at, "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn display_updates_reach_every_display_with_the_id_and_the_id_is_not_saved() {
+        let mut nb = Notebook::parse(SAMPLE).unwrap();
+        let shown = |text: &str, id: &str| {
+            serde_json::json!({"output_type": "display_data", "data": {"text/plain": text},
+                "metadata": {}, "transient": {"display_id": id}})
+        };
+        nb.cells[1].outputs.push(shown("10%", "progress"));
+        nb.cells[1].outputs.push(shown("other", "x"));
+        let mut later = Cell::new("c2".into(), CellKind::Code, "h.update()".into());
+        later.outputs.push(shown("10%", "progress"));
+        nb.cells.push(later);
+        let data = serde_json::json!({"text/plain": "100%"});
+        let n = update_display(&mut nb, "progress", &data, &serde_json::json!({"k": 1}));
+        assert_eq!(n, 2);
+        let text = |o: &Value| match output_view(o) {
+            Output::Data { text, .. } => text,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(text(&nb.cells[1].outputs[3]), "100%");
+        assert_eq!(nb.cells[1].outputs[3]["metadata"]["k"], 1);
+        assert_eq!(text(&nb.cells[1].outputs[4]), "other");
+        assert_eq!(text(&nb.cells[2].outputs[0]), "100%");
+        assert_eq!(update_display(&mut nb, "nothing", &data, &Value::Null), 0);
+        // Saved as nbformat has it: no transient, the updated data.
+        let saved = nb.to_ipynb();
+        assert!(
+            !saved.contains("transient") && !saved.contains("display_id"),
+            "{saved}"
+        );
+        let again = Notebook::parse(&saved).unwrap();
+        assert_eq!(text(&again.cells[1].outputs[3]), "100%");
     }
 
     #[test]

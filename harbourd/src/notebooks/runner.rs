@@ -2,7 +2,8 @@
 //! the notebook is bound to a cluster, then takes cells off the notebook's queue one at a time,
 //! sends each as an `execute_request` and writes what comes back (streams, results, displays,
 //! errors, the execution count) into the cell as it arrives, saving at least every
-//! [`SAVE_EVERY`] while a cell runs and when it ends.
+//! [`SAVE_EVERY`] while a cell runs and when it ends. Saves are written in the background
+//! ([`Notebooks::save_soon`]): the next cell does not wait for the disk.
 //!
 //! It stops when its generation is no longer the notebook's (restart, shutdown, cull), when
 //! the daemon shuts down, or when the kernel dies (reported with its last output).
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::kernel::{Kernel, KernelMsg, Launch};
+use super::nbformat::{self, TRANSIENT};
 use super::{Doc, DocState, Notebooks};
 
 /// Outputs of a running cell reach the file at least this often.
@@ -142,7 +144,7 @@ pub async fn run(
         let Some((cell, code)) = next else {
             // Nothing queued: idle until woken, stopped, or the kernel dies.
             tokio::select! {
-                () = stop.cancelled() => { runner.save().await; return; }
+                () = stop.cancelled() => { runner.save_and_wait().await; return; }
                 () = wake.notified() => {}
                 msg = rx.recv() => {
                     if let Step::Stop = runner.idle_message(msg).await {
@@ -188,14 +190,14 @@ impl Runner {
         true
     }
 
-    async fn save(&self) {
-        let mut st = self.doc.state.lock().await;
-        if st.dirty
-            && let Err(e) = self.nbs.save(&mut st).await
-        {
-            tracing::warn!(notebook = %st.name, "outputs not saved: {e}");
-            st.kernel.message = Some(e.to_string());
-        }
+    /// Saves in the background.
+    fn save(&self) {
+        self.nbs.save_soon(&self.doc);
+    }
+
+    /// Saves and waits for it: when this runner stops.
+    async fn save_and_wait(&self) {
+        self.nbs.flush(&self.doc).await;
     }
 
     /// The next queued cell and its code: `Some(None)` when the queue is empty, `None` when
@@ -260,10 +262,10 @@ impl Runner {
             st.dirty = true;
         })
         .await;
-        self.save().await;
+        self.save();
     }
 
-    /// A message while no cell runs: only an exit matters.
+    /// A message while no cell runs: an exit, or a display updated from a background thread.
     async fn idle_message(&self, msg: Option<KernelMsg>) -> Step {
         match msg {
             Some(KernelMsg::Exited(why)) => {
@@ -271,8 +273,32 @@ impl Runner {
                 Step::Stop
             }
             None => Step::Stop,
-            Some(_) => Step::Continue,
+            Some(KernelMsg::IoPub(m)) => {
+                if let JupyterMessageContent::UpdateDisplayData(u) = &m.content
+                    && !self.update_display(u).await
+                {
+                    return Step::Stop;
+                }
+                Step::Continue
+            }
+            Some(KernelMsg::Shell(_)) => Step::Continue,
         }
+    }
+
+    /// `update_display_data`: the displays with its id get its data, whichever cell (or
+    /// execution) they came from. Answers false when this runner is stale.
+    async fn update_display(&self, u: &jupyter_protocol::UpdateDisplayData) -> bool {
+        let Some(id) = u.transient.display_id.clone() else {
+            return true;
+        };
+        let data = serde_json::to_value(&u.data).unwrap_or(Value::Null);
+        let metadata = Value::Object(u.metadata.clone());
+        self.update(|st| {
+            if nbformat::update_display(&mut st.nb, &id, &data, &metadata) > 0 {
+                st.dirty = true;
+            }
+        })
+        .await
     }
 
     async fn died(&self, why: String, running: Option<&str>) {
@@ -295,7 +321,7 @@ impl Runner {
             st.kernel.pid = None;
         })
         .await;
-        self.save().await;
+        self.save();
     }
 
     /// Feeds the kernel's messages into the cell until the request is done.
@@ -312,7 +338,7 @@ impl Runner {
             tokio::select! {
                 () = stop.cancelled() => {
                     kernel.request_shutdown().await;
-                    self.save().await;
+                    self.save_and_wait().await;
                     return Step::Stop;
                 }
                 _ = tick.tick() => {}
@@ -331,7 +357,7 @@ impl Runner {
                 },
             }
             if last_save.elapsed() >= SAVE_EVERY {
-                self.save().await;
+                self.save();
                 last_save = Instant::now();
             }
         }
@@ -352,6 +378,10 @@ impl Runner {
 
     /// Applies an iopub message; answers false when this runner is stale.
     async fn on_iopub(&self, m: JupyterMessage, p: &mut Pending) -> bool {
+        // A display update may come from any execution, and changes earlier cells' outputs.
+        if let JupyterMessageContent::UpdateDisplayData(u) = &m.content {
+            return self.update_display(u).await;
+        }
         if !is_child(&m, &p.msg_id) {
             return true;
         }
@@ -388,17 +418,23 @@ impl Runner {
                 },
                 s.text,
             ),
-            JupyterMessageContent::ExecuteResult(r) => Output::Add(json!({
-                "output_type": "execute_result",
-                "execution_count": r.execution_count.value(),
-                "data": serde_json::to_value(&r.data).unwrap_or(Value::Null),
-                "metadata": Value::Object(r.metadata),
-            })),
-            JupyterMessageContent::DisplayData(d) => Output::Add(json!({
-                "output_type": "display_data",
-                "data": serde_json::to_value(&d.data).unwrap_or(Value::Null),
-                "metadata": Value::Object(d.metadata),
-            })),
+            JupyterMessageContent::ExecuteResult(r) => Output::Add(with_display_id(
+                json!({
+                    "output_type": "execute_result",
+                    "execution_count": r.execution_count.value(),
+                    "data": serde_json::to_value(&r.data).unwrap_or(Value::Null),
+                    "metadata": Value::Object(r.metadata),
+                }),
+                r.transient.and_then(|t| t.display_id),
+            )),
+            JupyterMessageContent::DisplayData(d) => Output::Add(with_display_id(
+                json!({
+                    "output_type": "display_data",
+                    "data": serde_json::to_value(&d.data).unwrap_or(Value::Null),
+                    "metadata": Value::Object(d.metadata),
+                }),
+                d.transient.and_then(|t| t.display_id),
+            )),
             JupyterMessageContent::ErrorOutput(e) => {
                 if p.error.is_none() {
                     p.error = Some(format!("{}: {}", e.ename, e.evalue));
@@ -439,6 +475,14 @@ enum Output {
     Clear,
     Add(Value),
     Stream(&'static str, String),
+}
+
+/// Keeps a display's id with it in memory, for later `update_display_data` messages.
+fn with_display_id(mut output: Value, id: Option<String>) -> Value {
+    if let (Some(id), Value::Object(o)) = (id, &mut output) {
+        o.insert(TRANSIENT.into(), json!({ "display_id": id }));
+    }
+    output
 }
 
 fn is_child(m: &JupyterMessage, msg_id: &str) -> bool {
