@@ -82,6 +82,13 @@ pub struct TaskEnd {
     pub shuffle_write_bytes: i64,
 }
 
+impl TaskEnd {
+    /// Launch to finish, when both are known.
+    pub fn duration_ms(&self) -> Option<i64> {
+        self.launch_ms.zip(self.finish_ms).map(|(l, f)| f - l)
+    }
+}
+
 /// What one line is.
 #[derive(Debug)]
 pub enum Parsed {

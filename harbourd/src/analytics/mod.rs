@@ -4,15 +4,16 @@
 //! jobs, stages and tasks; then answers per application, job and date.
 //!
 //! [`events`] parses the listener events that matter, [`reader`] reads log files (plain or
-//! zstd, single or rolling) as complete lines, [`replay`] follows files incrementally,
-//! [`store`] writes batches idempotently, [`query`] reads the figures back. [`Analytics`]
-//! is the handle the API holds and the task that polls the directories and applies
-//! retention.
+//! zstd, single or rolling) as complete lines, [`replay`] follows files incrementally, [`store`] writes batches
+//! idempotently (with [`sketch`]'s per-stage task-time histograms), [`query`] reads the
+//! figures back. [`Analytics`] is the handle the API holds and the task that polls the
+//! directories and applies retention.
 
 pub mod events;
 pub mod query;
 pub mod reader;
 pub mod replay;
+pub mod sketch;
 pub mod store;
 
 use std::collections::HashMap;
