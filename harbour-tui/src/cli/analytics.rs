@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt as _;
+use futures::stream::FuturesOrdered;
 use harbour_shared::{
     AppDetail, AppSummary, DaySummary, JobDetail, JobSummary, PushReport, SparkApps, TaskTotals,
 };
@@ -20,6 +22,27 @@ use crate::fmt;
 /// Lines per `spark_push_events` call, and the most bytes of them (well under a frame).
 const PUSH_LINES: usize = 10_000;
 const PUSH_BYTES: usize = 4 * 1024 * 1024;
+/// `spark_push_events` calls `events ingest` keeps in flight.
+const PUSH_IN_FLIGHT: usize = 2;
+
+/// The next batch of lines (up to [`PUSH_LINES`], or the line that reaches [`PUSH_BYTES`]),
+/// counting them into `line_no`; `None` at the end of the input.
+fn next_batch(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    line_no: &mut u64,
+) -> Result<Option<Vec<String>>, CliError> {
+    let mut batch = Vec::with_capacity(PUSH_LINES);
+    let mut bytes = 0usize;
+    while batch.len() < PUSH_LINES && bytes < PUSH_BYTES {
+        let Some(line) = lines.next().transpose()? else {
+            break;
+        };
+        *line_no += 1;
+        bytes += line.len();
+        batch.push(line);
+    }
+    Ok((!batch.is_empty()).then_some(batch))
+}
 
 async fn connect(socket: &Path) -> Result<Client, CliError> {
     Ok(client::connect(socket).await?)
@@ -65,8 +88,9 @@ pub async fn spark(socket: &Path, out: &Out, command: &SparkCommand) -> Result<u
     Ok(exit::OK)
 }
 
-/// `events ingest FILE|-`: sends the lines in batches; the first batch names the app when
-/// `--app` does not.
+/// `events ingest FILE|-`: sends the lines in batches, two calls in flight so the daemon
+/// parses one batch while it stores the one before; the first batch names the app when
+/// `--app` does not (alone: the batches after it need its answer).
 pub async fn events(socket: &Path, out: &Out, command: &EventsCommand) -> Result<u8, CliError> {
     let EventsCommand::Ingest { file, app } = command;
     let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
@@ -82,44 +106,36 @@ pub async fn events(socket: &Path, out: &Out, command: &EventsCommand) -> Result
         ..PushReport::default()
     };
     let mut app = app.clone();
-    let mut batch: Vec<String> = Vec::with_capacity(PUSH_LINES);
-    let mut bytes = 0usize;
-    let mut first_line = 0u64;
-    let mut line_no = 0u64;
     let mut lines = input.lines();
-    let mut done = false;
-    while !done {
-        match lines.next().transpose()? {
-            Some(line) => {
-                line_no += 1;
-                bytes += line.len();
-                batch.push(line);
-                if batch.len() < PUSH_LINES && bytes < PUSH_BYTES {
-                    continue;
-                }
-            }
-            None => done = true,
+    let mut line_no = 0u64;
+    let mut pending = FuturesOrdered::new();
+    loop {
+        let room = if app.is_some() { PUSH_IN_FLIGHT } else { 1 };
+        while pending.len() < room {
+            let first_line = line_no;
+            let Some(batch) = next_batch(&mut lines, &mut line_no)? else {
+                break;
+            };
+            let (rpc, app) = (&client.rpc, app.clone());
+            pending.push_back(async move {
+                let report = rpc.spark_push_events(query_ctx(), app, batch).await;
+                (first_line, report)
+            });
         }
-        if !batch.is_empty() {
-            let sent = std::mem::take(&mut batch);
-            let report = client
-                .rpc
-                .spark_push_events(query_ctx(), app.clone(), sent)
-                .await
-                .flat()?;
-            if app.is_none() && !report.app_id.is_empty() {
-                app = Some(report.app_id.clone());
-                total.app_id.clone_from(&report.app_id);
+        let Some((first_line, report)) = pending.next().await else {
+            break;
+        };
+        let report = report.flat()?;
+        if app.is_none() && !report.app_id.is_empty() {
+            app = Some(report.app_id.clone());
+            total.app_id.clone_from(&report.app_id);
+        }
+        total.stored += report.stored;
+        total.ignored += report.ignored;
+        for (i, why) in report.rejected {
+            if total.rejected.len() < 20 {
+                total.rejected.push((first_line + i + 1, why));
             }
-            total.stored += report.stored;
-            total.ignored += report.ignored;
-            for (i, why) in report.rejected {
-                if total.rejected.len() < 20 {
-                    total.rejected.push((first_line + i + 1, why));
-                }
-            }
-            first_line = line_no;
-            bytes = 0;
         }
     }
     out.show(&total, || {

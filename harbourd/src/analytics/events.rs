@@ -1,11 +1,19 @@
 //! The listener events analytics keeps, parsed from Spark's JSON shape into small typed
 //! values. Everything else in a line (accumulables, stack traces, SQL plans) is skipped
 //! without being built, and events of other kinds are recognised by their name alone.
+//!
+//! TaskEnds are most of a log: their unread bulk (accumulables, executor memory metrics)
+//! is cut out before parsing where its end is certain ([`emptied`]), and a successful
+//! task's end is then read in one pass ([`super::scan`]); serde reads every other shape.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
+use memchr::memmem;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+
+use super::scan;
 
 /// One event analytics stores.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +90,13 @@ pub struct TaskEnd {
     pub shuffle_write_bytes: i64,
 }
 
+impl TaskEnd {
+    /// Launch to finish, when both are known.
+    pub fn duration_ms(&self) -> Option<i64> {
+        self.launch_ms.zip(self.finish_ms).map(|(l, f)| f - l)
+    }
+}
+
 /// What one line is.
 #[derive(Debug)]
 pub enum Parsed {
@@ -113,6 +128,11 @@ const KEPT: &[&str] = &[
     "SparkListenerExecutorAdded",
     "SparkListenerExecutorRemoved",
 ];
+
+/// A TaskEnd as serde reads it: every shape JSON allows.
+pub(super) fn task_end_by_serde(text: &str) -> Result<TaskEnd, serde_json::Error> {
+    serde_json::from_str::<TaskEndRaw<'_>>(text).map(TaskEndRaw::into_task)
+}
 
 /// The event's name. Spark writes `"Event"` first, so that is looked at before parsing; a
 /// line written by something else falls back to a full parse of the name.
@@ -210,8 +230,15 @@ pub fn parse_line(line: &str) -> Result<Parsed, ParseError> {
             }
         }
         "SparkListenerTaskEnd" => {
-            let r: TaskEndRaw<'_> = serde_json::from_str(line).map_err(json)?;
-            Event::TaskEnd(Box::new(r.into_task()))
+            // Most of a TaskEnd's bytes are accumulables and executor metrics, unread here;
+            // a successful task's end is then read in one pass, the rest by serde.
+            let short = emptied(line, &TASK_END_FINDERS);
+            let text = short.as_deref().unwrap_or(line);
+            let task = match scan::task_end(text) {
+                Some(task) => task,
+                None => task_end_by_serde(text).map_err(json)?,
+            };
+            Event::TaskEnd(Box::new(task))
         }
         "SparkListenerExecutorAdded" => {
             let r: ExecutorRaw<'_> = serde_json::from_str(line).map_err(json)?;
@@ -451,7 +478,9 @@ impl TaskEndRaw<'_> {
             run_ms: m.run,
             gc_ms: m.gc,
             input_bytes: m.input.map_or(0, |i| i.bytes),
-            shuffle_read_bytes: m.shuffle_read.map_or(0, |s| s.remote + s.local),
+            shuffle_read_bytes: m
+                .shuffle_read
+                .map_or(0, |s| s.remote.saturating_add(s.local)),
             shuffle_write_bytes: m.shuffle_write.map_or(0, |s| s.bytes),
         }
     }
@@ -475,6 +504,80 @@ struct ExecutorInfoRaw<'a> {
     host: Option<Cow<'a, str>>,
     #[serde(rename = "Total Cores", default)]
     cores: Option<i64>,
+}
+
+/// The keys of a TaskEnd whose values analytics does not read, with the bracket their value
+/// opens with, in the order Spark writes them: they are most of its bytes (a task's
+/// accumulables, its executor's memory metrics, push-based shuffle counters).
+const TASK_END_SKIPPED: &[&str] = &[
+    "\"Accumulables\":[",
+    "\"Task Executor Metrics\":{",
+    "\"Push Based Shuffle\":{",
+];
+
+/// [`TASK_END_SKIPPED`]'s searchers, built once.
+static TASK_END_FINDERS: LazyLock<Vec<memmem::Finder<'static>>> = LazyLock::new(|| {
+    TASK_END_SKIPPED
+        .iter()
+        .map(|k| memmem::Finder::new(k.as_bytes()))
+        .collect()
+});
+
+/// `line` with the values of `keys` (each key's pattern ends with the bracket its value
+/// opens with) emptied to `[]` or `{}` where that is sure to be right, so the JSON parser
+/// does not walk through them; `None` when nothing was emptied.
+///
+/// A value is emptied without being walked: its end is taken to be the first closing
+/// bracket of its kind after it, and that is accepted only when
+/// - no opening bracket of its kind comes before it, so it closes this value if it is
+///   outside a string, and
+/// - what follows it is more closing brackets, then `,"` and a letter: a new key. A bare
+///   quote after a comma ends any string it might be in, and a letter cannot follow the
+///   end of a string, so in valid JSON the bracket is outside strings.
+///
+/// A value that does not pass (say, an accumulator whose value is text with brackets) is
+/// left for the parser. The key pattern itself can only match a key: a quote inside a
+/// string is escaped, and a string followed by `:` is a key.
+fn emptied(line: &str, keys: &[memmem::Finder<'_>]) -> Option<String> {
+    let bytes = line.as_bytes();
+    let mut out = String::new();
+    let mut from = 0;
+    for key in keys {
+        let Some(at) = key.find(&bytes[from..]) else {
+            continue;
+        };
+        let open = from + at + key.needle().len();
+        let (opener, closer) = match key.needle().last() {
+            Some(b'[') => (b'[', b']'),
+            _ => (b'{', b'}'),
+        };
+        let Some(len) = memchr::memchr(closer, &bytes[open..]) else {
+            continue;
+        };
+        let close = open + len;
+        if memchr::memchr(opener, &bytes[open..close]).is_some() || !new_key_after(bytes, close) {
+            continue;
+        }
+        if out.is_empty() {
+            out.reserve(line.len());
+        }
+        // Both ends are next to ASCII brackets: character boundaries.
+        out.push_str(line.get(from..open)?);
+        from = close;
+    }
+    if from == 0 {
+        return None;
+    }
+    out.push_str(line.get(from..)?);
+    Some(out)
+}
+
+/// Whether the closing bracket at `at` is followed by more closing brackets, then `,"`
+/// and a letter.
+fn new_key_after(bytes: &[u8], at: usize) -> bool {
+    let rest = bytes.get(at + 1..).unwrap_or_default();
+    let closers = rest.iter().take_while(|b| matches!(b, b']' | b'}')).count();
+    matches!(rest.get(closers..closers + 3), Some([b',', b'"', c]) if c.is_ascii_alphabetic())
 }
 
 /// What a person needs of a (often multi-line) failure message, at most 500 characters:
@@ -512,6 +615,42 @@ mod tests {
         );
         assert_eq!((t.run_ms, t.gc_ms, t.input_bytes), (40, 3, 10));
         assert_eq!((t.shuffle_read_bytes, t.shuffle_write_bytes), (3, 5));
+    }
+
+    #[test]
+    fn unread_values_are_emptied_only_when_their_end_is_sure() {
+        let line = r#"{"Event":"SparkListenerTaskEnd","Stage ID":2,"Task End Reason":{"Reason":"Success"},"Task Info":{"Task ID":9,"Launch Time":5,"Executor ID":"1","Host":"h","Finish Time":8,"Accumulables":[{"ID":1,"Name":"a } \" \\","Value":"{"},{"ID":2,"Nested":{}}]},"Task Executor Metrics":{"JVMHeapMemory":1},"Task Metrics":{"Executor Run Time":3}}"#;
+        let short = emptied(line, &TASK_END_FINDERS).unwrap();
+        assert_eq!(
+            short,
+            r#"{"Event":"SparkListenerTaskEnd","Stage ID":2,"Task End Reason":{"Reason":"Success"},"Task Info":{"Task ID":9,"Launch Time":5,"Executor ID":"1","Host":"h","Finish Time":8,"Accumulables":[]},"Task Executor Metrics":{},"Task Metrics":{"Executor Run Time":3}}"#
+        );
+        let Parsed::Event(Event::TaskEnd(t)) = parse_line(line).unwrap() else {
+            panic!("not a task end");
+        };
+        assert_eq!((t.task_id, t.duration_ms(), t.run_ms), (9, Some(3), 3));
+
+        // Brackets in a value's text: left for the parser, which gets it right.
+        let texts = line.replace(r#""Value":"{""#, r#""Value":"[1]""#);
+        let short = emptied(&texts, &TASK_END_FINDERS).unwrap();
+        assert!(short.contains(r#""Value":"[1]""#) && short.contains(r#"Metrics":{},"#));
+        assert!(matches!(
+            parse_line(&texts),
+            Ok(Parsed::Event(Event::TaskEnd(t))) if t.task_id == 9
+        ));
+        // A closing bracket inside a key is not mistaken for the end.
+        let key = r#"{"Accumulables":[{"a]},":1}],"x":1}"#;
+        assert_eq!(emptied(key, &TASK_END_FINDERS), None);
+        // Cut short: nothing is emptied, so the parser says what is wrong.
+        let cut = &line[..line.find("Nested").unwrap()];
+        assert_eq!(emptied(cut, &TASK_END_FINDERS), None);
+        assert!(parse_line(cut).is_err());
+        // A key's name inside a string is not a key.
+        let quoted = r#"{"a":"\"Accumulables\":[1]","Accumulables":[2],"b":1}"#;
+        assert_eq!(
+            emptied(quoted, &TASK_END_FINDERS).as_deref(),
+            Some(r#"{"a":"\"Accumulables\":[1]","Accumulables":[],"b":1}"#)
+        );
     }
 
     #[test]

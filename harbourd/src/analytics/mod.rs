@@ -3,16 +3,19 @@
 //! `logDirectory`), and accepts pushed listener events, into SQLite tables of applications,
 //! jobs, stages and tasks; then answers per application, job and date.
 //!
-//! [`events`] parses the listener events that matter, [`reader`] reads log files (plain or
-//! zstd, single or rolling) as complete lines, [`replay`] follows files incrementally,
-//! [`store`] writes batches idempotently, [`query`] reads the figures back. [`Analytics`]
-//! is the handle the API holds and the task that polls the directories and applies
-//! retention.
+//! [`events`] parses the listener events that matter ([`scan`] reads the common successful
+//! TaskEnd in one pass), [`reader`] reads log files (plain or zstd, single or rolling) as
+//! complete lines, [`replay`] follows files incrementally, [`store`] writes batches
+//! idempotently (with [`sketch`]'s per-stage task-time histograms), [`query`] reads the
+//! figures back. [`Analytics`] is the handle the API holds and the task that polls the
+//! directories and applies retention.
 
 pub mod events;
 pub mod query;
 pub mod reader;
 pub mod replay;
+pub mod scan;
+pub mod sketch;
 pub mod store;
 
 use std::collections::HashMap;

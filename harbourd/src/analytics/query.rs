@@ -13,6 +13,7 @@ use harbour_shared::{
 };
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
 
+use super::store::rebuild_times;
 use crate::store::StoreResult;
 
 /// Failed attempts a job detail lists at most.
@@ -98,57 +99,6 @@ pub fn executors(conn: &Connection, app: i64) -> StoreResult<Vec<ExecutorSummary
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Recomputes the task-time quantiles of the stages that got tasks since they were last
-/// computed.
-pub fn refresh_stats(conn: &mut Connection, app: Option<i64>) -> StoreResult<()> {
-    let tx = conn.transaction()?;
-    let dirty: Vec<(i64, i64, i64)> = {
-        let mut stmt = tx.prepare(
-            "SELECT app, stage_id, attempt FROM analytics_stages
-             WHERE stats_dirty = 1 AND (?1 IS NULL OR app = ?1)",
-        )?;
-        let rows = stmt.query_map([app], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    for (app, stage, attempt) in dirty {
-        let times: Vec<i64> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT duration_ms FROM analytics_tasks
-                 WHERE app = ?1 AND stage_id = ?2 AND stage_attempt = ?3 AND status = 'SUCCESS'
-                   AND duration_ms IS NOT NULL
-                 ORDER BY duration_ms",
-            )?;
-            let rows = stmt.query_map(params![app, stage, attempt], |r| r.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let q = quantiles(&times);
-        tx.prepare_cached(
-            "UPDATE analytics_stages SET stats_dirty = 0, q_min = ?4, q_25 = ?5, q_50 = ?6,
-                 q_75 = ?7, q_max = ?8
-             WHERE app = ?1 AND stage_id = ?2 AND attempt = ?3",
-        )?
-        .execute(params![
-            app,
-            stage,
-            attempt,
-            q.map(|q| q[0]),
-            q.map(|q| q[1]),
-            q.map(|q| q[2]),
-            q.map(|q| q[3]),
-            q.map(|q| q[4]),
-        ])?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-/// min, 25th, median, 75th, max of sorted values (nearest rank).
-pub fn quantiles(sorted: &[i64]) -> Option<[i64; 5]> {
-    let last = sorted.len().checked_sub(1)?;
-    let at = |p: f64| sorted[((last as f64) * p).round() as usize];
-    Some([sorted[0], at(0.25), at(0.5), at(0.75), sorted[last]])
-}
-
 fn skew(q: Option<[i64; 5]>) -> Option<f64> {
     q.and_then(|q| (q[2] > 0).then(|| q[4] as f64 / q[2] as f64))
 }
@@ -214,14 +164,27 @@ fn stage_row(r: &Row<'_>, job_running: bool) -> rusqlite::Result<StageSummary> {
     })
 }
 
-/// The stage attempts counted for the jobs of `app` (all jobs, or one).
+/// `AND`-ed to a query over jobs `j`: all of them (`?2` NULL), or job `?2`. Two texts, so
+/// SQLite looks the one job up by its key instead of reading every job.
+fn job_filter(job: Option<i64>) -> &'static str {
+    if job.is_some() {
+        "j.job_id = ?2"
+    } else {
+        "?2 IS NULL"
+    }
+}
+
+/// The stage attempts counted for the jobs of `app` (all jobs, or one). The joins are
+/// written in the order SQLite must take them (`CROSS JOIN`): each job's stage ids, then
+/// each stage's attempts by key; left to itself the planner read every stage of the
+/// application for every job.
 fn job_stages(conn: &Connection, app: i64, job: Option<i64>) -> StoreResult<Vec<StageRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {STAGE_COLUMNS}, j.job_id, j.result IS NULL
          FROM analytics_jobs j
-         JOIN analytics_job_stages x ON x.app = j.app AND x.job_id = j.job_id
-         JOIN analytics_stages s ON s.app = j.app AND s.stage_id = x.stage_id
-         WHERE j.app = ?1 AND (?2 IS NULL OR j.job_id = ?2) AND (
+         CROSS JOIN analytics_job_stages x ON x.app = j.app AND x.job_id = j.job_id
+         CROSS JOIN analytics_stages s ON s.app = x.app AND s.stage_id = x.stage_id
+         WHERE j.app = ?1 AND {} AND (
              CASE WHEN j.submit_ms IS NULL OR coalesce(s.submit_ms, s.first_launch_ms) IS NULL
              THEN j.job_id = (SELECT min(y.job_id) FROM analytics_job_stages y
                               WHERE y.app = s.app AND y.stage_id = s.stage_id)
@@ -230,7 +193,8 @@ fn job_stages(conn: &Connection, app: i64, job: Option<i64>) -> StoreResult<Vec<
              END
              -- Stages that never ran are listed (as skipped or pending) under every job.
              OR (s.submitted = 0 AND s.ended = 0))
-         ORDER BY j.job_id, s.stage_id, s.attempt"
+         ORDER BY j.job_id, s.stage_id, s.attempt",
+        job_filter(job)
     ))?;
     let rows = stmt.query_map(params![app, job], |r| {
         let running: bool = r.get(24)?;
@@ -249,15 +213,16 @@ pub fn jobs(
     app_id: &str,
     job: Option<i64>,
 ) -> StoreResult<Vec<(JobSummary, Vec<StageSummary>)>> {
-    refresh_stats(conn, Some(app))?;
+    rebuild_times(conn, app)?;
     let mut out: BTreeMap<i64, (JobSummary, Vec<StageSummary>)> = BTreeMap::new();
     {
-        let mut stmt = conn.prepare_cached(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT j.job_id, j.name, j.submit_ms, j.end_ms, j.result, j.failure, j.planned,
                  (SELECT count(*) FROM analytics_job_stages x
                   WHERE x.app = j.app AND x.job_id = j.job_id)
-             FROM analytics_jobs j WHERE j.app = ?1 AND (?2 IS NULL OR j.job_id = ?2)",
-        )?;
+             FROM analytics_jobs j WHERE j.app = ?1 AND {}",
+            job_filter(job)
+        ))?;
         let rows = stmt.query_map(params![app, job], |r| {
             let start: Option<i64> = r.get(2)?;
             let end: Option<i64> = r.get(3)?;
@@ -408,10 +373,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantiles_by_nearest_rank() {
-        assert_eq!(quantiles(&[]), None);
-        assert_eq!(quantiles(&[5]), Some([5, 5, 5, 5, 5]));
-        assert_eq!(quantiles(&[1, 2, 3, 4, 100]), Some([1, 2, 3, 4, 100]));
-        assert_eq!(skew(quantiles(&[1, 2, 3, 4, 100])), Some(100.0 / 3.0));
+    fn skew_is_max_over_median() {
+        assert_eq!(skew(Some([1, 2, 3, 4, 100])), Some(100.0 / 3.0));
+        assert_eq!(skew(Some([0, 0, 0, 0, 5])), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Writing events into SQLite: one transaction per batch, prepared statements reused, rows
 //! keyed by Spark's ids so a repeated event changes nothing and any order gives the same
-//! rows. App and stage counters grow only when a task row is new, in the same transaction.
+//! rows. App and stage counters, and stages' task-time histograms ([`super::sketch`]), grow
+//! only when a task row is new, in the same transaction.
 
 use std::collections::HashMap;
 
@@ -8,6 +9,7 @@ use harbour_shared::LogProblem;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::events::{Event, StageInfo, TaskEnd};
+use super::sketch::Hist;
 use crate::store::StoreResult;
 
 /// Where a batch leaves a file: saved with the events it carries, so a crash never stores
@@ -32,7 +34,7 @@ pub struct Batch {
     pub problems: Vec<LogProblem>,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Counts {
     ended: i64,
     succeeded: i64,
@@ -44,6 +46,8 @@ struct Counts {
     shuffle_read: i64,
     shuffle_write: i64,
     first_launch: Option<i64>,
+    /// Durations of the new successful attempts.
+    durations: Vec<i64>,
 }
 
 impl Counts {
@@ -55,12 +59,18 @@ impl Counts {
             _ => self.failed += 1,
         }
         self.retries += i64::from(t.attempt > 0);
-        self.gc_ms += t.gc_ms;
-        self.input += t.input_bytes;
-        self.shuffle_read += t.shuffle_read_bytes;
-        self.shuffle_write += t.shuffle_write_bytes;
+        // Saturating: the figures come from input.
+        self.gc_ms = self.gc_ms.saturating_add(t.gc_ms);
+        self.input = self.input.saturating_add(t.input_bytes);
+        self.shuffle_read = self.shuffle_read.saturating_add(t.shuffle_read_bytes);
+        self.shuffle_write = self.shuffle_write.saturating_add(t.shuffle_write_bytes);
         if let Some(l) = t.launch_ms {
             self.first_launch = Some(self.first_launch.map_or(l, |f| f.min(l)));
+        }
+        if t.status == "SUCCESS"
+            && let Some(d) = t.duration_ms()
+        {
+            self.durations.push(d);
         }
     }
 }
@@ -83,6 +93,9 @@ pub fn write(conn: &mut Connection, batch: &Batch, now: i64) -> StoreResult<u64>
     let app = app_key(&tx, &batch.app_id, &batch.source, now)?;
     let mut stages: HashMap<(i64, i64), Counts> = HashMap::new();
     let mut new_tasks = 0u64;
+    // Most events of a batch are task ends: their statements are looked up once.
+    let mut insert_task = tx.prepare_cached(INSERT_TASK)?;
+    let mut insert_success = tx.prepare_cached(INSERT_SUCCESS)?;
     for event in &batch.events {
         match event {
             Event::AppStart {
@@ -152,40 +165,8 @@ pub fn write(conn: &mut Connection, batch: &Batch, now: i64) -> StoreResult<u64>
             Event::StageSubmitted(info) => stage(&tx, app, info, true, false)?,
             Event::StageCompleted(info) => stage(&tx, app, info, true, true)?,
             Event::TaskEnd(t) => {
-                let duration = t.launch_ms.zip(t.finish_ms).map(|(l, f)| f - l);
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT INTO analytics_tasks(app, task_id, stage_id, stage_attempt, idx,
-                             attempt, executor, host, launch_ms, finish_ms, duration_ms, status,
-                             reason, message, run_ms, gc_ms, input_bytes, shuffle_read_bytes,
-                             shuffle_write_bytes, speculative)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                             ?15, ?16, ?17, ?18, ?19, ?20)
-                         ON CONFLICT(app, task_id) DO NOTHING",
-                    )?
-                    .execute(params![
-                        app,
-                        t.task_id,
-                        t.stage_id,
-                        t.stage_attempt,
-                        t.index,
-                        t.attempt,
-                        t.executor,
-                        t.host,
-                        t.launch_ms,
-                        t.finish_ms,
-                        duration,
-                        t.status,
-                        t.reason,
-                        t.message,
-                        t.run_ms,
-                        t.gc_ms,
-                        t.input_bytes,
-                        t.shuffle_read_bytes,
-                        t.shuffle_write_bytes,
-                        t.speculative,
-                    ])?;
-                if inserted == 1 {
+                let inserted = insert_task_row(&mut insert_success, &mut insert_task, app, t)?;
+                if inserted {
                     new_tasks += 1;
                     stages
                         .entry((t.stage_id, t.stage_attempt))
@@ -222,13 +203,14 @@ pub fn write(conn: &mut Connection, batch: &Batch, now: i64) -> StoreResult<u64>
             }
         }
     }
+    drop((insert_task, insert_success));
     let mut total = Counts::default();
     for ((stage_id, attempt), c) in &stages {
         tx.prepare_cached(
             "INSERT INTO analytics_stages(app, stage_id, attempt, first_launch_ms, ended,
                  succeeded, failed, killed, retries, gc_ms, input_bytes, shuffle_read_bytes,
-                 shuffle_write_bytes, stats_dirty)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1)
+                 shuffle_write_bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT(app, stage_id, attempt) DO UPDATE SET
                  first_launch_ms = min(coalesce(first_launch_ms, excluded.first_launch_ms),
                                        coalesce(excluded.first_launch_ms, first_launch_ms)),
@@ -237,8 +219,7 @@ pub fn write(conn: &mut Connection, batch: &Batch, now: i64) -> StoreResult<u64>
                  retries = retries + excluded.retries, gc_ms = gc_ms + excluded.gc_ms,
                  input_bytes = input_bytes + excluded.input_bytes,
                  shuffle_read_bytes = shuffle_read_bytes + excluded.shuffle_read_bytes,
-                 shuffle_write_bytes = shuffle_write_bytes + excluded.shuffle_write_bytes,
-                 stats_dirty = 1",
+                 shuffle_write_bytes = shuffle_write_bytes + excluded.shuffle_write_bytes",
         )?
         .execute(params![
             app,
@@ -255,6 +236,7 @@ pub fn write(conn: &mut Connection, batch: &Batch, now: i64) -> StoreResult<u64>
             c.shuffle_read,
             c.shuffle_write,
         ])?;
+        add_times(&tx, app, *stage_id, *attempt, &c.durations)?;
         total.ended += c.ended;
         total.succeeded += c.succeeded;
         total.failed += c.failed;
@@ -288,6 +270,180 @@ pub fn write(conn: &mut Connection, batch: &Batch, now: i64) -> StoreResult<u64>
     }
     tx.commit()?;
     Ok(new_tasks)
+}
+
+const INSERT_TASK: &str =
+    "INSERT INTO analytics_tasks(app, task_id, stage_id, stage_attempt, idx, attempt, executor,
+         host, launch_ms, finish_ms, duration_ms, run_ms, gc_ms, input_bytes, shuffle_read_bytes,
+         shuffle_write_bytes, speculative, status, reason, message)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+         ?19, ?20)
+     ON CONFLICT(app, task_id) DO NOTHING";
+
+/// A successful attempt (nearly all of them): its outcome is written by the statement, not
+/// bound for every row.
+const INSERT_SUCCESS: &str =
+    "INSERT INTO analytics_tasks(app, task_id, stage_id, stage_attempt, idx, attempt, executor,
+         host, launch_ms, finish_ms, duration_ms, run_ms, gc_ms, input_bytes, shuffle_read_bytes,
+         shuffle_write_bytes, speculative, status, reason, message)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+         'SUCCESS', 'Success', NULL)
+     ON CONFLICT(app, task_id) DO NOTHING";
+
+/// Inserts a task attempt unless it is there; answers whether it was new. Parameters are
+/// bound one by one (the task rows are the bulk of a replay's writes).
+fn insert_task_row<'c>(
+    success: &mut rusqlite::CachedStatement<'c>,
+    other: &mut rusqlite::CachedStatement<'c>,
+    app: i64,
+    t: &TaskEnd,
+) -> StoreResult<bool> {
+    let plain = t.status == "SUCCESS" && t.reason == "Success" && t.message.is_none();
+    let stmt: &mut rusqlite::Statement<'c> = if plain { success } else { other };
+    stmt.raw_bind_parameter(1, app)?;
+    stmt.raw_bind_parameter(2, t.task_id)?;
+    stmt.raw_bind_parameter(3, t.stage_id)?;
+    stmt.raw_bind_parameter(4, t.stage_attempt)?;
+    stmt.raw_bind_parameter(5, t.index)?;
+    stmt.raw_bind_parameter(6, t.attempt)?;
+    stmt.raw_bind_parameter(7, &t.executor)?;
+    stmt.raw_bind_parameter(8, &t.host)?;
+    stmt.raw_bind_parameter(9, t.launch_ms)?;
+    stmt.raw_bind_parameter(10, t.finish_ms)?;
+    stmt.raw_bind_parameter(11, t.duration_ms())?;
+    stmt.raw_bind_parameter(12, t.run_ms)?;
+    stmt.raw_bind_parameter(13, t.gc_ms)?;
+    stmt.raw_bind_parameter(14, t.input_bytes)?;
+    stmt.raw_bind_parameter(15, t.shuffle_read_bytes)?;
+    stmt.raw_bind_parameter(16, t.shuffle_write_bytes)?;
+    stmt.raw_bind_parameter(17, t.speculative)?;
+    if !plain {
+        stmt.raw_bind_parameter(18, t.status)?;
+        stmt.raw_bind_parameter(19, &t.reason)?;
+        stmt.raw_bind_parameter(20, &t.message)?;
+    }
+    Ok(stmt.raw_execute()? == 1)
+}
+
+/// Adds new successful attempts' durations to a stage attempt's histogram and task-time
+/// figures. A stage marked `stats_dirty` (written before histograms were kept) is left for
+/// [`rebuild_times`], which reads its task rows, these included.
+fn add_times(
+    conn: &Connection,
+    app: i64,
+    stage_id: i64,
+    attempt: i64,
+    durations: &[i64],
+) -> StoreResult<()> {
+    let (Some(&lo), Some(&hi)) = (durations.iter().min(), durations.iter().max()) else {
+        return Ok(());
+    };
+    let (dirty, bytes, min, max): (bool, Option<Vec<u8>>, Option<i64>, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT stats_dirty, task_ms_hist, q_min, q_max FROM analytics_stages
+             WHERE app = ?1 AND stage_id = ?2 AND attempt = ?3",
+        )?
+        .query_row(params![app, stage_id, attempt], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    if dirty {
+        return Ok(());
+    }
+    let Some(mut hist) = bytes.map_or(Some(Hist::default()), |b| Hist::decode(&b)) else {
+        tracing::warn!(
+            app,
+            stage_id,
+            attempt,
+            "a stored task-time histogram is malformed; rebuilding it"
+        );
+        conn.prepare_cached(
+            "UPDATE analytics_stages SET stats_dirty = 1
+             WHERE app = ?1 AND stage_id = ?2 AND attempt = ?3",
+        )?
+        .execute(params![app, stage_id, attempt])?;
+        return Ok(());
+    };
+    hist.add(durations);
+    let min = min.map_or(lo, |m| m.min(lo));
+    let max = max.map_or(hi, |m| m.max(hi));
+    save_times(conn, app, stage_id, attempt, &hist, min, max)
+}
+
+fn save_times(
+    conn: &Connection,
+    app: i64,
+    stage_id: i64,
+    attempt: i64,
+    hist: &Hist,
+    min: i64,
+    max: i64,
+) -> StoreResult<()> {
+    let q = hist.quantiles(min, max);
+    conn.prepare_cached(
+        "UPDATE analytics_stages SET stats_dirty = 0, task_ms_hist = ?4, q_min = ?5,
+             q_25 = ?6, q_50 = ?7, q_75 = ?8, q_max = ?9
+         WHERE app = ?1 AND stage_id = ?2 AND attempt = ?3",
+    )?
+    .execute(params![
+        app,
+        stage_id,
+        attempt,
+        hist.encode(),
+        q.map(|q| q[0]),
+        q.map(|q| q[1]),
+        q.map(|q| q[2]),
+        q.map(|q| q[3]),
+        q.map(|q| q[4]),
+    ])?;
+    Ok(())
+}
+
+/// Builds the histograms of `app`'s stage attempts marked `stats_dirty` from their task
+/// rows, in one pass over the application's tasks. Only databases written before
+/// histograms were kept (or with a malformed one) have such stages.
+pub fn rebuild_times(conn: &mut Connection, app: i64) -> StoreResult<()> {
+    let dirty: Vec<(i64, i64)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT stage_id, attempt FROM analytics_stages WHERE app = ?1 AND stats_dirty = 1",
+        )?;
+        let rows = stmt.query_map([app], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    let mut times: HashMap<(i64, i64), Vec<i64>> =
+        dirty.into_iter().map(|k| (k, Vec::new())).collect();
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT stage_id, stage_attempt, duration_ms FROM analytics_tasks
+             WHERE app = ?1 AND status = 'SUCCESS' AND duration_ms IS NOT NULL",
+        )?;
+        let mut rows = stmt.query([app])?;
+        while let Some(r) = rows.next()? {
+            if let Some(v) = times.get_mut(&(r.get(0)?, r.get(1)?)) {
+                v.push(r.get(2)?);
+            }
+        }
+    }
+    for ((stage_id, attempt), durations) in times {
+        let mut hist = Hist::default();
+        hist.add(&durations);
+        match (durations.iter().min(), durations.iter().max()) {
+            (Some(&min), Some(&max)) => save_times(&tx, app, stage_id, attempt, &hist, min, max)?,
+            _ => {
+                tx.prepare_cached(
+                    "UPDATE analytics_stages SET stats_dirty = 0, task_ms_hist = NULL,
+                         q_min = NULL, q_25 = NULL, q_50 = NULL, q_75 = NULL, q_max = NULL
+                     WHERE app = ?1 AND stage_id = ?2 AND attempt = ?3",
+                )?
+                .execute(params![app, stage_id, attempt])?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// Upserts what a stage info says, keeping what is known when it says nothing.

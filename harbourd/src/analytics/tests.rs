@@ -150,6 +150,53 @@ fn figures_of_a_small_app() {
     });
 }
 
+#[test]
+fn stages_from_an_older_harbourd_get_their_task_times_from_their_rows() {
+    // Task times of seconds too, so histogram buckets wider than 1 ms are exercised.
+    let lines: Vec<String> = app_lines(&[(4, 1, false), (2, 0, true)])
+        .into_iter()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(&l).unwrap();
+            if let Some(info) = v.get_mut("Task Info") {
+                let launch = info["Launch Time"].as_i64().unwrap();
+                let finish = info["Finish Time"].as_i64().unwrap();
+                info["Finish Time"] = (launch + (finish - launch) * 97).into();
+            }
+            v.to_string()
+        })
+        .collect();
+    rt().block_on(async {
+        let a = analytics();
+        a.push(None, lines).await.unwrap();
+        let kept = figures(&a, "local-1").await;
+        // What migration 0008 leaves for stages written before histograms were kept.
+        a.store
+            .call(|c| {
+                c.execute(
+                    "UPDATE analytics_stages SET stats_dirty = 1, task_ms_hist = NULL,
+                         q_min = 0, q_25 = 0, q_50 = 0, q_75 = 0, q_max = 0",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(figures(&a, "local-1").await, kept);
+        let dirty: i64 = a
+            .store
+            .call(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM analytics_stages WHERE stats_dirty = 1",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(dirty, 0, "built once, then kept");
+    });
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
