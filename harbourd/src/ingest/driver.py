@@ -54,6 +54,13 @@ class IngestError(Exception):
 
 spark = SparkSession.builder.appName("ingest:" + SPEC["name"]).getOrCreate()
 spark.sparkContext.setLogLevel("WARN")
+if "://" not in SPEC["source_dir"] or SPEC["source_dir"].startswith("file:"):
+    # A batch's files are read as a list of paths. Past 32 paths Spark lists them with a
+    # distributed job of one task per path, which for local files took seconds (two such
+    # jobs per batch: the stream's and the reader's) to do what the driver does in
+    # milliseconds. Remote sources keep Spark's parallel listing: there a call costs a
+    # round trip.
+    spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.threshold", str(2**31 - 1))
 jvm = spark._jvm
 hadoop_conf = spark._jsc.hadoopConfiguration()
 
@@ -258,6 +265,7 @@ def process(batch_df, batch_id):
     if not files:
         return
     paths = [f[0] for f in files]
+    phases = {"list": time.time() - started}
     raw, infer = read_raw(paths)
     data_cols = [c for c in raw.columns if c not in (CORRUPT, FILE)]
 
@@ -290,7 +298,7 @@ def process(batch_df, batch_id):
 
     struct = to_struct(fields)
     actual = {c.lower(): c for c in data_cols}
-    out, rescue = [], []
+    out, failed, kept = [], [], []
     for f in struct.fields:
         src = actual.get(f.name.lower())
         if src is None:
@@ -302,15 +310,26 @@ def process(batch_df, batch_id):
             continue
         value = col.try_cast(f.dataType)
         out.append(value.alias(f.name))
-        rescue += [F.lit(f.name), F.when(col.isNotNull() & value.isNull(), col.cast("string"))]
+        bad = col.isNotNull() & value.isNull()
+        failed.append(bad)
+        kept.append(F.when(bad, col.cast("string")).alias(f.name))
     if mode == "rescue":
         for c in new_cols:
-            rescue += [F.lit(c), F.col("`%s`" % c).cast("string")]
-    if rescue:
-        entries = F.map_filter(F.create_map(*rescue), lambda k, v: v.isNotNull())
+            col = F.col("`%s`" % c)
+            failed.append(col.isNotNull())
+            kept.append(col.cast("string").alias(c))
+    if failed:
+        # A cheap test per row (a few null checks of casts the output computes anyway);
+        # the JSON is built only for the rows where it is true. to_json leaves out the
+        # struct's null fields, so the object names exactly the values that did not fit.
+        any_failed = failed[0]
+        for b in failed[1:]:
+            any_failed = any_failed | b
         rescued = F.when(
-            F.size(entries) > 0,
-            F.to_json(F.map_concat(entries, F.create_map(F.lit("_file_path"), F.col(FILE)))),
+            any_failed,
+            F.to_json(
+                F.struct(*kept, F.col(FILE).alias("_file_path")), {"ignoreNullFields": "true"}
+            ),
         )
     else:
         rescued = F.lit(None).cast("string")
@@ -328,7 +347,10 @@ def process(batch_df, batch_id):
 
     target = SPEC["target_path"]
     staging = "%s/_harbour_staging/batch-%d" % (target, batch_id)
+    phases["plan"] = time.time() - started - phases["list"]
+    mark = time.time()
     good.write.mode("overwrite").parquet(staging)
+    phases["write"] = time.time() - mark
     stats = obs.get
     rows_seen = int(stats.get("rows") or 0)
     malformed = int(stats.get("malformed") or 0)
@@ -343,8 +365,12 @@ def process(batch_df, batch_id):
         # Set aside where a table read does not look (leading underscore), for inspection.
         # Every column is read: Spark refuses a query of the corrupt-record column alone.
         bad = raw.where(F.col(CORRUPT).isNotNull()).withColumnRenamed(FILE, "_file_path")
+        mark = time.time()
         bad.write.mode("overwrite").json("%s/_harbour_malformed/batch-%d" % (target, batch_id))
+        phases["malformed"] = time.time() - mark
+    mark = time.time()
     commit_files(staging, target, batch_id)
+    phases["commit"] = time.time() - mark
     if change is not None:
         save_schema(version, fields)
         SCHEMA_VERSION, SCHEMA_FIELDS = version, fields
@@ -361,6 +387,7 @@ def process(batch_df, batch_id):
             "schema": fields,
             "schema_change": change,
             "duration_ms": int((time.time() - started) * 1000),
+            "phases_ms": {k: int(v * 1000) for k, v in phases.items()},
         }
     )
 
