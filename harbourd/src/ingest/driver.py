@@ -30,7 +30,7 @@ from pyspark.sql.observation import Observation
 SPEC = json.loads(sys.argv[1])
 RESCUED = "_rescued_data"
 CORRUPT = "_corrupt_record"
-FILE = "_harbour_file"
+BAD_FILE = "_harbour_bad_file"
 ERROR_MARK = "HARBOUR_INGEST_ERROR: "
 
 
@@ -54,8 +54,20 @@ class IngestError(Exception):
 
 spark = SparkSession.builder.appName("ingest:" + SPEC["name"]).getOrCreate()
 spark.sparkContext.setLogLevel("WARN")
+if "://" not in SPEC["source_dir"] or SPEC["source_dir"].startswith("file:"):
+    # A batch's files are read as a list of paths. Past 32 paths Spark lists them with a
+    # distributed job of one task per path, which for local files took seconds (two such
+    # jobs per batch: the stream's and the reader's) to do what the driver does in
+    # milliseconds. Remote sources keep Spark's parallel listing: there a call costs a
+    # round trip.
+    spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.threshold", str(2**31 - 1))
 jvm = spark._jvm
 hadoop_conf = spark._jsc.hadoopConfiguration()
+# Options named fs.* (fs.s3a.endpoint, ...) are Hadoop file system settings: the stream's
+# listing needs them as much as the reader does.
+for key, value in SPEC.get("options", []):
+    if key.startswith("fs."):
+        hadoop_conf.set(key, value)
 
 
 def hpath(p):
@@ -157,28 +169,56 @@ def csv_reader():
     )
 
 
-def read_raw(paths):
-    """The batch as read before the schema is applied (CSV and JSON values as strings), with
-    the corrupt-record and source-file columns, and a function that infers the types of named
-    columns."""
+# Options that concern reading whole files, not parsing one CSV record (from_csv).
+FILE_ONLY_OPTIONS = {
+    "header", "inferschema", "enforceschema", "mode", "columnnameofcorruptrecord", "multiline",
+    "samplingratio", "encoding", "charset", "linesep", "pathglobfilter", "recursivefilelookup",
+}
+
+
+# The types Spark's CSV parser reads a value into; other columns are read as strings.
+CSV_TYPES = (
+    T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType,
+    T.DecimalType, T.BooleanType, T.DateType, T.TimestampType, T.TimestampNTZType,
+)
+
+
+def csv_type(t):
+    return t if isinstance(t, CSV_TYPES) else T.StringType()
+
+
+class Frame:
+    """One DataFrame of a batch: its columns as read (`df`, with the corrupt-record column),
+    and for a CSV read with the schema's types, `text`: the same record re-parsed with every
+    column as a string, for the rows the typed parse refused (null elsewhere). Such a row is
+    malformed if it does not parse as strings either; otherwise some value did not fit its
+    type, and `text` has the value to rescue."""
+
+    def __init__(self, df, text=None):
+        self.df = df
+        self.text = text
+
+
+class Batch:
+    """A batch's files as their format reads them: `columns` (the data columns, in order),
+    `infer(cols)` (the types of named columns, read from the files) and `frames(types)` (the
+    DataFrames to shape, given the schema's types by lower-cased column name)."""
+
+    def __init__(self, columns, infer, frames):
+        self.columns = columns
+        self.infer = infer
+        self.frames = frames
+
+
+def read_batch(paths):
     fmt = SPEC["format"]
     if fmt == "csv":
         groups = {}
         for p in paths:
             groups.setdefault(tuple(csv_names(p)), []).append(p)
-        frames = []
-        for names, group in groups.items():
-            schema = T.StructType(
-                [T.StructField(n, T.StringType(), True) for n in names]
-                + [T.StructField(CORRUPT, T.StringType(), True)]
-            )
-            frames.append(
-                csv_reader().option("enforceSchema", "true").schema(schema).csv(group)
-                .withColumn(FILE, F.col("_metadata.file_path"))
-            )
-        raw = frames[0]
-        for other in frames[1:]:
-            raw = raw.unionByName(other, allowMissingColumns=True)
+        columns = []
+        for names in groups:
+            columns += [n for n in names if n not in columns and n != CORRUPT]
 
         def infer(cols):
             types = {}
@@ -192,7 +232,35 @@ def read_raw(paths):
                         types[f.name] = f.dataType if old in (None, f.dataType) else T.StringType()
             return types
 
-        return raw, infer
+        def frames(types):
+            # Each column is parsed straight into its type (as a plain spark.read with the
+            # schema does), new columns as strings. Only the rows Spark's parser refused pay
+            # for a second parse, of their own line.
+            parse_options = {
+                k: v for k, v in OPTIONS.items() if k.lower() not in FILE_ONLY_OPTIONS
+            }
+            parse_options.update(mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT)
+            out = []
+            for names, group in groups.items():
+                read = [csv_type(types.get(n.lower())) for n in names]
+                schema = T.StructType(
+                    [T.StructField(n, t, True) for n, t in zip(names, read)]
+                    + [T.StructField(CORRUPT, T.StringType(), True)]
+                )
+                df = csv_reader().option("enforceSchema", "true").schema(schema).csv(group)
+                text = None
+                if any(t != T.StringType() for t in read):
+                    strings = ", ".join(
+                        "`%s` STRING" % n.replace("`", "``") for n in list(names) + [CORRUPT]
+                    )
+                    text = F.when(
+                        F.col(CORRUPT).isNotNull(),
+                        F.from_csv(F.col(CORRUPT), strings, parse_options),
+                    )
+                out.append(Frame(df, text))
+            return out
+
+        return Batch(columns, infer, frames)
     if fmt == "json":
         reader = spark.read.options(**OPTIONS).option("mode", "PERMISSIVE").option(
             "columnNameOfCorruptRecord", CORRUPT
@@ -200,27 +268,100 @@ def read_raw(paths):
         raw = reader.option("primitivesAsString", "true").json(paths)
         if CORRUPT not in raw.columns:
             raw = raw.withColumn(CORRUPT, F.lit(None).cast("string"))
-        raw = raw.withColumn(FILE, F.col("_metadata.file_path"))
 
         def infer(cols):
             typed = spark.read.options(**OPTIONS).json(paths).schema
             return {f.name: f.dataType for f in typed.fields if f.name in cols}
 
-        return raw, infer
+        columns = [c for c in raw.columns if c != CORRUPT]
+        return Batch(columns, infer, lambda types: [Frame(raw)])
     if fmt in ("parquet", "orc"):
         raw = spark.read.options(**OPTIONS).option("mergeSchema", "true").format(fmt).load(paths)
-        raw = raw.withColumn(CORRUPT, F.lit(None).cast("string")).withColumn(
-            FILE, F.col("_metadata.file_path")
+        have = {f.name: f.dataType for f in raw.schema.fields}
+        raw = raw.withColumn(CORRUPT, F.lit(None).cast("string"))
+        return Batch(
+            list(have),
+            lambda cols: {c: have[c] for c in cols if c in have},
+            lambda types: [Frame(raw)],
         )
-        types = {f.name: f.dataType for f in raw.schema.fields}
-        return raw, lambda cols: {c: types[c] for c in cols if c in types}
     if fmt == "text":
         raw = spark.read.options(**OPTIONS).text(paths)
-        raw = raw.withColumn(CORRUPT, F.lit(None).cast("string")).withColumn(
-            FILE, F.col("_metadata.file_path")
+        raw = raw.withColumn(CORRUPT, F.lit(None).cast("string"))
+        return Batch(
+            ["value"], lambda cols: {c: T.StringType() for c in cols}, lambda types: [Frame(raw)]
         )
-        return raw, lambda cols: {c: T.StringType() for c in cols}
     raise IngestError("unknown format '%s'" % fmt)
+
+
+def shape(frame, struct, rescue_cols):
+    """The frame as the table's columns, `_rescued_data`, and the corrupt-record column (set
+    on malformed rows only).
+
+    A value that does not fit its column's type becomes NULL there and goes into
+    `_rescued_data`, with the file it came from. Each row pays a few null tests; the JSON is
+    built only for rows where one is true (to_json leaves the struct's null fields out, so
+    the object names exactly the values that did not fit). `rescue_cols` are new columns
+    whose values are rescued whole (evolution mode rescue)."""
+    df, text = frame.df, frame.text
+    actual = {c.lower(): c for c in df.columns if c != CORRUPT}
+    corrupt = F.col(CORRUPT)
+    if text is not None:
+        # The typed parse refused the row: malformed if it fails as strings too; else a
+        # value did not fit, and the row is kept.
+        malformed = text.getField(CORRUPT).isNotNull()
+        mismatch = corrupt.isNotNull() & text.getField(CORRUPT).isNull()
+        corrupt = F.when(malformed, corrupt)
+    out, failed, kept = [], [], []
+    for f in struct.fields:
+        src = actual.get(f.name.lower())
+        if src is None:
+            out.append(F.lit(None).cast(f.dataType).alias(f.name))
+            continue
+        col = F.col("`%s`" % src)
+        read = df.schema[src].dataType
+        if read == f.dataType and (text is None or read == T.StringType()):
+            out.append(col.alias(f.name))
+            continue
+        if read == f.dataType:
+            # Parsed with its type: only the refused rows have a string to cast.
+            given = text.getField(src)
+            value = given.try_cast(f.dataType)
+            out.append(F.when(mismatch, value).otherwise(col).alias(f.name))
+            bad = mismatch & given.isNotNull() & value.isNull()
+        else:
+            given = col
+            value = col.try_cast(f.dataType)
+            out.append(value.alias(f.name))
+            bad = col.isNotNull() & value.isNull()
+        failed.append(bad)
+        kept.append(F.when(bad, given.cast("string")).alias(f.name))
+    for c in rescue_cols:
+        src = actual.get(c.lower())
+        if src is not None:
+            col = F.col("`%s`" % src)
+            failed.append(col.isNotNull())
+            kept.append(col.cast("string").alias(c))
+    if failed:
+        any_failed = failed[0]
+        for b in failed[1:]:
+            any_failed = any_failed | b
+        rescued = F.when(
+            any_failed,
+            F.to_json(
+                F.struct(*kept, F.input_file_name().alias("_file_path")),
+                {"ignoreNullFields": "true"},
+            ),
+        )
+    else:
+        rescued = F.lit(None).cast("string")
+    return df.select(
+        *out,
+        rescued.alias(RESCUED),
+        corrupt.alias(CORRUPT),
+        # The file of a malformed row, for the counts (an observed metric cannot call
+        # input_file_name() itself).
+        F.when(corrupt.isNotNull(), F.input_file_name()).alias(BAD_FILE),
+    )
 
 
 # --- one micro-batch ----------------------------------------------------------------------
@@ -248,6 +389,25 @@ def commit_files(staging, target, batch_id):
     return n
 
 
+def same_file(p):
+    """A file URI in one spelling: input_file_name() URL-encodes it and writes local files
+    as file:///a/b, the stream as file:/a/b."""
+    from urllib.parse import unquote
+
+    p = unquote(p)
+    if p.startswith("file:"):
+        return "file:/" + p[5:].lstrip("/")
+    return p
+
+
+def files_named(paths, names):
+    """The batch's paths that input_file_name() values name; all of them when one does not
+    match, so nothing is missed."""
+    by_name = {same_file(p): p for p in paths}
+    found = {by_name.get(same_file(n)) for n in names}
+    return paths if None in found else [p for p in paths if p in found]
+
+
 def process(batch_df, batch_id):
     global SCHEMA_VERSION, SCHEMA_FIELDS
     started = time.time()
@@ -258,15 +418,16 @@ def process(batch_df, batch_id):
     if not files:
         return
     paths = [f[0] for f in files]
-    raw, infer = read_raw(paths)
-    data_cols = [c for c in raw.columns if c not in (CORRUPT, FILE)]
+    phases = {"list": time.time() - started}
+    batch = read_batch(paths)
+    data_cols = batch.columns
 
     version, fields, change = SCHEMA_VERSION, SCHEMA_FIELDS, None
     known = {f["name"].lower() for f in (fields or [])}
     new_cols = [c for c in data_cols if c.lower() not in known and c != RESCUED]
     mode = SPEC["evolution"]
     if fields is None:
-        types = infer(data_cols)
+        types = batch.infer(data_cols)
         fields = with_hints(
             [{"name": c, "data_type": types.get(c, T.StringType()).simpleString()} for c in data_cols]
         )
@@ -280,7 +441,7 @@ def process(batch_df, batch_id):
                 % (", ".join(new_cols), ", ".join(sorted({os.path.basename(p) for p in paths})))
             )
         if mode == "addNewColumns":
-            types = infer(new_cols)
+            types = batch.infer(new_cols)
             added = with_hints(
                 [{"name": c, "data_type": types.get(c, T.StringType()).simpleString()} for c in new_cols]
             )
@@ -289,46 +450,30 @@ def process(batch_df, batch_id):
             change = "added " + ", ".join("%s %s" % (a["name"], a["data_type"]) for a in added)
 
     struct = to_struct(fields)
-    actual = {c.lower(): c for c in data_cols}
-    out, rescue = [], []
-    for f in struct.fields:
-        src = actual.get(f.name.lower())
-        if src is None:
-            out.append(F.lit(None).cast(f.dataType).alias(f.name))
-            continue
-        col = F.col("`%s`" % src)
-        if raw.schema[src].dataType == f.dataType:
-            out.append(col.alias(f.name))
-            continue
-        value = col.try_cast(f.dataType)
-        out.append(value.alias(f.name))
-        rescue += [F.lit(f.name), F.when(col.isNotNull() & value.isNull(), col.cast("string"))]
-    if mode == "rescue":
-        for c in new_cols:
-            rescue += [F.lit(c), F.col("`%s`" % c).cast("string")]
-    if rescue:
-        entries = F.map_filter(F.create_map(*rescue), lambda k, v: v.isNotNull())
-        rescued = F.when(
-            F.size(entries) > 0,
-            F.to_json(F.map_concat(entries, F.create_map(F.lit("_file_path"), F.col(FILE)))),
-        )
-    else:
-        rescued = F.lit(None).cast("string")
-    shaped = raw.select(*out, rescued.alias(RESCUED), F.col(CORRUPT), F.col(FILE))
+    types = {f.name.lower(): f.dataType for f in struct.fields}
+    rescue_cols = new_cols if mode == "rescue" else []
+    shaped = None
+    for frame in batch.frames(types):
+        one = shape(frame, struct, rescue_cols)
+        shaped = one if shaped is None else shaped.unionByName(one)
     obs = Observation("harbour_batch_%d" % batch_id)
     shaped = shaped.observe(
         obs,
         F.count(F.lit(1)).alias("rows"),
         F.sum(F.when(F.col(CORRUPT).isNotNull(), 1).otherwise(0)).alias("malformed"),
+        F.collect_set(BAD_FILE).alias("malformed_files"),
         F.sum(
             F.when(F.col(CORRUPT).isNull() & F.col(RESCUED).isNotNull(), 1).otherwise(0)
         ).alias("rescued"),
     )
-    good = shaped.where(F.col(CORRUPT).isNull()).drop(CORRUPT, FILE)
+    good = shaped.where(F.col(CORRUPT).isNull()).drop(CORRUPT, BAD_FILE)
 
     target = SPEC["target_path"]
     staging = "%s/_harbour_staging/batch-%d" % (target, batch_id)
+    phases["plan"] = time.time() - started - phases["list"]
+    mark = time.time()
     good.write.mode("overwrite").parquet(staging)
+    phases["write"] = time.time() - mark
     stats = obs.get
     rows_seen = int(stats.get("rows") or 0)
     malformed = int(stats.get("malformed") or 0)
@@ -340,11 +485,22 @@ def process(batch_df, batch_id):
             "was written" % (malformed, batch_id)
         )
     if malformed:
-        # Set aside where a table read does not look (leading underscore), for inspection.
-        # Every column is read: Spark refuses a query of the corrupt-record column alone.
-        bad = raw.where(F.col(CORRUPT).isNotNull()).withColumnRenamed(FILE, "_file_path")
+        # Set aside where a table read does not look (leading underscore), for inspection:
+        # the row's columns as far as they parsed, the line itself and its file. Only the
+        # files that had such rows are read again.
+        bad_paths = files_named(paths, stats.get("malformed_files") or [])
+        again = read_batch(bad_paths).frames(types)
+        bad = None
+        for frame in again:
+            one = shape(frame, struct, rescue_cols).where(F.col(CORRUPT).isNotNull())
+            one = one.drop(RESCUED).withColumnRenamed(BAD_FILE, "_file_path")
+            bad = one if bad is None else bad.unionByName(one)
+        mark = time.time()
         bad.write.mode("overwrite").json("%s/_harbour_malformed/batch-%d" % (target, batch_id))
+        phases["malformed"] = time.time() - mark
+    mark = time.time()
     commit_files(staging, target, batch_id)
+    phases["commit"] = time.time() - mark
     if change is not None:
         save_schema(version, fields)
         SCHEMA_VERSION, SCHEMA_FIELDS = version, fields
@@ -361,6 +517,7 @@ def process(batch_df, batch_id):
             "schema": fields,
             "schema_change": change,
             "duration_ms": int((time.time() - started) * 1000),
+            "phases_ms": {k: int(v * 1000) for k, v in phases.items()},
         }
     )
 

@@ -126,6 +126,35 @@ impl Ingest {
         }
     }
 
+    /// Refuses an `s3a://` source or target the runtime cannot read: without the S3A
+    /// connector's jars every run would fail at its first listing.
+    async fn s3a_ready(&self, source: &str, target: &str) -> Result<(), Error> {
+        if !source.starts_with("s3a://") && !target.starts_with("s3a://") {
+            return Ok(());
+        }
+        let configured = self.spark.jars();
+        let runtime_jars = self.spark.runtime().ok().map(|r| r.spark_home.join("jars"));
+        let names = tokio::task::spawn_blocking(move || {
+            let mut names: Vec<String> = configured
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect();
+            if let Some(Ok(dir)) = runtime_jars.map(std::fs::read_dir) {
+                names.extend(
+                    dir.filter_map(Result::ok)
+                        .map(|e| e.file_name().to_string_lossy().into_owned()),
+                );
+            }
+            names
+        })
+        .await
+        .map_err(internal)?;
+        let hadoop = validate::hadoop_version(&names);
+        validate::s3a_connector("source_dir", source, &names, hadoop)?;
+        validate::s3a_connector("target_path", target, &names, hadoop)
+    }
+
     async fn view(&self, s: Stored) -> Result<Ingestion, Error> {
         let next = self.next_fire(&s);
         self.db(move |c| rows::view(c, s, next)).await
@@ -158,6 +187,7 @@ impl Ingest {
                 .to_string(),
         };
         validate::target_is_free(&target, &spec.source_dir)?;
+        self.s3a_ready(&spec.source_dir, &target).await?;
         let tables = self.spark.list_tables().await?;
         if let Some(t) = tables
             .iter()

@@ -174,6 +174,57 @@ fn schema(field: &str, fields: &[SchemaField]) -> Result<(), Error> {
     Ok(())
 }
 
+/// An `s3a://` source or target needs the S3A connector among the jars Spark loads:
+/// `hadoop-aws-<the runtime's Hadoop version>.jar` and the AWS SDK it calls (the v2
+/// `bundle-*.jar` for Hadoop 3.4 and later, `aws-java-sdk-bundle-*.jar` before). Neither
+/// comes with the PyPI pyspark package. `jar_names` are the file names of the configured
+/// jars and of the runtime's own; `hadoop` is the runtime's Hadoop version when known.
+pub fn s3a_connector(
+    field: &str,
+    uri: &str,
+    jar_names: &[String],
+    hadoop: Option<&str>,
+) -> Result<(), Error> {
+    if !uri.starts_with("s3a://") {
+        return Ok(());
+    }
+    let has = |prefixes: &[&str]| {
+        jar_names
+            .iter()
+            .any(|n| n.ends_with(".jar") && prefixes.iter().any(|p| n.starts_with(p)))
+    };
+    let mut missing = Vec::new();
+    if !has(&["hadoop-aws-"]) {
+        missing.push(format!(
+            "hadoop-aws-{}.jar",
+            hadoop.unwrap_or("<Hadoop version>")
+        ));
+    }
+    if !has(&["bundle-", "aws-java-sdk-bundle-"]) {
+        missing.push("the AWS SDK bundle (bundle-2.x.jar)".to_owned());
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        format!(
+            "'{uri}' is on S3, and the Spark runtime has no S3A connector ({} missing): add \
+             them to [spark] jars in harbourd.toml (or the runtime's jars directory), restart \
+             harbourd and try again; see docs/ingest.md",
+            missing.join(" and ")
+        ),
+    ))
+}
+
+/// The Hadoop version of a Spark install, from its `hadoop-client-api-<version>.jar`.
+pub fn hadoop_version(jar_names: &[String]) -> Option<&str> {
+    jar_names.iter().find_map(|n| {
+        n.strip_prefix("hadoop-client-api-")
+            .and_then(|v| v.strip_suffix(".jar"))
+    })
+}
+
 /// The target directory must be new or empty (an ingestion owns its table's files) and must
 /// not be inside the source (the run would ingest its own output).
 pub fn target_is_free(target: &str, source: &str) -> Result<(), Error> {
@@ -245,6 +296,42 @@ mod tests {
         let mut s = base(d);
         s.name = "bad name".into();
         assert!(spec(s).unwrap_err().to_string().contains("name"));
+    }
+
+    #[test]
+    fn s3a_needs_the_connector_jars() {
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let runtime = names(&["hadoop-client-api-3.5.0.jar", "spark-core_2.13-4.3.0.jar"]);
+        let err = s3a_connector(
+            "source_dir",
+            "s3a://b/in",
+            &runtime,
+            hadoop_version(&runtime),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("source_dir")
+                && err.contains("hadoop-aws-3.5.0.jar")
+                && err.contains("bundle-2.x.jar")
+                && err.contains("[spark] jars"),
+            "{err}"
+        );
+        let only_aws = names(&["hadoop-aws-3.5.0.jar"]);
+        let err = s3a_connector("target_path", "s3a://b/t", &only_aws, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains("hadoop-aws") && err.contains("bundle"),
+            "{err}"
+        );
+        let both = names(&["hadoop-aws-3.5.0.jar", "bundle-2.29.52.jar"]);
+        assert!(s3a_connector("source_dir", "s3a://b/in", &both, None).is_ok());
+        let v1 = names(&["hadoop-aws-3.3.4.jar", "aws-java-sdk-bundle-1.12.262.jar"]);
+        assert!(s3a_connector("source_dir", "s3a://b/in", &v1, None).is_ok());
+        // Other schemes and local paths need nothing.
+        assert!(s3a_connector("source_dir", "hdfs://nn/in", &[], None).is_ok());
+        assert!(s3a_connector("source_dir", "/data/in", &[], None).is_ok());
     }
 
     #[test]
