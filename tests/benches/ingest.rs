@@ -11,8 +11,9 @@
 //! Knobs: `HARBOUR_BENCH_INGEST_FILES` (1000), `HARBOUR_BENCH_INGEST_MB` (1024),
 //! `HARBOUR_BENCH_INGEST_SAMPLES` (1; each sample is one run of each side, alternating which
 //! goes first), `HARBOUR_BENCH_WRITE` (set: the section goes into docs/benchmarks.md).
-//! Run: `HARBOUR_RUNTIME_DIR=.cache/harbour-runtime cargo bench -p harbour-tests --bench
-//! ingest --profile dev` (debug binaries are fine: Spark does the work, not harbourd).
+//! Run: `cargo bench -p harbour-tests --bench ingest --profile dev` (debug binaries are fine:
+//! Spark does the work, not harbourd), with the runtime `scripts/test` installs in
+//! `.cache/harbour-runtime` (or an absolute `HARBOUR_RUNTIME_DIR`).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -345,8 +346,7 @@ async fn bench() {
     };
     let section = format!(
         "{START}\n## Issue 7: ingestion\n\n\
-         Measured by `tests/benches/ingest.rs` (`HARBOUR_RUNTIME_DIR=.cache/harbour-runtime \
-         HARBOUR_BENCH_INGEST_FILES={files} HARBOUR_BENCH_INGEST_MB={mb} \
+         Measured by `tests/benches/ingest.rs` (`HARBOUR_BENCH_INGEST_FILES={files} HARBOUR_BENCH_INGEST_MB={mb} \
          HARBOUR_BENCH_INGEST_SAMPLES={samples} HARBOUR_BENCH_WRITE=1 cargo bench -p \
          harbour-tests --bench ingest --profile dev`, {build}) on this machine (2 CPUs shared \
          with other builds; load average {load_before} before the samples, {load_after} \
