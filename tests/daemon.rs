@@ -11,7 +11,9 @@ use harbour_shared::{
     Error, EventKind, JobKind, JobPatch, JobRef, JobSource, JobSpec, Lifecycle, LogStream,
     PROTOCOL_VERSION, RunFilter, RunId, RunResult, RunStateFilter, Trigger,
 };
-use harbour_tests::{Daemon, follow, processes_in_group, submit, wait_run, wait_terminated};
+use harbour_tests::{
+    Daemon, follow, processes_in_group, run_detail, submit, wait_run, wait_terminated,
+};
 use harbour_tui::client::{self, ClientError, Flatten as _};
 
 const LONG: Duration = Duration::from_secs(30);
@@ -236,20 +238,10 @@ async fn the_queue_respects_the_concurrency_limit() {
     let first = submit(&client, shell("sleep 1")).await;
     let second = submit(&client, shell("true")).await;
     wait_run(&client, first, LONG, |r| r.lifecycle == Lifecycle::Running).await;
-    let queued = client
-        .rpc
-        .get_run(client::ctx(), second)
-        .await
-        .flat()
-        .unwrap();
+    let queued = run_detail(&client, second).await;
     assert_eq!(queued.run.lifecycle, Lifecycle::Queued);
     let second = wait_terminated(&client, second, LONG).await;
-    let first = client
-        .rpc
-        .get_run(client::ctx(), first)
-        .await
-        .flat()
-        .unwrap();
+    let first = run_detail(&client, first).await;
     assert!(
         second.run.started_ms >= first.run.ended_ms,
         "the second starts after the first ends"
@@ -295,23 +287,13 @@ async fn a_crash_leaves_history_intact_and_active_runs_lost_and_retried() {
     );
     daemon.spawn();
     let client = daemon.client().await;
-    let done = client
-        .rpc
-        .get_run(client::ctx(), done)
-        .await
-        .flat()
-        .unwrap();
+    let done = run_detail(&client, done).await;
     assert_eq!(done.run.result, Some(RunResult::Succeeded));
     assert_eq!(
         follow(&client, done.run.id, LogStream::Stdout).await,
         b"finished\n"
     );
-    let lost = client
-        .rpc
-        .get_run(client::ctx(), active)
-        .await
-        .flat()
-        .unwrap();
+    let lost = run_detail(&client, active).await;
     assert_eq!(lost.run.result, Some(RunResult::Lost));
     assert!(
         lost.run
@@ -368,7 +350,7 @@ async fn sigterm_drains_and_removes_the_socket() {
     assert!(processes_in_group(running.run.pid.unwrap()).is_empty());
     daemon.spawn();
     let client = daemon.client().await;
-    let run = client.rpc.get_run(client::ctx(), id).await.flat().unwrap();
+    let run = run_detail(&client, id).await;
     assert_eq!(run.run.result, Some(RunResult::Lost));
     assert!(
         run.run.state_message.contains("harbourd stopped"),
@@ -1136,23 +1118,13 @@ async fn a_backup_taken_while_serving_restores_runs_logs_and_notebooks() {
     std::fs::rename(&dest, &daemon.data_dir).unwrap();
     daemon.spawn();
     let client = daemon.client().await;
-    let detail = client
-        .rpc
-        .get_run(client::ctx(), done)
-        .await
-        .flat()
-        .unwrap();
+    let detail = run_detail(&client, done).await;
     assert_eq!(detail.run.result, Some(RunResult::Succeeded));
     assert_eq!(
         follow(&client, done, LogStream::Stdout).await,
         b"kept in the backup\n"
     );
-    let busy = client
-        .rpc
-        .get_run(client::ctx(), busy)
-        .await
-        .flat()
-        .unwrap();
+    let busy = run_detail(&client, busy).await;
     assert_eq!(
         busy.run.result,
         Some(RunResult::Lost),

@@ -19,7 +19,7 @@ use harbour_shared::{
     CellEdit, CellKind, JobKind, JobSource, JobSpec, LogStream, NotebookSpec, RunFilter, RunId,
     RunResult,
 };
-use harbour_tests::{Daemon, follow, wait_terminated};
+use harbour_tests::{Daemon, follow, run_detail, wait_terminated};
 use harbour_tui::client::{self, Client, Flatten as _};
 
 const LINES: u32 = 40;
@@ -346,12 +346,7 @@ async fn an_unwritable_data_dir_is_named_and_a_fixed_one_starts() {
     std::fs::set_permissions(&daemon.data_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     daemon.spawn();
     let client = daemon.client().await;
-    let detail = client
-        .rpc
-        .get_run(client::ctx(), kept)
-        .await
-        .flat()
-        .unwrap();
+    let detail = run_detail(&client, kept).await;
     assert_eq!(detail.run.result, Some(RunResult::Succeeded));
 }
 
@@ -487,12 +482,7 @@ async fn a_full_disk_fails_runs_clearly_keeps_history_and_recovers() {
 
     // Free the space: the daemon works again, and kept what it had.
     std::fs::remove_file(&filler).unwrap();
-    let detail = client
-        .rpc
-        .get_run(client::ctx(), before)
-        .await
-        .flat()
-        .unwrap();
+    let detail = run_detail(&client, before).await;
     assert_eq!(detail.run.result, Some(RunResult::Succeeded));
     assert_eq!(
         follow(&client, before, LogStream::Stdout).await,

@@ -1,8 +1,9 @@
 //! Monitoring end to end against the real `harbourd`: metrics sampled and kept across a
 //! restart, a run's process tree costed, health checks against real local servers (an HTTP
 //! server that flips to 500, a TCP port that closes) seen through the API, events, the daemon
-//! log and `harbour health`'s exit code; Docker unavailable; and real containers through the
-//! engine, from an image the test builds with `docker import` of Debian's busybox-static.
+//! log and `harbour health`'s exit code; Docker unavailable, or going away and coming back; and
+//! real containers through the engine, from an image the test builds with `docker import` of
+//! Debian's busybox-static.
 //!
 //! With no engine running the container test is skipped, except in CI (`CI=true`), where it
 //! fails: CI's machine has an engine, so its absence is a defect to see, not to hide.
@@ -19,7 +20,7 @@ use harbour_shared::{
     ContainerAction, Error, EventKind, HealthReport, HealthStatus, JobKind, JobSource, JobSpec,
 };
 use harbour_tests::tmux::{self, Tmux};
-use harbour_tests::{Daemon, bin};
+use harbour_tests::{Daemon, bin, run_detail};
 use harbour_tui::client::{self, Client, ClientError, Flatten as _};
 
 const LONG: Duration = Duration::from_secs(30);
@@ -142,13 +143,7 @@ async fn metrics_are_sampled_costed_per_run_and_kept_across_a_restart() {
         .flat()
         .unwrap();
     let recorded_after: Vec<i64> = after[1].points().map(|(t, _)| t).collect();
-    let kept = client
-        .rpc
-        .get_run(client::ctx(), run)
-        .await
-        .flat()
-        .unwrap()
-        .usage;
+    let kept = run_detail(&client, run).await.usage;
     assert!(
         kept.cpu_ms >= used.cpu_ms && kept.peak_rss_bytes >= used.peak_rss_bytes,
         "the run's usage was lost across the restart: {kept:?} < {used:?}"
@@ -389,6 +384,104 @@ async fn without_docker_containers_are_unavailable_with_the_reason_and_nothing_b
     assert!(out.stdout.is_empty());
     client.rpc.status(client::ctx()).await.flat().unwrap();
     client.rpc.dashboard(client::ctx()).await.flat().unwrap();
+}
+
+/// The real engine's socket, from `DOCKER_HOST` when it names one.
+fn engine_socket() -> std::path::PathBuf {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(Into::into))
+        .unwrap_or_else(|| "/var/run/docker.sock".into())
+}
+
+/// A socket that leads to the real engine while it is up: the test's way to make the engine
+/// go away (and come back) under a running daemon without stopping the machine's Docker.
+struct EngineDoor {
+    path: std::path::PathBuf,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl EngineDoor {
+    fn new(path: std::path::PathBuf) -> Self {
+        let mut door = Self { path, task: None };
+        door.open();
+        door
+    }
+
+    fn open(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let listener = tokio::net::UnixListener::bind(&self.path).expect("bind the door");
+        let engine = engine_socket();
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let engine = engine.clone();
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::UnixStream::connect(&engine).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Drops every open connection and the socket: as if the engine stopped.
+    fn close(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_docker_engine_that_goes_away_is_reported_and_found_again() {
+    if !docker_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut door = EngineDoor::new(dir.path().join("docker.sock"));
+    let host = format!("unix://{}", door.path.display());
+    let daemon = Daemon::start_with_env("", &[("DOCKER_HOST", &host)]);
+    let client = daemon.client().await;
+    client
+        .rpc
+        .containers(client::ctx(), false)
+        .await
+        .flat()
+        .expect("the engine answers through the door");
+
+    door.close();
+    // A call may notice first, or the daemon's ping (every few seconds): either way the answer
+    // becomes "unavailable", naming the engine.
+    let message = eventually(LONG, "Docker unavailable", || async {
+        match client.rpc.containers(client::ctx(), false).await.flat() {
+            Err(ClientError::Api(e @ Error::Unavailable { .. })) => Some(e.to_string()),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(message.starts_with("Docker unavailable: "), "{message}");
+    assert!(message.contains(&host), "names where it looked: {message}");
+    client.rpc.status(client::ctx()).await.flat().unwrap();
+    client.rpc.dashboard(client::ctx()).await.flat().unwrap();
+    let out = harbour(&daemon, &["containers"]);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+
+    door.open();
+    eventually(LONG, "the engine to be found again", || async {
+        client
+            .rpc
+            .containers(client::ctx(), false)
+            .await
+            .flat()
+            .ok()
+    })
+    .await;
+    assert!(
+        daemon.log().contains("is back"),
+        "the daemon log says the engine came back"
+    );
 }
 
 // --- Real containers ---

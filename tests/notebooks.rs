@@ -2,7 +2,7 @@
 //! `scripts/test` provisions (`HARBOUR_RUNTIME_DIR`), real `.ipynb` files.
 //!
 //! Executing cells (stream order, results, errors, counts, stop on error), interrupting a
-//! `time.sleep`, a kernel that crashes and is restarted, a client that goes away and comes
+//! `time.sleep`, a kernel that crashes or is killed mid-cell and is restarted, a client that goes away and comes
 //! back to the outputs made meanwhile, idle culling, a Spark cell on `local`, edits on disk
 //! by another program, import/export round trips of varied notebooks, broken inputs, and
 //! `harbour nb run`'s exit codes.
@@ -251,6 +251,27 @@ async fn interrupt_stops_a_sleeping_cell_and_cancels_the_queue() {
     assert_eq!(nb.kernel.state, KernelState::Idle, "the kernel survives");
 }
 
+/// Restarts the notebook's dead kernel and runs its second cell on the new one.
+async fn restart_and_run_second_cell(c: &Client, name: &str) -> Notebook {
+    let k = c
+        .rpc
+        .notebook_restart(client::ctx(), name.into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(k.state, KernelState::Starting);
+    let nb = api(c.rpc.notebook_get(client::ctx(), name.into()).await);
+    let second = nb.cells[1].id.clone();
+    api(c
+        .rpc
+        .notebook_run(client::ctx(), name.into(), RunCells::One(second))
+        .await);
+    wait_for(c, name, Duration::from_secs(60), |nb| {
+        nb.cells[1].state == Some(ExecState::Done)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_crashed_kernel_is_reported_and_restarts() {
     let d = start("");
@@ -274,28 +295,68 @@ async fn a_crashed_kernel_is_reported_and_restarts() {
     assert!(text(&nb.cells[0].outputs).contains("DeadKernel"));
     assert_eq!(nb.cells[1].state, Some(ExecState::Cancelled));
 
-    let k = c
-        .rpc
-        .notebook_restart(client::ctx(), "crash".into())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(k.state, KernelState::Starting);
-    let second = nb.cells[1].id.clone();
-    api(c
-        .rpc
-        .notebook_run(client::ctx(), "crash".into(), RunCells::One(second))
-        .await);
-    let nb = wait_for(&c, "crash", Duration::from_secs(60), |nb| {
-        nb.cells[1].state == Some(ExecState::Done)
-    })
-    .await;
+    let nb = restart_and_run_second_cell(&c, "crash").await;
     assert_eq!(text(&nb.cells[1].outputs), "data:2\n");
     assert_eq!(
         nb.cells[1].execution_count,
         Some(1),
         "a fresh kernel counts from 1"
     );
+}
+
+/// A kernel killed from outside (the OOM killer, an operator's `kill -9`) while a cell runs:
+/// the cell ends in an error that says so, the queue is cancelled, the kernel is reported dead
+/// with the signal, and a restart runs cells again.
+#[tokio::test]
+async fn a_kernel_killed_mid_cell_is_reported_and_restarts() {
+    let d = start("");
+    let c = d.client().await;
+    notebook(
+        &c,
+        "killed",
+        &[
+            "import time\nprint('working', flush=True)\ntime.sleep(120)",
+            "print('next')",
+        ],
+    )
+    .await;
+    api(c
+        .rpc
+        .notebook_run(client::ctx(), "killed".into(), RunCells::All)
+        .await);
+    let nb = wait_for(&c, "killed", Duration::from_secs(60), |nb| {
+        nb.cells[0].state == Some(ExecState::Running) && !nb.cells[0].outputs.is_empty()
+    })
+    .await;
+    let pid = nb.kernel.pid.expect("a running kernel has a pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let nb = wait_for(&c, "killed", Duration::from_secs(30), |nb| {
+        matches!(nb.kernel.state, KernelState::Dead { .. }) && settled(nb)
+    })
+    .await;
+    let KernelState::Dead { why } = &nb.kernel.state else {
+        unreachable!()
+    };
+    assert!(
+        why.contains("SIGKILL") || why.contains("signal: 9"),
+        "{why}"
+    );
+    assert_eq!(nb.cells[0].state, Some(ExecState::Error));
+    let out = text(&nb.cells[0].outputs);
+    assert!(
+        out.starts_with("stdout:working\n"),
+        "kept what it printed: {out}"
+    );
+    assert!(out.contains("DeadKernel"), "{out}");
+    assert_eq!(nb.cells[1].state, Some(ExecState::Cancelled));
+
+    let nb = restart_and_run_second_cell(&c, "killed").await;
+    assert_eq!(text(&nb.cells[1].outputs), "stdout:next\n");
+    assert_ne!(nb.kernel.pid, Some(pid), "a new kernel process");
 }
 
 #[tokio::test]

@@ -16,7 +16,9 @@ use harbour_shared::{
     ClusterSpec, ClusterState, Error, JobKind, JobSource, JobSpec, ProgressSource, RunId,
     RunResult, SparkProgress, SqlRequest, SqlResult, TableFormat, TableSpec,
 };
-use harbour_tests::{Daemon, bin, processes_in_group, submit, wait_run, wait_terminated};
+use harbour_tests::{
+    Daemon, bin, processes_in_group, run_detail, submit, wait_run, wait_terminated,
+};
 use harbour_tui::client::{self, Client, ClientError, Flatten as _};
 
 use harbour_tests::runtime_dir;
@@ -98,6 +100,16 @@ print("SUM", sum(spark.sparkContext.parallelize(range(100), 2).mapPartitions(fla
 spark.stop()
 "#;
 
+/// Four tasks of 8 s each on the cluster's two cores: long enough to lose the master mid-run.
+const SLOW_TASKS: &str = r#"
+import time
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+done = spark.sparkContext.parallelize(range(4), 4).map(lambda x: time.sleep(8) or 1).sum()
+print("SLOW", done)
+spark.stop()
+"#;
+
 const FOREVER: &str = r#"
 import time
 from pyspark.sql import SparkSession
@@ -150,7 +162,7 @@ async fn spark_end_to_end() {
             seen_live = Some(p);
             break;
         }
-        let detail = client.rpc.get_run(client::ctx(), run).await.flat().unwrap();
+        let detail = run_detail(&client, run).await;
         assert!(
             detail.run.is_active(),
             "run ended before progress was seen: {:?}\n{}",
@@ -440,6 +452,51 @@ async fn spark_end_to_end() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
+    // A restart brings the lost worker back.
+    let healed = restart_cluster(&client, "t1").await;
+
+    // A master that dies mid-run: the cluster says so and how to recover, the run still ends
+    // with a result (Spark keeps the executors it already has), and a restart brings it back.
+    let run = submit(&client, pyspark(SLOW_TASKS, Some("t1"))).await;
+    wait_cluster(&client, "t1", |c| {
+        c.health.as_ref().is_some_and(|h| h.cores_used > 0)
+    })
+    .await;
+    let master_url = healed.master_url.clone();
+    let port = master_url.rsplit(':').next().unwrap().to_owned();
+    let master = spark_pid(
+        "org.apache.spark.deploy.master.Master",
+        &format!("--port\0{port}"),
+    )
+    .expect("the cluster's master process");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(master).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let down = wait_cluster(&client, "t1", |c| matches!(c.state, ClusterState::Error(_))).await;
+    let ClusterState::Error(why) = &down.state else {
+        unreachable!()
+    };
+    assert!(
+        why.contains("master process exited") && why.contains("master.log"),
+        "{why}"
+    );
+    assert!(why.contains("harbour clusters restart t1"), "{why}");
+    let ended = wait_terminated(&client, run, Duration::from_secs(180)).await;
+    let stdout = std::fs::read_to_string(&ended.stdout_path).unwrap_or_default();
+    assert_eq!(
+        ended.run.result,
+        Some(RunResult::Succeeded),
+        "{stdout}{}",
+        std::fs::read_to_string(&ended.stderr_path).unwrap_or_default()
+    );
+    assert!(stdout.contains("SLOW 4"), "{stdout}");
+    restart_cluster(&client, "t1").await;
+    let run = submit(&client, pyspark(FAIL_ONCE, Some("t1"))).await;
+    let after = wait_terminated(&client, run, Duration::from_secs(180)).await;
+    assert_eq!(after.run.result, Some(RunResult::Succeeded));
+
     // Deleting the cluster stops its processes.
     client
         .rpc
@@ -465,6 +522,24 @@ async fn spark_end_to_end() {
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
 }
 
+/// Restarts a one-worker managed cluster and waits until it runs with its worker.
+async fn restart_cluster(client: &Client, name: &str) -> harbour_shared::Cluster {
+    client
+        .rpc
+        .restart_cluster(slow_ctx(), name.into())
+        .await
+        .flat()
+        .unwrap();
+    let back = wait_cluster(client, name, |c| {
+        c.state != ClusterState::Pending
+            && c.state != ClusterState::Terminating
+            && c.health.as_ref().is_some_and(|h| h.workers_alive == 1)
+    })
+    .await;
+    assert_eq!(back.state, ClusterState::Running, "{back:?}");
+    back
+}
+
 async fn wait_cluster(
     client: &Client,
     name: &str,
@@ -488,6 +563,14 @@ async fn wait_cluster(
 
 /// The worker JVM of the cluster whose directory is `dir` (its `--work-dir` is under it).
 fn worker_pid(dir: &str) -> Option<u32> {
+    spark_pid(
+        "org.apache.spark.deploy.worker.Worker",
+        &format!("{dir}/worker-0"),
+    )
+}
+
+/// A JVM running Spark's `class` whose NUL-separated command line contains `marker`.
+fn spark_pid(class: &str, marker: &str) -> Option<u32> {
     std::fs::read_dir("/proc")
         .ok()?
         .filter_map(Result::ok)
@@ -495,9 +578,7 @@ fn worker_pid(dir: &str) -> Option<u32> {
             let pid: u32 = e.file_name().to_str()?.parse().ok()?;
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let cmdline = String::from_utf8_lossy(&cmdline);
-            (cmdline.contains("org.apache.spark.deploy.worker.Worker")
-                && cmdline.contains(&format!("{dir}/worker-0")))
-            .then_some(pid)
+            (cmdline.contains(class) && cmdline.contains(marker)).then_some(pid)
         })
 }
 

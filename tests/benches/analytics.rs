@@ -28,14 +28,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use harbour_tests::Daemon;
+use harbour_tests::{Daemon, bench_doc};
 use harbour_tui::client::{self, Flatten as _};
 use serde_json::Value;
 
-const START: &str = "<!-- bench:analytics:start -->";
+/// The History Server keeps 1,000 jobs and stages of an application by default and drops
+/// the rest; harbourd keeps them all, so the History Server is told to as well.
+const KEEP_ALL: &str = "-Dspark.ui.retainedJobs=1000000 -Dspark.ui.retainedStages=1000000";
 /// The History Server's heap (`SPARK_DAEMON_MEMORY`).
 const HS_HEAP: &str = "4g";
-const END: &str = "<!-- bench:analytics:end -->";
 
 const APP: &str = r#"
 import sys
@@ -250,7 +251,7 @@ async fn bench() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let load_at_start = load_average();
+    let load_at_start = bench_doc::load_average();
     let rt = runtime();
     let root = tempfile::Builder::new()
         .prefix("harbour-analytics-bench-")
@@ -341,7 +342,7 @@ async fn bench() {
             "SPARK_HISTORY_OPTS",
             format!(
                 "-Dspark.history.fs.logDirectory=file://{} -Dspark.history.ui.port={port} \
-                 -Dspark.history.fs.update.interval=1s",
+                 -Dspark.history.fs.update.interval=1s {KEEP_ALL}",
                 logs.display()
             ),
         )
@@ -423,7 +424,7 @@ async fn bench() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     let command = match std::env::var(harbour_tests::BIN_DIR_ENV) {
-        Ok(dir) if !dir.is_empty() => format!(
+        Ok(dir) if !dir.is_empty() && !Path::new(&dir).ends_with("target/release") => format!(
             "harbourd from `HARBOUR_BIN_DIR` (not a release build: {}), \
              `ANALYTICS_BENCH_TASKS={want}`",
             std::env::var("ANALYTICS_BENCH_NOTE").unwrap_or_else(|_| "see the notes".into())
@@ -434,7 +435,7 @@ async fn bench() {
         ),
     };
     let section = format!(
-        "{START}\nRun on {}: harbourd built from {commit}; {} CPUs, load average {} at the \
+        "Run on {}: harbourd built from {commit}; {} CPUs, load average {} at the \
          start and {} at the end (1, 5, 15 min).\n\n\
          Command: {command}\n\n\
          Log: {lines} events ({task_ends} task ends, {jobs} jobs), {:.0} MB of JSON lines, \
@@ -443,7 +444,7 @@ async fn bench() {
          | reader | time to a queryable result | events/s | peak RSS |\n\
          | --- | --- | --- | --- |\n\
          | harbourd (replay) | {harbour_secs:.1} s | {} | {} MB |\n\
-         | Spark History Server (in-memory store, {HS_HEAP} heap) | {hs_secs:.1} s | {} | {} MB |\n\
+         | Spark History Server (in-memory store, {HS_HEAP} heap, every job and stage retained) | {hs_secs:.1} s | {} | {} MB |\n\
          | harbourd / History Server | **{:.1}x faster** | | |\n\n\
          | pushed over the socket | time | events/s | peak RSS |\n\
          | --- | --- | --- | --- |\n\
@@ -451,11 +452,11 @@ async fn bench() {
          | {push_secs:.1} s | **{}** | {} MB |\n\n\
          harbourd's time includes its start, the replay ({replayed_secs:.1} s: {} events/s) \
          and the first query of the application's {jobs} jobs ({:.2} s; stage task-time \
-         quantiles are kept as tasks are written, so it reads them).\n{END}\n",
+         quantiles are kept as tasks are written, so it reads them).\n",
         chrono_now(),
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
         load_at_start,
-        load_average(),
+        bench_doc::load_average(),
         size as f64 / 1e6,
         rate(lines, harbour_secs),
         harbour_rss / 1024,
@@ -468,31 +469,15 @@ async fn bench() {
         query_secs,
     );
     print!("{section}");
-    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
-    let text = fs::read_to_string(&doc).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let text = match (text.find(START), text.find(END)) {
-        (Some(a), Some(b)) if a < b => format!(
-            "{}{}{}",
-            &text[..a],
-            section,
-            text[b + END.len()..].trim_start_matches('\n')
-        ),
-        _ => format!(
-            "{}\n\n## Issue 8: Spark event-log analytics\n\n{section}",
-            text.trim_end()
-        ),
-    };
-    fs::write(&doc, text).unwrap();
-}
-
-/// The 1, 5 and 15 minute load averages.
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
+    if bench_doc::requested() {
+        let doc = bench_doc::write(
+            "analytics",
+            "## Issue 8: Spark event-log analytics",
+            &section,
+        )
+        .unwrap();
+        eprintln!("wrote {}", doc.display());
+    }
 }
 
 fn chrono_now() -> String {

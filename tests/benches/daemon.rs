@@ -32,6 +32,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
+use harbour_tests::bench_doc;
+
 use machine::Machine;
 
 pub const COMMAND: &str =
@@ -64,7 +66,7 @@ impl Options {
             log_bytes: number("HARBOUR_BENCH_LOG_MIB", 1024) << 20,
             log_repeats: number("HARBOUR_BENCH_LOG_REPEATS", 5).max(1),
             idle_secs: number("HARBOUR_BENCH_IDLE_SECS", 60),
-            write: std::env::var("HARBOUR_BENCH_WRITE").is_ok_and(|v| v == "1"),
+            write: bench_doc::requested(),
         }
     }
 
@@ -217,12 +219,13 @@ fn main() -> ExitCode {
             );
             return ExitCode::FAILURE;
         }
-        let doc = repo.join("docs/benchmarks.md");
-        if let Err(e) = report::rewrite(&doc, &body) {
-            eprintln!("cannot write {}: {e}", doc.display());
-            return ExitCode::FAILURE;
+        match bench_doc::write("daemon", "## Issue 2: harbourd core", &body) {
+            Ok(doc) => eprintln!("wrote {}", doc.display()),
+            Err(e) => {
+                eprintln!("cannot write docs/benchmarks.md: {e}");
+                return ExitCode::FAILURE;
+            }
         }
-        eprintln!("wrote {}", doc.display());
     }
     ExitCode::SUCCESS
 }

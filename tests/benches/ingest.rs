@@ -26,11 +26,9 @@ use harbour_shared::{
     IngestRun, IngestRunState, IngestSpec, JobKind, JobSource, JobSpec, RunResult, SourceFormat,
     parse_schema,
 };
-use harbour_tests::{Daemon, wait_terminated};
+use harbour_tests::{Daemon, bench_doc, wait_terminated};
 use harbour_tui::client::{self, Client, Flatten as _};
 
-const START: &str = "<!-- bench:ingest:start -->";
-const END: &str = "<!-- bench:ingest:end -->";
 const SCHEMA: &str = "id bigint, customer string, amount double, region string, note string";
 
 /// The plain batch job: the same read (CSV, header, the same schema) and parquet write.
@@ -130,14 +128,6 @@ fn batch_secs(daemon: &Daemon, ingestion_id: i64, run: i64) -> (f64, BTreeMap<St
         }
     }
     (total, phases)
-}
-
-fn loadavg() -> String {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    load.split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -252,7 +242,7 @@ async fn bench() {
         "generated {files} files, {rows} rows, {total} bytes in {:.1}s",
         started.elapsed().as_secs_f64()
     );
-    let load_before = loadavg();
+    let load_before = bench_doc::load_average();
 
     // Alternating which side goes first, so neither always runs on a page cache the other
     // warmed (each side is its own JVM: nothing else carries over).
@@ -279,10 +269,10 @@ async fn bench() {
             "sample {i}: plain {:.1} s (inside Spark {:.1} s); load {}",
             s.plain_wall[i as usize],
             s.plain_inner[i as usize],
-            loadavg()
+            bench_doc::load_average()
         );
     }
-    let load_after = loadavg();
+    let load_after = bench_doc::load_average();
 
     // No new files: the daemon's discovery, several times.
     let mut quiet = Vec::new();
@@ -340,17 +330,27 @@ async fn bench() {
         })
         .collect::<Vec<_>>()
         .join(", ");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("/"));
     let build = match std::env::var(harbour_tests::BIN_DIR_ENV) {
-        Ok(dir) => format!("harbourd from `{dir}`"),
+        Ok(dir) => match Path::new(&dir).strip_prefix(workspace) {
+            Ok(inside) => format!("harbourd from `{}`", inside.display()),
+            Err(_) => format!("harbourd from `${}`", harbour_tests::BIN_DIR_ENV),
+        },
         Err(_) => "debug binaries (Spark does the work, not harbourd)".to_owned(),
     };
+    let profile = if cfg!(debug_assertions) {
+        " --profile dev"
+    } else {
+        ""
+    };
     let section = format!(
-        "{START}\n## Issue 7: ingestion\n\n\
+        "## Issue 7: ingestion\n\n\
          Measured by `tests/benches/ingest.rs` (`HARBOUR_BENCH_INGEST_FILES={files} HARBOUR_BENCH_INGEST_MB={mb} \
          HARBOUR_BENCH_INGEST_SAMPLES={samples} HARBOUR_BENCH_WRITE=1 cargo bench -p \
-         harbour-tests --bench ingest --profile dev`, {build}) on this machine (2 CPUs shared \
-         with other builds; load average {load_before} before the samples, {load_after} \
-         after), Spark 4.3.0, `local[2]`: {files} CSV files, {mib:.0} MiB, {rows} rows \
+         harbour-tests --bench ingest{profile}`, {build}) on this machine (2 CPUs; load \
+         average {load_before} before the samples, {load_after} after), Spark 4.3.0, `local[2]`: {files} CSV files, {mib:.0} MiB, {rows} rows \
          ({:.0} rows per file), into parquet, schema given to both sides. Both sides are \
          pyspark runs submitted through the same daemon (one JVM start each, same event \
          logging), {samples} sample(s) each, alternating which goes first; ratios are of \
@@ -363,8 +363,7 @@ async fn bench() {
          | ingestion micro-batch time inside Spark | {} s; median {ii:.1} s ({phases}) | |\n\
          | ingestion / plain, inside Spark | **{:.2}x** | |\n\
          | no-new-files run (daemon discovery, no Spark), median of 5 | **{:.3} s** | <= 2 s |\n\
-         | the same run forced through Spark (JVM start, stream over the checkpoint) | {spark_quiet:.1} s | |\n\
-         {END}\n",
+         | the same run forced through Spark (JVM start, stream over the checkpoint) | {spark_quiet:.1} s | |\n",
         rows as f64 / files.max(1) as f64,
         secs(&s.plain_wall),
         rows as f64 / pw,
@@ -377,18 +376,8 @@ async fn bench() {
         median(&quiet),
     );
     print!("{section}");
-    if std::env::var_os("HARBOUR_BENCH_WRITE").is_some() {
-        let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
-        let text = std::fs::read_to_string(&doc).unwrap_or_else(|_| "# Benchmarks\n".into());
-        let text = match (text.find(START), text.find(END)) {
-            (Some(a), Some(b)) if a < b => format!(
-                "{}{}{}",
-                &text[..a],
-                section,
-                text[b + END.len()..].trim_start_matches('\n')
-            ),
-            _ => format!("{}\n\n{section}", text.trim_end()),
-        };
-        std::fs::write(&doc, text).unwrap();
+    if bench_doc::requested() {
+        let doc = bench_doc::write("ingest", "## Issue 7: ingestion", &section).unwrap();
+        eprintln!("wrote {}", doc.display());
     }
 }

@@ -25,7 +25,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use harbour_tests::Daemon;
+use harbour_tests::{Daemon, bench_doc};
 use harbour_tui::client::{self, Flatten as _};
 use harbourd::monitor::history::Tier;
 use harbourd::monitor::recorder::Metrics;
@@ -34,8 +34,6 @@ use harbourd::store::metrics::{self as rows, Point};
 use machine::{Machine, ProcSample, clock_ticks, cpu_percent, mb};
 use report::{Table, verdict};
 
-const START: &str = "<!-- bench:monitor:start -->";
-const END: &str = "<!-- bench:monitor:end -->";
 const HEADING: &str = "## Issue 6: monitoring";
 const COMMAND: &str =
     "cargo build --release --bins -p harbourd && cargo bench -p harbour-tests --bench monitor";
@@ -326,13 +324,14 @@ fn main() -> ExitCode {
     ];
     let body = report::section(&preamble, &tables);
     println!("\n{body}");
-    if std::env::var("HARBOUR_BENCH_WRITE").is_ok_and(|v| v == "1") {
-        let doc = repo.join("docs/benchmarks.md");
-        if let Err(e) = rewrite(&doc, &body) {
-            eprintln!("cannot write {}: {e}", doc.display());
-            return ExitCode::FAILURE;
+    if bench_doc::requested() {
+        match bench_doc::write("monitor", HEADING, &body) {
+            Ok(doc) => eprintln!("wrote {}", doc.display()),
+            Err(e) => {
+                eprintln!("cannot write docs/benchmarks.md: {e}");
+                return ExitCode::FAILURE;
+            }
         }
-        eprintln!("wrote {}", doc.display());
     }
     ExitCode::SUCCESS
 }
@@ -341,26 +340,4 @@ fn chrono_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
-}
-
-/// Replaces this benchmark's block in `doc`, or appends a section holding it.
-fn rewrite(doc: &Path, body: &str) -> std::io::Result<()> {
-    let text = std::fs::read_to_string(doc).unwrap_or_default();
-    let block = format!("{START}\n{body}{END}");
-    let new = match (text.find(START), text.find(END)) {
-        (Some(s), Some(e)) if s < e => {
-            format!("{}{block}{}", &text[..s], &text[e + END.len()..])
-        }
-        _ => {
-            let sep = if text.is_empty() || text.ends_with("\n\n") {
-                ""
-            } else if text.ends_with('\n') {
-                "\n"
-            } else {
-                "\n\n"
-            };
-            format!("{text}{sep}{HEADING}\n\n{block}\n")
-        }
-    };
-    std::fs::write(doc, new)
 }

@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use harbour_shared::{CellEdit, CellKind, ExecState, Notebook, NotebookSpec, Output, RunCells};
-use harbour_tests::{Daemon, runtime_dir};
+use harbour_tests::{Daemon, bench_doc, runtime_dir};
 use harbour_tui::client::{self, Client, Flatten as _};
 use harbour_tui::tui::app::{App, Command as AppCommand, Msg};
 use harbour_tui::tui::config::Config;
@@ -59,8 +59,6 @@ use harbour_tui::tui::ui;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-const START: &str = "<!-- bench:notebooks:start -->";
-const END: &str = "<!-- bench:notebooks:end -->";
 const COMMAND: &str = "cargo build --release --bins -p harbourd && HARBOUR_RUNTIME_DIR=.cache/harbour-runtime cargo bench -p harbour-tests --bench notebooks";
 
 /// The peer: the same kernel driven by jupyter_client. Reads a count per line on stdin, runs
@@ -111,7 +109,7 @@ impl Options {
             tui: on("tui"),
             rounds: number("HARBOUR_BENCH_NB_ROUNDS", 300).max(10),
             cells: number("HARBOUR_BENCH_NB_CELLS", 500).max(10),
-            write: std::env::var("HARBOUR_BENCH_WRITE").is_ok_and(|v| v == "1"),
+            write: bench_doc::requested(),
         }
     }
 }
@@ -167,15 +165,6 @@ fn ms(d: Duration) -> String {
 
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
-}
-
-fn load() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Nanoseconds this thread has been on a CPU, so time preempted by the machine's other work
@@ -754,7 +743,7 @@ fn main() {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
-    let load_before = load();
+    let load_before = bench_doc::load_average();
     let daemon = start_daemon();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -777,23 +766,17 @@ fn main() {
         .map_or_else(|| "?".into(), |d| d.to_string_lossy().into_owned());
     let mut out = format!(
         "Measured {} on {cpu} ({} cores), {build}, harbourd from target/{bin_dir}, at {commit}, \
-         with `{command}`.\n\nThe machine is shared with other builds: load average (1, 5, 15 min) \
-         {load_before} before, {} after. Wall-clock percentiles include time preempted by that \
-         work; the on-CPU column does not.\n",
+         with `{command}`.\n\nLoad average (1, 5, 15 min) {load_before} before, {} after. \
+         Wall-clock percentiles include time preempted by other work; the on-CPU column does \
+         not.\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
-        load(),
+        bench_doc::load_average(),
     );
     out.push_str(&body);
     println!("{out}");
     if opts.write {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
-        let doc = fs::read_to_string(&path).unwrap();
-        let (Some(a), Some(b)) = (doc.find(START), doc.find(END)) else {
-            panic!("docs/benchmarks.md has no {START} ... {END} markers")
-        };
-        let new = format!("{}{START}\n{out}{}", &doc[..a], &doc[b..]);
-        fs::write(&path, new).unwrap();
+        let path = bench_doc::write("notebooks", "## Issue 5: notebooks", &out).unwrap();
         eprintln!("wrote {}", path.display());
     }
 }

@@ -22,6 +22,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
+pub mod bench_doc;
 pub mod tmux;
 
 /// Environment variable naming the directory the binaries are taken from.
@@ -304,6 +305,16 @@ pub async fn wait_run(
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// The run as the daemon has it now.
+pub async fn run_detail(client: &Client, id: RunId) -> RunDetail {
+    client
+        .rpc
+        .get_run(client::ctx(), id)
+        .await
+        .flat()
+        .expect("get_run")
 }
 
 /// Waits until the run has terminated.

@@ -985,49 +985,11 @@ impl App {
 mod tests {
     use super::*;
 
-    use std::path::PathBuf;
-
     use harbour_shared::{IngestRunTrigger, SchemaField};
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
 
     use crate::tui::app::Msg;
-    use crate::tui::config::Config;
-    use crate::tui::theme::ColorMode;
-    use crate::tui::ui;
 
-    const NOW: i64 = 1_000_000 + 60_000;
-
-    fn app() -> App {
-        let mut a = App::new(
-            &Config::defaults(ColorMode::Truecolor),
-            PathBuf::from("/work"),
-            NOW,
-        );
-        a.update(Msg::Resize(80, 24));
-        a.update(Msg::Connected {
-            version: "0.1.0".into(),
-            socket: "/run/harbour.sock".into(),
-        });
-        a
-    }
-
-    fn key(c: char) -> Msg {
-        Msg::Key(KeyEvent::new(
-            KeyCode::Char(c),
-            crossterm::event::KeyModifiers::NONE,
-        ))
-    }
-
-    fn code(c: KeyCode) -> Msg {
-        Msg::Key(KeyEvent::new(c, crossterm::event::KeyModifiers::NONE))
-    }
-
-    fn draw(a: &App, w: u16, h: u16) -> String {
-        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-        t.draw(|f| ui::render(a, f)).unwrap();
-        t.backend().to_string()
-    }
+    use crate::tui::tests::{app, code, draw, key};
 
     macro_rules! snap {
         ($name:expr, $text:expr) => {

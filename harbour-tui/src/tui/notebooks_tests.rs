@@ -4,43 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use harbour_shared::{
     Cell, CellKind, ExecState, KernelInfo, KernelState, Notebook, NotebookSummary, Output,
 };
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 use super::action::Screen;
 use super::app::{App, Command, Msg, Overlay};
-use super::config::Config;
 use super::notebooks::{NbCmd, NbMsg};
-use super::theme::ColorMode;
-use super::ui;
 
-const NOW: i64 = 1_000_000 + 60_000;
-
-fn app() -> App {
-    let mut a = App::new(
-        &Config::defaults(ColorMode::Truecolor),
-        PathBuf::from("/work"),
-        NOW,
-    );
-    a.update(Msg::Resize(80, 24));
-    a.update(Msg::Connected {
-        version: "0.1.0".into(),
-        socket: "/run/harbour.sock".into(),
-    });
-    a
-}
-
-fn draw(a: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| ui::render(a, f)).unwrap();
-    t.backend().to_string()
-}
+use super::tests::{NOW, app, code as key, ctrl, draw, typed};
 
 macro_rules! snap {
     ($name:expr, $text:expr) => {
@@ -51,10 +24,6 @@ macro_rules! snap {
             insta::assert_snapshot!($name, $text);
         });
     };
-}
-
-fn key(code: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
 fn summary(name: &str, kernel: KernelState) -> NotebookSummary {
@@ -248,16 +217,6 @@ fn the_palette_makes_notebooks() {
         "{out:?}"
     );
     assert_eq!(a.screen, Screen::Notebooks);
-}
-
-fn ctrl(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
-}
-
-fn typed(a: &mut App, text: &str) {
-    for c in text.chars() {
-        a.update(key(KeyCode::Char(c)));
-    }
 }
 
 #[test]

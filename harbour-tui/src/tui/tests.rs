@@ -22,9 +22,9 @@ use super::theme::ColorMode;
 use super::ui;
 use super::widgets::Load;
 
-const NOW: i64 = 1_000_000 + 60_000;
+pub(super) const NOW: i64 = 1_000_000 + 60_000;
 
-fn app() -> App {
+pub(super) fn app() -> App {
     let mut a = App::new(
         &Config::defaults(ColorMode::Truecolor),
         PathBuf::from("/work"),
@@ -38,19 +38,19 @@ fn app() -> App {
     a
 }
 
-fn key(c: char) -> Msg {
+pub(super) fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
-fn code(c: KeyCode) -> Msg {
+pub(super) fn code(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
-fn ctrl(c: char) -> Msg {
+pub(super) fn ctrl(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
 
-fn typed(a: &mut App, text: &str) -> Vec<Command> {
+pub(super) fn typed(a: &mut App, text: &str) -> Vec<Command> {
     text.chars().flat_map(|c| a.update(key(c))).collect()
 }
 
@@ -218,7 +218,7 @@ fn log_chunk(a: &mut App, stream: LogStream, offset: u64, text: &str) {
     });
 }
 
-fn draw(a: &App, w: u16, h: u16) -> String {
+pub(super) fn draw(a: &App, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| ui::render(a, f)).unwrap();
     t.backend().to_string()

@@ -77,6 +77,50 @@ struct JobAcc {
     completed_ms: Option<i64>,
 }
 
+/// How much of a log's head is read to recognise its application: the environment update,
+/// which holds the Spark properties, is among the first events.
+const HEAD_BYTES: u64 = 1 << 20;
+
+/// The application whose driver has its UI on `ui_port`, found in the event logs under `dir`
+/// that Spark is writing (`<app id>.inprogress`); with `ended`, also the finished ones
+/// modified since `since`. Its environment update carries `spark.ui.port`, which harbourd
+/// gives every run a port of its own for. Spark writes the environment update and the
+/// application's start as the driver starts (the start is flushed at once).
+pub fn app_with_ui_port(
+    dir: &Path,
+    ui_port: u16,
+    since: std::time::SystemTime,
+    ended: bool,
+) -> Option<String> {
+    let needle = format!("\"spark.ui.port\":\"{ui_port}\"");
+    fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .find_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let app_id = match name.strip_suffix(".inprogress") {
+                Some(id) => id.to_owned(),
+                None if ended => {
+                    let modified = entry.metadata().ok()?.modified().ok()?;
+                    (modified >= since).then(|| name.clone())?
+                }
+                None => return None,
+            };
+            if !entry.file_type().ok()?.is_file() || app_id.ends_with(".zstd") {
+                return None;
+            }
+            let file = fs::File::open(entry.path()).ok()?;
+            let head = io::BufReader::new(io::Read::take(file, HEAD_BYTES));
+            head.lines()
+                .map_while(Result::ok)
+                .find(|line| {
+                    line.starts_with("{\"Event\":\"SparkListenerEnvironmentUpdate\"")
+                        && line.contains(&needle)
+                })
+                .map(|_| app_id)
+        })
+}
+
 /// Replays the event log of `app_id` in `dir`.
 pub fn replay(dir: &Path, app_id: &str) -> io::Result<SparkProgress> {
     let mut state = Replay::default();
@@ -348,6 +392,36 @@ impl Replay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_application_is_found_by_its_ui_port() {
+        use std::time::{Duration, SystemTime};
+        let dir = tempfile::tempdir().unwrap();
+        let log = |port: u16| {
+            format!(
+                "{{\"Event\":\"SparkListenerLogStart\",\"Spark Version\":\"4.3.0\"}}\n\
+                 {{\"Event\":\"SparkListenerEnvironmentUpdate\",\"Spark Properties\":\
+                 {{\"spark.app.name\":\"x\",\"spark.ui.port\":\"{port}\"}}}}\n"
+            )
+        };
+        let before = SystemTime::now() - Duration::from_secs(60);
+        fs::write(dir.path().join("local-1.inprogress"), log(4100)).unwrap();
+        fs::write(dir.path().join("local-2.inprogress"), log(41000)).unwrap();
+        fs::write(dir.path().join("local-3"), log(4200)).unwrap();
+        let find = |port, ended| app_with_ui_port(dir.path(), port, before, ended);
+        assert_eq!(find(4100, false).as_deref(), Some("local-1"));
+        assert_eq!(find(41000, false).as_deref(), Some("local-2"));
+        // Finished logs count only when asked for, and only recent ones.
+        assert_eq!(find(4200, false), None);
+        assert_eq!(find(4200, true).as_deref(), Some("local-3"));
+        let later = SystemTime::now() + Duration::from_secs(60);
+        assert_eq!(app_with_ui_port(dir.path(), 4200, later, true), None);
+        assert_eq!(find(4300, true), None);
+        assert_eq!(
+            app_with_ui_port(&dir.path().join("none"), 4100, before, true),
+            None
+        );
+    }
 
     const LOG: &str = r#"{"Event":"SparkListenerApplicationStart","App Name":"demo","App ID":"local-1"}
 {"Event":"SparkListenerExecutorAdded","Executor ID":"driver","Executor Info":{"Host":"127.0.0.1","Total Cores":2}}

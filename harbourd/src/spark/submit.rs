@@ -1,11 +1,11 @@
 //! What a pyspark run is submitted with (master of its cluster, event logging into the data
-//! dir, a UI port of its own, loopback binding), recording its application once the driver
-//! answers, and its progress: live from the driver's REST API while it runs, replayed from
+//! dir, a UI port of its own, loopback binding), recording its application once its event log
+//! names it, and its progress: live from the driver's REST API while it runs, replayed from
 //! its event log after.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use harbour_shared::{
     Error, EventKind, JobSpec, LOCAL_CLUSTER, Run, RunId, SparkAppRef, SparkProgress,
@@ -14,6 +14,10 @@ use harbour_shared::{
 use super::{Spark, eventlog, procs, rest};
 use crate::runs::process;
 use crate::store::runs as run_rows;
+
+/// When a run's application has not shown up in its event log by then, the driver's REST API
+/// is asked instead (the run may have turned event logging off).
+const REST_FALLBACK_AFTER: Duration = Duration::from_secs(20);
 
 /// Everything `spark-submit` of one run needs beyond its spec.
 #[derive(Debug, Clone)]
@@ -150,12 +154,43 @@ impl Spark {
     /// Waits for the driver of a run to answer on its UI port, then records the
     /// application's id. Ends when the run's processes are gone.
     pub async fn watch_app(self: Arc<Self>, id: RunId, pgid: u32, mut app: SparkAppRef) {
+        let started = SystemTime::now() - Duration::from_secs(1);
+        let started_at = tokio::time::Instant::now();
+        let port: Option<u16> = app.ui_url.rsplit(':').next().and_then(|p| p.parse().ok());
+        let dir = PathBuf::from(&app.event_log_dir);
         let mut delay = Duration::from_millis(200);
         loop {
-            if self.shutdown.is_cancelled() || !process::group_alive(pgid) {
+            let ended = self.shutdown.is_cancelled() || !process::group_alive(pgid);
+            // The event log names the application: asking the driver's REST API instead makes
+            // a young driver load its REST stack (Jersey), which cost a short app 2-4 s on
+            // this 2-CPU machine (measured). The REST API is the fallback, for runs that turn
+            // event logging off.
+            let from_log = match port {
+                Some(port) => {
+                    let dir = dir.clone();
+                    tokio::task::spawn_blocking(move || {
+                        eventlog::app_with_ui_port(&dir, port, started, ended)
+                    })
+                    .await
+                    .ok()
+                    .flatten()
+                }
+                None => None,
+            };
+            let found = match from_log {
+                Some(app_id) => Some(app_id),
+                None if !ended && started_at.elapsed() >= REST_FALLBACK_AFTER => {
+                    rest::driver_app(&self.http, &app.ui_url)
+                        .await
+                        .ok()
+                        .map(|(app_id, _name)| app_id)
+                }
+                None => None,
+            };
+            if ended && found.is_none() {
                 return;
             }
-            if let Ok((app_id, _name)) = rest::driver_app(&self.http, &app.ui_url).await {
+            if let Some(app_id) = found {
                 app.app_id = Some(app_id);
                 let stored = app.clone();
                 match self

@@ -1,14 +1,7 @@
-//! The results as markdown: tables with each figure beside its peer and its target, and the
-//! section of docs/benchmarks.md they replace.
+//! The results as markdown: tables with each figure beside its peer and its target, making
+//! up the section of docs/benchmarks.md they replace.
 
 use std::fmt::Write as _;
-use std::fs;
-use std::path::Path;
-
-pub const START_MARKER: &str = "<!-- bench:daemon:start -->";
-pub const END_MARKER: &str = "<!-- bench:daemon:end -->";
-/// The heading the section gets when docs/benchmarks.md does not have it yet.
-const SECTION_HEADING: &str = "## Issue 2: harbourd core";
 
 /// A markdown table.
 #[derive(Debug)]
@@ -85,31 +78,4 @@ pub fn section(preamble: &[String], tables: &[Table]) -> String {
         out += &table.markdown();
     }
     out
-}
-
-/// Replaces the text between the markers in `doc` with `body`, or appends a new section
-/// holding it when the markers are not there yet.
-pub fn rewrite(doc: &Path, body: &str) -> std::io::Result<()> {
-    let text = fs::read_to_string(doc).unwrap_or_default();
-    let block = format!("{START_MARKER}\n{body}{END_MARKER}");
-    let new = match (text.find(START_MARKER), text.find(END_MARKER)) {
-        (Some(start), Some(end)) if start < end => {
-            format!(
-                "{}{block}{}",
-                &text[..start],
-                &text[end + END_MARKER.len()..]
-            )
-        }
-        _ => {
-            let sep = if text.is_empty() || text.ends_with("\n\n") {
-                ""
-            } else if text.ends_with('\n') {
-                "\n"
-            } else {
-                "\n\n"
-            };
-            format!("{text}{sep}{SECTION_HEADING}\n\n{block}\n")
-        }
-    };
-    fs::write(doc, new)
 }
