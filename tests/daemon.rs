@@ -971,6 +971,139 @@ async fn without_configuration_nothing_listens_on_tcp() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn runs_start_under_the_configured_limits() {
+    let daemon = Daemon::start_with(
+        "[runs.limits]\nopen_files = 64\ncpu_secs = 1\nfile_size_mib = 1\ncore_mib = 0\n",
+    );
+    let client = daemon.client().await;
+    let limits = JobSpec::new(
+        JobKind::Python,
+        JobSource::Code(
+            "import resource as r\n\
+             for n in ('NOFILE', 'CPU', 'FSIZE', 'CORE'):\n    \
+             print(n, *r.getrlimit(getattr(r, 'RLIMIT_' + n)))\n"
+                .into(),
+        ),
+    );
+    let run = submit(&client, limits).await;
+    let done = wait_terminated(&client, run, LONG).await.run;
+    assert_eq!(done.result, Some(RunResult::Succeeded), "{done:?}");
+    let out = String::from_utf8(follow(&client, run, LogStream::Stdout).await).unwrap();
+    assert_eq!(
+        out,
+        "NOFILE 64 64\nCPU 1 2\nFSIZE 1048576 1048576\nCORE 0 0\n"
+    );
+    // The run's pid is its program's: exec-run replaced itself, it did not wait as a parent.
+    assert!(done.pid.is_some());
+
+    // Past the file size limit the writer gets SIGXFSZ and the file stops at the limit.
+    let big = submit(
+        &client,
+        shell("head -c 3000000 /dev/zero > big; wc -c < big"),
+    )
+    .await;
+    wait_terminated(&client, big, LONG).await;
+    let out = String::from_utf8(follow(&client, big, LogStream::Stdout).await).unwrap();
+    assert_eq!(out.trim(), "1048576");
+
+    // A run that spins past its CPU seconds is killed by SIGXCPU, and says so.
+    let spin = submit(&client, shell("while :; do :; done")).await;
+    let done = wait_terminated(&client, spin, LONG).await.run;
+    assert_eq!(
+        done.result,
+        Some(RunResult::Failed { exit_code: None }),
+        "{done:?}"
+    );
+    assert!(
+        done.state_message.contains("SIGXCPU"),
+        "{}",
+        done.state_message
+    );
+}
+
+/// Started as root with `[daemon] user`, harbourd becomes that user (here `nobody`) before
+/// it opens anything: its data dir is that user's, and its runs are. Started as anyone else,
+/// it refuses to pretend and says what to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_root_daemon_becomes_its_configured_user() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let root = nix::unistd::geteuid().is_root();
+    let mut daemon = Daemon::prepare("[daemon]\nuser = \"nobody\"\n");
+    if !root {
+        let out = daemon.command().output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("cannot switch users"), "{err}");
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    // `nobody` must reach its directories and read the config: the test's root is
+    // traversable (not listable), the socket gets a directory of its own.
+    let base = daemon.root.path().to_owned();
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o711)).unwrap();
+    daemon.socket = base.join("run/harbourd.sock");
+
+    // A data dir that already belongs to someone else is not taken over.
+    std::fs::create_dir(&daemon.data_dir).unwrap();
+    let out = daemon.command().output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("chown -R nobody:"), "{err}");
+    std::fs::remove_dir(&daemon.data_dir).unwrap();
+
+    daemon.spawn();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let uid = nobody.uid.as_raw();
+    assert_eq!(field("Uid:"), format!("{uid} {uid} {uid} {uid}"));
+    assert_eq!(field("NoNewPrivs:"), "1");
+    let data = std::fs::metadata(&daemon.data_dir).unwrap();
+    assert_eq!((data.uid(), data.mode() & 0o777), (uid, 0o700));
+    assert!(!daemon.log().contains("runs as root"), "{}", daemon.log());
+
+    let client = daemon.client().await;
+    let run = submit(
+        &client,
+        shell("id -u; id -g; echo \"$HOME $USER\"; touch /root/x"),
+    )
+    .await;
+    let done = wait_terminated(&client, run, LONG).await.run;
+    let out = String::from_utf8(follow(&client, run, LogStream::Stdout).await).unwrap();
+    assert_eq!(
+        out,
+        format!(
+            "{uid}\n{}\n{} nobody\n",
+            nobody.gid.as_raw(),
+            nobody.dir.display()
+        )
+    );
+    // Root's files are out of reach.
+    assert_eq!(
+        done.result,
+        Some(RunResult::Failed { exit_code: Some(1) }),
+        "{done:?}"
+    );
+    let err = String::from_utf8(follow(&client, run, LogStream::Stderr).await).unwrap();
+    assert!(err.contains("Permission denied"), "{err}");
+
+    // Root without the setting stays root, and says what that means.
+    let unconfigured = Daemon::start();
+    assert!(
+        unconfigured
+            .log()
+            .contains("harbourd runs as root and [daemon] user is not set"),
+        "{}",
+        unconfigured.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn secrets_reach_the_run_and_no_answer_or_log() {
     const SECRET: &str = "s3cr3t-v4lue";
     let daemon = Daemon::start();

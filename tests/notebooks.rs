@@ -397,10 +397,11 @@ async fn outputs_made_while_the_client_was_away_are_there_when_it_comes_back() {
 }
 
 #[tokio::test]
-async fn idle_kernels_are_culled() {
-    let d = start("[notebooks]\nidle_cull = \"1s\"\n");
+async fn kernels_start_under_the_run_limits_and_idle_ones_are_culled() {
+    let d = start("[notebooks]\nidle_cull = \"1s\"\n[runs.limits]\nopen_files = 512\n");
     let c = d.client().await;
-    notebook(&c, "idle", &["1"]).await;
+    let limit = "import resource; resource.getrlimit(resource.RLIMIT_NOFILE)";
+    notebook(&c, "idle", &[limit]).await;
     api(c
         .rpc
         .notebook_run(client::ctx(), "idle".into(), RunCells::All)
@@ -421,7 +422,11 @@ async fn idle_kernels_are_culled() {
         assert!(Instant::now() < deadline, "kernel {pid} still there");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(text(&nb.cells[0].outputs), "data:1\n", "outputs stay");
+    assert_eq!(
+        text(&nb.cells[0].outputs),
+        "data:(512, 512)\n",
+        "outputs stay"
+    );
 }
 
 #[tokio::test]

@@ -213,6 +213,12 @@ pub struct DaemonConfig {
     /// random token when missing; it must not be readable by group or others).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
+    /// The user harbourd becomes when it is started as root, before it opens anything: its
+    /// runs, kernels and Spark processes are then that user's too. Unset, a harbourd started
+    /// as root stays root (and says so in its log). Ignored when harbourd already runs as
+    /// this user; refused when it runs as another user, who cannot switch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl Default for DaemonConfig {
@@ -224,6 +230,7 @@ impl Default for DaemonConfig {
             hello_timeout: Span::secs(10),
             listen: None,
             token_file: None,
+            user: None,
         }
     }
 }
@@ -239,6 +246,69 @@ pub struct RunsConfig {
     pub shell: PathBuf,
     /// The interpreter for `python` jobs.
     pub python: PathBuf,
+    /// Resource limits (rlimits) every run starts under.
+    pub limits: RunLimits,
+}
+
+/// `[runs.limits]`: the rlimits a run starts under (its soft and hard limit both), inherited
+/// by everything it starts. Unset entries leave the daemon's own limit in place.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunLimits {
+    /// Open file descriptors (`RLIMIT_NOFILE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_files: Option<u64>,
+    /// Processes and threads of the run's user (`RLIMIT_NPROC`; not enforced for root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<u64>,
+    /// CPU seconds per process (`RLIMIT_CPU`); past it the process gets SIGXCPU, and
+    /// SIGKILL a second later (the hard limit is one second above).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_secs: Option<u64>,
+    /// Largest file a process may write, in MiB (`RLIMIT_FSIZE`); past it, SIGXFSZ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_size_mib: Option<u64>,
+    /// Virtual memory per process, in MiB (`RLIMIT_AS`). The JVM reserves far more address
+    /// space than it uses: leave it unset, or generous, for Spark runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address_space_mib: Option<u64>,
+    /// Largest core dump, in MiB (`RLIMIT_CORE`); 0 turns core dumps off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core_mib: Option<u64>,
+}
+
+impl RunLimits {
+    /// Each set limit as (the `exec-run` name, its value in the kernel's unit, its key).
+    pub fn entries(&self) -> Vec<(&'static str, u64, &'static str)> {
+        const MIB: u64 = 1 << 20;
+        let mib = |v: Option<u64>| v.map(|v| v.saturating_mul(MIB));
+        [
+            ("nofile", self.open_files, "open_files"),
+            ("nproc", self.processes, "processes"),
+            ("cpu", self.cpu_secs, "cpu_secs"),
+            ("fsize", mib(self.file_size_mib), "file_size_mib"),
+            ("as", mib(self.address_space_mib), "address_space_mib"),
+            ("core", mib(self.core_mib), "core_mib"),
+        ]
+        .into_iter()
+        .filter_map(|(name, value, key)| Some((name, value?, key)))
+        .collect()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let at_least = |key: &str, value: Option<u64>, min: u64| match value {
+            Some(v) if v < min => Err(format!(
+                "runs.limits.{key} = {v} is too low for any run to start; it must be at \
+                 least {min} (or unset)"
+            )),
+            _ => Ok(()),
+        };
+        at_least("open_files", self.open_files, 16)?;
+        at_least("processes", self.processes, 1)?;
+        at_least("cpu_secs", self.cpu_secs, 1)?;
+        at_least("file_size_mib", self.file_size_mib, 1)?;
+        at_least("address_space_mib", self.address_space_mib, 64)
+    }
 }
 
 impl Default for RunsConfig {
@@ -248,6 +318,7 @@ impl Default for RunsConfig {
             kill_grace_secs: 10,
             shell: "/bin/sh".into(),
             python: "python3".into(),
+            limits: RunLimits::default(),
         }
     }
 }
@@ -639,6 +710,15 @@ impl Config {
         if self.runs.max_concurrent == 0 {
             return Err("runs.max_concurrent must be at least 1".into());
         }
+        self.runs.limits.validate()?;
+        if let Some(user) = &self.daemon.user
+            && (user.is_empty() || user == "root")
+        {
+            return Err(format!(
+                "daemon.user = '{user}': name the unprivileged user harbourd becomes when \
+                 started as root (`harbour`, say), or remove the setting"
+            ));
+        }
         if self.daemon.event_buffer < 16 {
             return Err("daemon.event_buffer must be at least 16".into());
         }
@@ -714,6 +794,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("spark-submit"), "{err}");
+    }
+
+    #[test]
+    fn run_limits_and_the_daemon_user_parse_and_check() {
+        let config = load(
+            "[daemon]\nuser = \"harbour\"\n\
+             [runs.limits]\nopen_files = 1024\nfile_size_mib = 2\ncore_mib = 0\n",
+        )
+        .unwrap();
+        assert_eq!(config.daemon.user.as_deref(), Some("harbour"));
+        assert_eq!(
+            config.runs.limits.entries(),
+            [
+                ("nofile", 1024, "open_files"),
+                ("fsize", 2 << 20, "file_size_mib"),
+                ("core", 0, "core_mib")
+            ]
+        );
+        assert!(Config::default().runs.limits.entries().is_empty());
+        let err = load("[runs.limits]\nopen_files = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("runs.limits.open_files = 3"), "{err}");
+        let err = load("[runs.limits]\nopen_file = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("open_file"), "{err}");
+        let err = load("[daemon]\nuser = \"root\"\n").unwrap_err().to_string();
+        assert!(err.contains("unprivileged user"), "{err}");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! Modules by domain: [`config`] (paths and settings), [`store`] (SQLite), [`runs`] (state
 //! machine, supervisor, logs, schedules), [`events`] (the long-poll bus), [`monitor`]
 //! (metrics, health checks, containers), [`api`] (the tarpc service), [`socket`] (the Unix
-//! socket and its permissions) and [`spark`] (runtime, clusters, Spark runs' progress, SQL
-//! over Spark Connect).
+//! socket and its permissions), [`privileges`] (who harbourd and its runs are, and the runs'
+//! rlimits) and [`spark`] (runtime, clusters, Spark runs' progress, SQL over Spark Connect).
 
 pub mod analytics;
 pub mod api;
@@ -19,6 +19,7 @@ mod fuzz;
 pub mod ingest;
 pub mod monitor;
 pub mod notebooks;
+pub mod privileges;
 pub mod runs;
 pub mod socket;
 pub mod spark;
@@ -93,6 +94,7 @@ pub async fn run(
             shell: config.runs.shell.clone(),
             python: config.runs.python.clone(),
             spark_home: spark.runtime.as_ref().map(|r| r.spark_home.clone()),
+            limits: privileges::limit_args(&config.runs.limits),
         },
         dirs: dirs.clone(),
         spark: Some(spark.clone()),
@@ -162,6 +164,7 @@ pub async fn run(
             data_dir: paths.data_dir.clone(),
             python: config.runs.python.clone(),
             idle_cull: config.notebooks.idle_cull.duration(),
+            limits: privileges::limit_args(&config.runs.limits),
         },
         shutdown.clone(),
     );

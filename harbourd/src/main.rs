@@ -1,6 +1,7 @@
 //! The `harbourd` binary: flags, logging, signals and systemd notification around
 //! [`harbourd::run`].
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,6 +53,15 @@ enum Command {
         #[arg(value_name = "DEST")]
         dest: PathBuf,
     },
+    /// Internal: how the daemon starts a run under `[runs.limits]`. Sets the limits, then
+    /// becomes PROGRAM.
+    #[command(hide = true)]
+    ExecRun {
+        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        limits: Vec<String>,
+        #[arg(last = true, required = true, value_name = "PROGRAM")]
+        argv: Vec<OsString>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +87,10 @@ enum RuntimeCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Between the daemon's fork and a run's program: no config, no logging of its own.
+    if let Some(Command::ExecRun { limits, argv }) = &cli.command {
+        return harbourd::privileges::exec_run(limits, argv);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -113,7 +127,26 @@ fn main() -> ExitCode {
             print!("{report}");
             ExitCode::SUCCESS
         }
-        Command::Run => serve(config, paths),
+        Command::Run => match harbourd::privileges::settle(&config, &paths).and_then(|identity| {
+            harbourd::privileges::check_limits(&config.runs.limits).map(|()| identity)
+        }) {
+            Ok(identity) => {
+                if identity == harbourd::privileges::Identity::RootUnconfigured {
+                    tracing::warn!(
+                        "harbourd runs as root and [daemon] user is not set: every run, \
+                         kernel and Spark process runs as root too. Set daemon.user in \
+                         harbourd.toml (docs/security.md), or run harbourd under \
+                         docs/harbourd.service"
+                    );
+                }
+                serve(config, paths)
+            }
+            Err(e) => {
+                eprintln!("harbourd: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::ExecRun { .. } => ExitCode::from(126),
         Command::Runtime(command) => runtime(command, &config, &paths),
         Command::Backup { dest } => match harbourd::backup::run(&paths.data_dir, &dest) {
             Ok(c) => {

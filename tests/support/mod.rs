@@ -106,6 +106,18 @@ impl Daemon {
     }
 
     fn start_full(bin: &Path, config: &str, env: &[(&str, &str)]) -> Self {
+        let mut daemon = Self::prepare_full(bin, config, env);
+        daemon.spawn();
+        daemon
+    }
+
+    /// A daemon laid out on a temp dir with `config` as its harbourd.toml but not started,
+    /// for tests that change its paths or permissions first; [`Daemon::spawn`] starts it.
+    pub fn prepare(config: &str) -> Self {
+        Self::prepare_full(&bin("harbourd"), config, &[])
+    }
+
+    fn prepare_full(bin: &Path, config: &str, env: &[(&str, &str)]) -> Self {
         let root = tempfile::Builder::new()
             .prefix("harbour-test-")
             .tempdir()
@@ -115,7 +127,7 @@ impl Daemon {
         let config_dir = root.path().join("config");
         fs::create_dir_all(&config_dir).expect("config dir");
         fs::write(config_dir.join("harbourd.toml"), config).expect("config");
-        let mut daemon = Self {
+        Self {
             socket: root.path().join("harbourd.sock"),
             data_dir: root.path().join("data"),
             config_dir,
@@ -126,9 +138,7 @@ impl Daemon {
                 .collect(),
             root,
             child: None,
-        };
-        daemon.spawn();
-        daemon
+        }
     }
 
     /// The command that starts this daemon (for tests that want to see it fail).

@@ -92,6 +92,8 @@ pub struct Launch {
     pub cwd: PathBuf,
     /// Where connection files go (mode 0600 each; they hold the key).
     pub runtime_dir: PathBuf,
+    /// `[runs.limits]` as `exec-run` arguments: a kernel runs the user's code as a run does.
+    pub limits: Vec<String>,
 }
 
 fn write_conn_file(dir: &Path, info: &ConnectionInfo) -> Result<PathBuf, String> {
@@ -144,12 +146,21 @@ impl Kernel {
             kernel_name: Some("python3".into()),
         };
         let conn_file = write_conn_file(&launch.runtime_dir, &info)?;
-        let mut cmd = tokio::process::Command::new(&launch.python);
-        cmd.arg("-m")
-            .arg("ipykernel_launcher")
-            .arg("-f")
-            .arg(&conn_file)
-            .current_dir(&launch.cwd)
+        let argv = [
+            launch.python.to_string_lossy().into_owned(),
+            "-m".into(),
+            "ipykernel_launcher".into(),
+            "-f".into(),
+            conn_file.to_string_lossy().into_owned(),
+        ];
+        let mut cmd = if launch.limits.is_empty() {
+            let mut cmd = tokio::process::Command::new(&argv[0]);
+            cmd.args(&argv[1..]);
+            cmd
+        } else {
+            crate::privileges::limited_command(&launch.limits, &argv)
+        };
+        cmd.current_dir(&launch.cwd)
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .env("PYTHONUNBUFFERED", "1")
             // ipykernel exits when this process does (its parent poller), so a daemon that

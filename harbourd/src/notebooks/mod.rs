@@ -48,6 +48,8 @@ pub struct Settings {
     pub python: PathBuf,
     /// Kernels idle this long are stopped; zero keeps them.
     pub idle_cull: Duration,
+    /// `[runs.limits]` as `exec-run` arguments, which kernels start under too.
+    pub limits: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -985,6 +987,7 @@ impl Notebooks {
             env,
             cwd: self.dir.clone(),
             runtime_dir: self.kernel_dir.clone(),
+            limits: self.settings.limits.clone(),
         }
     }
 

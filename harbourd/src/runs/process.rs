@@ -28,6 +28,8 @@ pub struct Runtime {
     pub shell: PathBuf,
     pub python: PathBuf,
     pub spark_home: Option<PathBuf>,
+    /// `[runs.limits]` as `exec-run` arguments ([`crate::privileges::limit_args`]).
+    pub limits: Vec<String>,
 }
 
 /// Why a run's command could not be built. The message is shown as the run's state message.
@@ -140,6 +142,8 @@ pub struct Launch<'a> {
     pub cwd: &'a Path,
     pub stdout: &'a Path,
     pub stderr: &'a Path,
+    /// `[runs.limits]` as `exec-run` arguments; empty, the program is started directly.
+    pub limits: &'a [String],
 }
 
 /// Opens a log file for appending, creating it private to the daemon's user and group.
@@ -151,15 +155,21 @@ pub fn open_log(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// Starts the run as the leader of a new process group, stdin from /dev/null and its
-/// output appended to its log files.
+/// Starts the run as the leader of a new process group, stdin from /dev/null, its output
+/// appended to its log files and, through `harbourd exec-run`, under its limits.
 pub fn spawn(launch: &Launch<'_>) -> io::Result<Spawned> {
     let (program, args) = launch
         .argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty argv"))?;
-    let child = Command::new(program)
-        .args(args)
+    let mut command = if launch.limits.is_empty() {
+        let mut command = Command::new(program);
+        command.args(args);
+        command
+    } else {
+        crate::privileges::limited_command(launch.limits, launch.argv)
+    };
+    let child = command
         // systemd's notification socket is the daemon's alone.
         .env_remove("NOTIFY_SOCKET")
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
@@ -285,6 +295,7 @@ mod tests {
             shell: "/bin/sh".into(),
             python: "python3".into(),
             spark_home: None,
+            limits: Vec::new(),
         }
     }
 

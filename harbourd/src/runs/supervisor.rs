@@ -752,6 +752,7 @@ fn prepare_and_spawn(
         cwd: &cwd,
         stdout: &stdout,
         stderr: &stderr,
+        limits: &runtime.limits,
     };
     let spawned = process::spawn(&launch).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {

@@ -42,6 +42,8 @@ pub fn start(
         cwd,
         stdout: log,
         stderr: log,
+        // The cluster is the daemon's own machinery, not a run.
+        limits: &[],
     };
     let spawned = process::spawn(&launch)?;
     let (tx, rx) = watch::channel(false);
