@@ -25,6 +25,11 @@
 // A benchmark that cannot measure stops and says why.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::cast_precision_loss)]
 
+// The other benchmarks' helper for their sections of docs/benchmarks.md (harbour-tests
+// depends on this crate, so it is shared by path rather than as a dependency).
+#[path = "../../tests/support/bench_doc.rs"]
+mod bench_doc;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
@@ -737,14 +742,7 @@ fn main() {
             .unwrap_or_default(),
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
     );
-    let load = || {
-        fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let load = bench_doc::load_average;
     let load_before = load();
     if on("render") {
         out.push_str("\n| frame | render p50 ms | render p99 ms | render p99 on-CPU ms | render max ms | update p50 ms | update p99 ms | update max ms |\n|---|---|---|---|---|---|---|---|\n");
@@ -774,15 +772,8 @@ fn main() {
     )
     .unwrap();
     println!("{out}");
-    if std::env::var("HARBOUR_BENCH_WRITE").is_ok_and(|v| v == "1") {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
-        let doc = fs::read_to_string(&path).unwrap();
-        let (start, end) = ("<!-- bench:tui:start -->", "<!-- bench:tui:end -->");
-        let (Some(a), Some(b)) = (doc.find(start), doc.find(end)) else {
-            panic!("docs/benchmarks.md has no {start} ... {end} markers")
-        };
-        let new = format!("{}{start}\n{out}{}", &doc[..a], &doc[b..]);
-        fs::write(&path, new).unwrap();
+    if bench_doc::requested() {
+        let path = bench_doc::write("tui", "## Issue 3: harbour-tui", &out).unwrap();
         eprintln!("wrote {}", path.display());
     }
 }

@@ -51,17 +51,16 @@ pub fn replace_section(text: &str, name: &str, heading: &str, body: &str) -> Str
 
 #[cfg(test)]
 mod tests {
-    use super::replace_section;
-
+    // Named in full: the TUI bench includes this file by path and has no use for an import.
     #[test]
     fn only_the_section_between_the_markers_changes() {
         let doc = "# B\n\nintro\n<!-- bench:x:start -->\nold\n<!-- bench:x:end -->\nnotes\n";
         assert_eq!(
-            replace_section(doc, "x", "## X", "new\nfigures\n"),
+            super::replace_section(doc, "x", "## X", "new\nfigures\n"),
             "# B\n\nintro\n<!-- bench:x:start -->\nnew\nfigures\n<!-- bench:x:end -->\nnotes\n"
         );
         assert_eq!(
-            replace_section("# B\n", "y", "## Y", "z"),
+            super::replace_section("# B\n", "y", "## Y", "z"),
             "# B\n\n## Y\n\n<!-- bench:y:start -->\nz\n<!-- bench:y:end -->\n"
         );
     }
