@@ -211,27 +211,33 @@ async fn cells_run_in_order_with_streams_results_errors_and_counts() {
     assert_eq!(text(&nb.cells[1].outputs), "data:80\n");
 }
 
-#[tokio::test]
-async fn interrupt_stops_a_sleeping_cell_and_cancels_the_queue() {
-    let d = start("");
-    let c = d.client().await;
+/// Notebook `name` with a first cell that prints `working` and sleeps for two minutes and `then` after
+/// it, run as a whole; returns once the first cell is running and has printed.
+async fn running_sleeper(c: &Client, name: &str, then: &str) -> Notebook {
     notebook(
-        &c,
-        "sleepy",
+        c,
+        name,
         &[
-            "import time\nprint('sleeping', flush=True)\ntime.sleep(120)",
-            "print('after')",
+            "import time\nprint('working', flush=True)\ntime.sleep(120)",
+            then,
         ],
     )
     .await;
     api(c
         .rpc
-        .notebook_run(client::ctx(), "sleepy".into(), RunCells::All)
+        .notebook_run(client::ctx(), name.into(), RunCells::All)
         .await);
-    wait_for(&c, "sleepy", Duration::from_secs(60), |nb| {
+    wait_for(c, name, Duration::from_secs(60), |nb| {
         nb.cells[0].state == Some(ExecState::Running) && !nb.cells[0].outputs.is_empty()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn interrupt_stops_a_sleeping_cell_and_cancels_the_queue() {
+    let d = start("");
+    let c = d.client().await;
+    running_sleeper(&c, "sleepy", "print('after')").await;
     let started = Instant::now();
     let k = c
         .rpc
@@ -311,23 +317,7 @@ async fn a_crashed_kernel_is_reported_and_restarts() {
 async fn a_kernel_killed_mid_cell_is_reported_and_restarts() {
     let d = start("");
     let c = d.client().await;
-    notebook(
-        &c,
-        "killed",
-        &[
-            "import time\nprint('working', flush=True)\ntime.sleep(120)",
-            "print('next')",
-        ],
-    )
-    .await;
-    api(c
-        .rpc
-        .notebook_run(client::ctx(), "killed".into(), RunCells::All)
-        .await);
-    let nb = wait_for(&c, "killed", Duration::from_secs(60), |nb| {
-        nb.cells[0].state == Some(ExecState::Running) && !nb.cells[0].outputs.is_empty()
-    })
-    .await;
+    let nb = running_sleeper(&c, "killed", "print('next')").await;
     let pid = nb.kernel.pid.expect("a running kernel has a pid");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
