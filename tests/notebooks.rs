@@ -211,8 +211,8 @@ async fn cells_run_in_order_with_streams_results_errors_and_counts() {
     assert_eq!(text(&nb.cells[1].outputs), "data:80\n");
 }
 
-/// Notebook `name` with a first cell that prints `working` and sleeps for two minutes and `then` after
-/// it, run as a whole; returns once the first cell is running and has printed.
+/// Notebook `name` with a first cell that prints `working` and sleeps for two minutes, and
+/// `then` after it, run as a whole; returns once the first cell is running and has printed.
 async fn running_sleeper(c: &Client, name: &str, then: &str) -> Notebook {
     notebook(
         c,
