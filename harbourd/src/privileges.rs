@@ -9,7 +9,7 @@
 //!   exec-run`, which sets them and then replaces itself with the run's program (same
 //!   process, same process group), so the limits bind the run and not the daemon.
 
-use std::ffi::{CString, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, DirBuilder};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, PermissionsExt as _};
@@ -251,10 +251,24 @@ pub fn exec_run(limits: &[String], argv: &[OsString]) -> ExitCode {
     })
 }
 
-/// The command that starts `argv` under `limits` (given as [`limit_args`]).
-pub fn limited_command(limits: &[String], argv: &[String]) -> tokio::process::Command {
+/// The command that starts `program` with `args` under `limits` (given as [`limit_args`]):
+/// through `harbourd exec-run` when there are any, directly when there are none.
+pub fn command<A: AsRef<OsStr>>(
+    limits: &[String],
+    program: impl AsRef<OsStr>,
+    args: impl IntoIterator<Item = A>,
+) -> tokio::process::Command {
+    if limits.is_empty() {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args);
+        return cmd;
+    }
     let mut cmd = tokio::process::Command::new(SELF_EXE);
-    cmd.arg(EXEC_RUN).args(limits).arg("--").args(argv);
+    cmd.arg(EXEC_RUN)
+        .args(limits)
+        .arg("--")
+        .arg(program)
+        .args(args);
     cmd
 }
 

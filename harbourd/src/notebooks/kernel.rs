@@ -146,20 +146,13 @@ impl Kernel {
             kernel_name: Some("python3".into()),
         };
         let conn_file = write_conn_file(&launch.runtime_dir, &info)?;
-        let argv = [
-            launch.python.to_string_lossy().into_owned(),
-            "-m".into(),
-            "ipykernel_launcher".into(),
-            "-f".into(),
-            conn_file.to_string_lossy().into_owned(),
+        let args = [
+            "-m".as_ref(),
+            "ipykernel_launcher".as_ref(),
+            "-f".as_ref(),
+            conn_file.as_os_str(),
         ];
-        let mut cmd = if launch.limits.is_empty() {
-            let mut cmd = tokio::process::Command::new(&argv[0]);
-            cmd.args(&argv[1..]);
-            cmd
-        } else {
-            crate::privileges::limited_command(&launch.limits, &argv)
-        };
+        let mut cmd = crate::privileges::command(&launch.limits, &launch.python, args);
         cmd.current_dir(&launch.cwd)
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .env("PYTHONUNBUFFERED", "1")

@@ -17,7 +17,7 @@ use harbour_shared::{JobKind, JobSource, JobSpec};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use super::state::Exit;
 use crate::spark::submit::SparkLaunch;
@@ -162,14 +162,7 @@ pub fn spawn(launch: &Launch<'_>) -> io::Result<Spawned> {
         .argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty argv"))?;
-    let mut command = if launch.limits.is_empty() {
-        let mut command = Command::new(program);
-        command.args(args);
-        command
-    } else {
-        crate::privileges::limited_command(launch.limits, launch.argv)
-    };
-    let child = command
+    let child = crate::privileges::command(launch.limits, program, args)
         // systemd's notification socket is the daemon's alone.
         .env_remove("NOTIFY_SOCKET")
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
