@@ -754,13 +754,7 @@ fn the_monitor_screen_shows_a_container_go_unhealthy_and_restarts_it() {
         "touch /tmp/ok; i=0; while true; do echo beat $i; i=$((i+1)); sleep 0.2; done",
     ]);
     let daemon = Daemon::start_with(FAST_METRICS);
-    let cmd = format!(
-        "env TERM=xterm-256color HARBOUR_CONFIG_DIR={cfg} {tui} --socket {sock} --log-file {log}; sleep 60",
-        cfg = daemon.config_dir.display(),
-        tui = bin("harbour-tui").display(),
-        sock = daemon.socket.display(),
-        log = daemon.root.path().join("tui.log").display(),
-    );
+    let cmd = daemon.tui_command();
     let tmux = Tmux::start(&cmd, 120, 40);
     tmux.wait_for(&["● harbourd"], LONG);
     tmux.keys(&["7"]);

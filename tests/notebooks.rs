@@ -830,13 +830,7 @@ async fn the_tui_edits_and_runs_a_cell_in_tmux() {
         return;
     }
     let d = start("");
-    let cmd = format!(
-        "env TERM=xterm-256color HARBOUR_CONFIG_DIR={cfg} {tui} --socket {sock} --log-file {log}; echo HARBOUR-TUI-EXIT=$?; sleep 60",
-        cfg = d.config_dir.display(),
-        tui = bin("harbour-tui").display(),
-        sock = d.socket.display(),
-        log = d.root.path().join("tui.log").display(),
-    );
+    let cmd = d.tui_command();
     let long = Duration::from_secs(60);
     let tmux = harbour_tests::tmux::Tmux::start(&cmd, 100, 30);
     tmux.wait_for(&["● harbourd"], long);

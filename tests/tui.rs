@@ -26,13 +26,7 @@ fn submit_follow_search_kill_reconnect_quit() {
     // Keep only the last KiB of a log in view when opening it, so the search below has to
     // find its line in the daemon's copy and page it in.
     fs::write(daemon.config_dir.join("tui.toml"), "[logs]\ntail_kib = 1\n").unwrap();
-    let cmd = format!(
-        "env TERM=xterm-256color HARBOUR_CONFIG_DIR={cfg} {tui} --socket {sock} --log-file {log}; echo HARBOUR-TUI-EXIT=$?; sleep 60",
-        cfg = daemon.config_dir.display(),
-        tui = bin("harbour-tui").display(),
-        sock = daemon.socket.display(),
-        log = daemon.root.path().join("tui.log").display(),
-    );
+    let cmd = daemon.tui_command();
     let tmux = Tmux::start(&cmd, 100, 30);
     tmux.wait_for(
         &["Runs (0)", "no runs yet", "● harbourd"],

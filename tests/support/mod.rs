@@ -196,6 +196,20 @@ impl Daemon {
         );
     }
 
+    /// The shell command that runs the real `harbour-tui` against this daemon in a tmux pane
+    /// (its config dir, a log file in the temp dir), prints `HARBOUR-TUI-EXIT=<code>` when it
+    /// exits, and keeps the pane open a minute for a test to read.
+    pub fn tui_command(&self) -> String {
+        format!(
+            "env TERM=xterm-256color HARBOUR_CONFIG_DIR={cfg} {tui} --socket {sock} --log-file \
+             {log}; echo HARBOUR-TUI-EXIT=$?; sleep 60",
+            cfg = self.config_dir.display(),
+            tui = bin("harbour-tui").display(),
+            sock = self.socket.display(),
+            log = self.root.path().join("tui.log").display(),
+        )
+    }
+
     /// What the daemon wrote to stderr so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.root.path().join("harbourd.log")).unwrap_or_default()
