@@ -1,7 +1,8 @@
 //! Spark event-log analytics end to end, against real Spark: one `spark-submit` (shared by
 //! the tests of this binary, since a JVM start costs 10-15 s) runs the same pyspark jobs as
-//! two applications, one writing Spark 4's rolling zstd event log and one a plain JSON-lines
-//! file. The jobs: a multi-stage shuffle, the same shuffle again (its map stage is skipped),
+//! five applications, one per way Spark writes an event log: Spark 4's rolling zstd
+//! directory, a plain JSON-lines file, and single files in each of Spark's other codecs
+//! (lz4, snappy, lzf). The jobs: a multi-stage shuffle, the same shuffle again (its map stage is skipped),
 //! a task whose first attempt fails and is retried, and a job whose tasks always fail.
 //!
 //! harbourd's figures are compared with what Spark's own History Server reports for the same
@@ -78,14 +79,22 @@ run("analytics-zstd", dict(common, **{"spark.eventLog.rolling.enabled": "true",
                                        "spark.eventLog.compression.codec": "zstd"}))
 run("analytics-plain", dict(common, **{"spark.eventLog.rolling.enabled": "false",
                                         "spark.eventLog.compress": "false"}))
+for codec in ("lz4", "snappy", "lzf"):
+    run("analytics-" + codec, dict(common, **{"spark.eventLog.rolling.enabled": "false",
+                                              "spark.eventLog.compress": "true",
+                                              "spark.eventLog.compression.codec": codec}))
 "#;
+
+/// How each application's log is written, in the order `JOBS` runs them.
+const CODECS: [&str; 5] = ["zstd", "plain", "lz4", "snappy", "lzf"];
 
 /// The two applications' logs, made once per test binary.
 #[derive(Debug)]
 struct Logs {
     /// The event logs, in a temp dir kept for the whole test binary.
     events: PathBuf,
-    zstd_app: String,
+    /// The applications' ids, in `CODECS` order.
+    apps: Vec<String>,
     plain_app: String,
 }
 
@@ -120,17 +129,22 @@ fn logs() -> &'static Logs {
             .filter_map(|l| l.strip_prefix("APP "))
             .map(str::to_owned)
             .collect();
-        assert_eq!(apps.len(), 2, "{stdout}");
+        assert_eq!(apps.len(), CODECS.len(), "{stdout}");
+        let listing = || fs::read_dir(&events).unwrap().collect::<Vec<_>>();
         assert!(
             events.join(format!("eventlog_v2_{}", apps[0])).is_dir(),
             "a rolling log directory: {:?}",
-            fs::read_dir(&events).unwrap().collect::<Vec<_>>()
+            listing()
         );
         assert!(events.join(&apps[1]).is_file(), "a plain log file");
+        for (codec, app) in CODECS.iter().zip(&apps).skip(2) {
+            let file = events.join(format!("{app}.{codec}"));
+            assert!(file.is_file(), "{}: {:?}", file.display(), listing());
+        }
         Logs {
             events,
-            zstd_app: apps[0].clone(),
             plain_app: apps[1].clone(),
+            apps,
         }
     })
 }
@@ -381,21 +395,24 @@ async fn check_story(client: &Client, app_id: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replayed_logs_match_the_history_server_in_both_formats() {
+async fn replayed_logs_match_the_history_server_in_every_format() {
     let logs = logs();
     let hs = HistoryServer::start(&logs.events);
     let daemon = start_daemon(&logs.events);
     let client = daemon.client().await;
-    for app_id in [&logs.zstd_app, &logs.plain_app] {
+    for app_id in &logs.apps {
         compare_with_spark(&client, &hs, app_id).await;
         check_story(&client, app_id).await;
     }
     let listed = apps(&client).await;
     assert!(listed.problems.is_empty(), "{:#?}", listed.problems);
     let names: Vec<&str> = listed.apps.iter().map(|a| a.name.as_str()).collect();
-    assert!(names.contains(&"analytics-zstd") && names.contains(&"analytics-plain"));
+    for codec in CODECS {
+        let name = format!("analytics-{codec}");
+        assert!(names.contains(&name.as_str()), "{name} in {names:?}");
+    }
 
-    // The date summary counts the jobs of both.
+    // The date summary counts the jobs of all.
     let start = listed.apps[0].start_ms.unwrap();
     let date = chrono_date(start);
     let day = client
@@ -404,8 +421,11 @@ async fn replayed_logs_match_the_history_server_in_both_formats() {
         .await
         .flat()
         .unwrap();
-    assert_eq!(day.total_jobs, 8, "{day:#?}");
-    assert_eq!(day.jobs.iter().filter(|j| j.status == "FAILED").count(), 2);
+    assert_eq!(day.total_jobs, 4 * CODECS.len() as u64, "{day:#?}");
+    assert_eq!(
+        day.jobs.iter().filter(|j| j.status == "FAILED").count(),
+        CODECS.len()
+    );
     let bad = client
         .rpc
         .spark_summary(slow(), "21/11/2026".into())
@@ -583,9 +603,52 @@ async fn an_in_progress_log_is_followed_and_a_cut_line_waits() {
     drop(f);
     fs::rename(&live, dir.path().join(&logs.plain_app)).unwrap();
     let done = wait_app(&client, &logs.plain_app, |d| d.app.status == "FINISHED").await;
+    assert!(
+        done.app.source.ends_with(&logs.plain_app),
+        "renamed: {}",
+        done.app.source
+    );
     let all_task_ends = text.matches("SparkListenerTaskEnd").count() as u64;
     assert_eq!(done.app.tasks.ended, all_task_ends);
     assert_eq!(apps(&client).await.problems.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_progress_compressed_log_is_followed_block_by_block() {
+    let logs = logs();
+    let dir = tempfile::tempdir().unwrap();
+    // Spark's lz4 codec writes 32 KiB blocks (~4 KiB packed; this log is ~60 KiB): without
+    // its last 2,000 bytes the file is whole blocks with tasks in them, then a cut block
+    // (or the edge before the last one), and no ApplicationEnd.
+    let app_id = &logs.apps[2];
+    let bytes = fs::read(logs.events.join(format!("{app_id}.lz4"))).unwrap();
+    let live = dir.path().join(format!("{app_id}.lz4.inprogress"));
+    let cut = bytes.len() - 2000;
+    fs::write(&live, &bytes[..cut]).unwrap();
+
+    let daemon = start_daemon(dir.path());
+    let client = daemon.client().await;
+    let partial = wait_app(&client, app_id, |d| d.app.tasks.ended > 0).await;
+    assert_eq!(partial.app.status, "RUNNING");
+    assert!(apps(&client).await.problems.is_empty(), "a cut block waits");
+
+    use std::io::Write as _;
+    let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
+    f.write_all(&bytes[cut..]).unwrap();
+    drop(f);
+    fs::rename(&live, dir.path().join(format!("{app_id}.lz4"))).unwrap();
+    let done = wait_app(&client, app_id, |d| d.app.status == "FINISHED").await;
+    assert!(done.app.tasks.ended > partial.app.tasks.ended, "{done:#?}");
+    assert!(apps(&client).await.problems.is_empty());
+    // The same figures as the whole file read at once (checked against the History Server
+    // by the test above).
+    let whole = start_daemon(&logs.events);
+    let whole_client = whole.client().await;
+    let mut read_at_once = wait_app(&whole_client, app_id, |d| d.app.status == "FINISHED").await;
+    let mut done = done;
+    assert!(done.app.source.ends_with(".lz4"), "{}", done.app.source);
+    (done.app.source, read_at_once.app.source) = (String::new(), String::new());
+    assert_eq!(done, read_at_once);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,25 +1,28 @@
-//! Reading event-log files as lines, streaming: plain JSON lines and zstd (Spark 4's
-//! default codec), from a decompressed byte offset, handing out only complete lines. Also
+//! Reading event-log files as lines, streaming, from a decompressed byte offset, handing out
+//! only complete lines: plain JSON lines and every codec Spark writes event logs with. Also
 //! what a log directory holds: single files and Spark 4's rolling `eventlog_v2_*`
 //! directories. The live progress replay (`spark::eventlog`) reads through here too.
 //!
-//! zstd is read with the `zstd` crate (bindings to the reference libzstd, the library Spark
-//! itself writes with through zstd-jni): it is the fastest decoder, which matters for
-//! replaying gigabytes. Spark's `lz4` and `snappy` codecs write their Java libraries' own
-//! block framings (lz4-java `LZ4Block`, snappy-java), not the standard frame formats, so
-//! those files are reported as unreadable instead of being misread.
+//! zstd (Spark 4's default) is read with the `zstd` crate (bindings to the reference libzstd,
+//! the library Spark itself writes with through zstd-jni): it is the fastest decoder, which
+//! matters for replaying gigabytes. Spark's `lz4`, `snappy` and `lzf` codecs write their Java
+//! libraries' own framings, which [`super::framings`] decodes. No compressed stream can seek:
+//! reading from an offset decodes from the start and drops what was read before.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-/// How a file is compressed, from its name.
+use super::framings::Blocks;
+
+/// How a file is compressed, from its name (Spark names a compressed log after its codec).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
     Plain,
     Zstd,
-    /// A codec harbour cannot read; the name is Spark's.
-    Unsupported(&'static str),
+    Lz4,
+    Snappy,
+    Lzf,
 }
 
 /// `name` without `.inprogress`.
@@ -35,36 +38,30 @@ pub fn codec_of(path: &Path) -> Codec {
     let name = strip_inprogress(&name);
     match name.rsplit_once('.').map(|(_, ext)| ext) {
         Some("zstd" | "zst") => Codec::Zstd,
-        Some("lz4") => Codec::Unsupported("lz4"),
-        Some("snappy") => Codec::Unsupported("snappy"),
-        Some("lzf") => Codec::Unsupported("lzf"),
+        Some("lz4") => Codec::Lz4,
+        Some("snappy") => Codec::Snappy,
+        Some("lzf") => Codec::Lzf,
         _ => Codec::Plain,
     }
 }
 
 /// The whole decompressed stream of a file.
 pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
-    let file = File::open(path)?;
-    match codec_of(path) {
-        Codec::Plain => Ok(Box::new(BufReader::with_capacity(1 << 16, file))),
-        Codec::Zstd => Ok(Box::new(BufReader::with_capacity(
-            1 << 16,
-            zstd::stream::read::Decoder::new(file)?,
-        ))),
-        Codec::Unsupported(codec) => Err(unsupported(path, codec)),
-    }
+    decoded(codec_of(path), File::open(path)?)
 }
 
-fn unsupported(path: &Path, codec: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!(
-            "{} is compressed with Spark's {codec} codec, which harbour does not read; \
-             write event logs with spark.eventLog.compression.codec=zstd (Spark 4's default) \
-             or spark.eventLog.compress=false",
-            path.display()
-        ),
-    )
+/// `file`'s bytes decompressed, from its start.
+fn decoded(codec: Codec, file: File) -> io::Result<Box<dyn BufRead + Send>> {
+    Ok(match codec {
+        Codec::Plain => Box::new(BufReader::with_capacity(1 << 16, file)),
+        Codec::Zstd => Box::new(BufReader::with_capacity(
+            1 << 16,
+            zstd::stream::read::Decoder::new(file)?,
+        )),
+        Codec::Lz4 => Box::new(Blocks::lz4(BufReader::with_capacity(1 << 16, file))),
+        Codec::Snappy => Box::new(Blocks::snappy(BufReader::with_capacity(1 << 16, file))),
+        Codec::Lzf => Box::new(Blocks::lzf(BufReader::with_capacity(1 << 16, file))),
+    })
 }
 
 /// Where reading stopped.
@@ -78,8 +75,8 @@ pub struct Position {
 
 /// Calls `each(line number (1-based), line bytes without the newline, position after it)`
 /// for every complete line after `from`. A last line without its newline is read only
-/// when `finished` (the writer is done); otherwise it waits for the next call. A zstd
-/// stream cut short (the writer is mid-frame) ends the read without an error unless
+/// when `finished` (the writer is done); otherwise it waits for the next call. A compressed
+/// stream cut short (the writer is mid-block) ends the read without an error unless
 /// `finished`. Answers the position after the last line handed out.
 pub fn read_lines(
     path: &Path,
@@ -87,34 +84,28 @@ pub fn read_lines(
     finished: bool,
     mut each: impl FnMut(u64, &[u8], Position),
 ) -> io::Result<Position> {
-    let file = File::open(path)?;
+    let mut file = File::open(path)?;
     let codec = codec_of(path);
-    let mut reader: Box<dyn BufRead> = match codec {
-        Codec::Plain => {
-            let mut file = file;
-            io::Seek::seek(&mut file, io::SeekFrom::Start(from.offset))?;
-            Box::new(BufReader::with_capacity(1 << 16, file))
-        }
-        Codec::Zstd => {
-            let mut decoder =
-                BufReader::with_capacity(1 << 16, zstd::stream::read::Decoder::new(file)?);
-            // zstd streams cannot seek: decode and drop what was read before.
-            let skipped = io::copy(&mut (&mut decoder).take(from.offset), &mut io::sink());
-            match skipped {
-                Ok(n) if n == from.offset => {}
-                Ok(_) | Err(_) if !finished => return Ok(from),
-                Ok(n) => {
-                    return Err(io::Error::other(format!(
-                        "{} holds {n} bytes, fewer than the {} already read",
-                        path.display(),
-                        from.offset
-                    )));
-                }
-                Err(e) => return Err(e),
+    let mut reader: Box<dyn BufRead> = if codec == Codec::Plain {
+        io::Seek::seek(&mut file, io::SeekFrom::Start(from.offset))?;
+        Box::new(BufReader::with_capacity(1 << 16, file))
+    } else {
+        let mut decoder = decoded(codec, file)?;
+        // Compressed streams cannot seek: decode and drop what was read before.
+        let skipped = io::copy(&mut (&mut decoder).take(from.offset), &mut io::sink());
+        match skipped {
+            Ok(n) if n == from.offset => {}
+            Ok(_) | Err(_) if !finished => return Ok(from),
+            Ok(n) => {
+                return Err(io::Error::other(format!(
+                    "{} holds {n} bytes, fewer than the {} already read",
+                    path.display(),
+                    from.offset
+                )));
             }
-            Box::new(decoder)
+            Err(e) => return Err(e),
         }
-        Codec::Unsupported(c) => return Err(unsupported(path, c)),
+        decoder
     };
     let mut pos = from;
     let mut buf = Vec::with_capacity(1 << 14);
@@ -122,8 +113,8 @@ pub fn read_lines(
         buf.clear();
         let n = match reader.read_until(b'\n', &mut buf) {
             Ok(n) => n,
-            // A zstd frame still being written.
-            Err(_) if codec == Codec::Zstd && !finished => return Ok(pos),
+            // A compressed block still being written.
+            Err(_) if codec != Codec::Plain && !finished => return Ok(pos),
             Err(e) => return Err(e),
         };
         if n == 0 {
@@ -306,6 +297,7 @@ mod tests {
                 ("events_2_local-3.zstd".to_owned(), false)
             ]
         );
-        assert_eq!(codec_of(Path::new("x.lz4")), Codec::Unsupported("lz4"));
+        assert_eq!(codec_of(Path::new("x.lz4")), Codec::Lz4);
+        assert_eq!(codec_of(Path::new("x.snappy.inprogress")), Codec::Snappy);
     }
 }

@@ -75,13 +75,17 @@ impl Counts {
     }
 }
 
-/// The row id of an application, created when new.
+/// The row id of an application, created when new. Its source stays the first one seen,
+/// unless that was the same log still being written (`X.inprogress`, which Spark renames to
+/// `X` when the application ends).
 pub fn app_key(conn: &Connection, app_id: &str, source: &str, now: i64) -> StoreResult<i64> {
     Ok(conn
         .prepare_cached(
             "INSERT INTO analytics_apps(app_id, source, updated_ms) VALUES (?1, ?2, ?3)
              ON CONFLICT(app_id) DO UPDATE SET updated_ms = excluded.updated_ms,
-                 source = coalesce(analytics_apps.source, excluded.source)
+                 source = CASE WHEN analytics_apps.source = excluded.source || '.inprogress'
+                     THEN excluded.source
+                     ELSE coalesce(analytics_apps.source, excluded.source) END
              RETURNING id",
         )?
         .query_row(params![app_id, source, now], |r| r.get(0))?)
