@@ -2,13 +2,14 @@
 //! the tests of this binary, since a JVM start costs 10-15 s) runs the same pyspark jobs as
 //! five applications, one per way Spark writes an event log: Spark 4's rolling zstd
 //! directory, a plain JSON-lines file, and single files in each of Spark's other codecs
-//! (lz4, snappy, lzf). The jobs: a multi-stage shuffle, the same shuffle again (its map stage is skipped),
-//! a task whose first attempt fails and is retried, and a job whose tasks always fail.
+//! (lz4, snappy, lzf). The jobs: a multi-stage shuffle, the same shuffle again (its map
+//! stage is skipped), a task whose first attempt fails and is retried, and a job whose tasks
+//! always fail.
 //!
 //! harbourd's figures are compared with what Spark's own History Server reports for the same
 //! applications; pushed events (through `harbour events ingest` and the RPC) duplicated and
-//! shuffled must give the same figures; an in-progress log cut mid-line is followed; and a
-//! pyspark run harbour itself ran is replayed and linked to its run.
+//! shuffled must give the same figures; in-progress logs cut mid-line and mid-block are
+//! followed; and a pyspark run harbour itself ran is replayed and linked to its run.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -95,7 +96,17 @@ struct Logs {
     events: PathBuf,
     /// The applications' ids, in `CODECS` order.
     apps: Vec<String>,
-    plain_app: String,
+}
+
+impl Logs {
+    /// The id of the application whose log is written with `codec` (one of `CODECS`).
+    fn app(&self, codec: &str) -> &str {
+        let i = CODECS
+            .iter()
+            .position(|c| *c == codec)
+            .expect("a codec of CODECS");
+        &self.apps[i]
+    }
 }
 
 fn logs() -> &'static Logs {
@@ -141,11 +152,7 @@ fn logs() -> &'static Logs {
             let file = events.join(format!("{app}.{codec}"));
             assert!(file.is_file(), "{}: {:?}", file.display(), listing());
         }
-        Logs {
-            events,
-            plain_app: apps[1].clone(),
-            apps,
-        }
+        Logs { events, apps }
     })
 }
 
@@ -434,14 +441,14 @@ async fn replayed_logs_match_the_history_server_in_every_format() {
     assert!(format!("{bad:?}").contains("YYYY-MM-DD"), "{bad:?}");
 
     // A restarted daemon reads nothing again: figures stay the same.
-    let before = app(&client, &logs.plain_app).await;
+    let before = app(&client, logs.app("plain")).await;
     drop(client);
     let mut daemon = daemon;
     daemon.kill9();
     daemon.spawn();
     let client = daemon.client().await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(app(&client, &logs.plain_app).await, before);
+    assert_eq!(app(&client, logs.app("plain")).await, before);
 }
 
 fn chrono_date(ms: i64) -> String {
@@ -462,7 +469,7 @@ fn chrono_date(ms: i64) -> String {
 /// The plain log's lines.
 fn plain_lines() -> Vec<String> {
     let logs = logs();
-    fs::read_to_string(logs.events.join(&logs.plain_app))
+    fs::read_to_string(logs.events.join(logs.app("plain")))
         .unwrap()
         .lines()
         .map(str::to_owned)
@@ -489,7 +496,7 @@ async fn pushed_events_duplicated_and_shuffled_give_the_same_figures() {
     let out = Command::new(bin("harbour"))
         .env("HARBOUR_SOCKET", &daemon.socket)
         .args(["events", "ingest"])
-        .arg(logs.events.join(&logs.plain_app))
+        .arg(logs.events.join(logs.app("plain")))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -498,8 +505,8 @@ async fn pushed_events_duplicated_and_shuffled_give_the_same_figures() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains(&logs.plain_app), "{text}");
-    let ordered = app(&client, &logs.plain_app).await;
+    assert!(text.contains(logs.app("plain")), "{text}");
+    let ordered = app(&client, logs.app("plain")).await;
 
     // Every line twice, shuffled, in small batches, under another id.
     let mut lines = plain_lines();
@@ -519,7 +526,7 @@ async fn pushed_events_duplicated_and_shuffled_give_the_same_figures() {
     let mixed = app(&client, "shuffled-1").await;
     assert_eq!(without_app_id(mixed), without_app_id(ordered.clone()));
     for j in &ordered.jobs {
-        let mut a = job(&client, &logs.plain_app, j.job_id).await;
+        let mut a = job(&client, logs.app("plain"), j.job_id).await;
         let mut b = job(&client, "shuffled-1", j.job_id).await;
         a.job.app_id.clear();
         b.job.app_id.clear();
@@ -529,7 +536,7 @@ async fn pushed_events_duplicated_and_shuffled_give_the_same_figures() {
     // The CLI's text views.
     let out = Command::new(bin("harbour"))
         .env("HARBOUR_SOCKET", &daemon.socket)
-        .args(["spark", "job", &logs.plain_app, "2"])
+        .args(["spark", "job", logs.app("plain"), "2"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -572,7 +579,7 @@ async fn pushed_events_duplicated_and_shuffled_give_the_same_figures() {
 async fn an_in_progress_log_is_followed_and_a_cut_line_waits() {
     let logs = logs();
     let dir = tempfile::tempdir().unwrap();
-    let text = fs::read_to_string(logs.events.join(&logs.plain_app)).unwrap();
+    let text = fs::read_to_string(logs.events.join(logs.app("plain"))).unwrap();
     // Cut in the middle of a TaskEnd line, after a bad line.
     let cut_at = text
         .match_indices("{\"Event\":\"SparkListenerTaskEnd\"")
@@ -582,18 +589,21 @@ async fn an_in_progress_log_is_followed_and_a_cut_line_waits() {
     let first = &text[..cut_at];
     let whole_lines = first.matches('\n').count();
     let task_ends = first.matches("SparkListenerTaskEnd").count() - 1;
-    let live = dir.path().join(format!("{}.inprogress", logs.plain_app));
+    let live = dir.path().join(format!("{}.inprogress", logs.app("plain")));
     fs::write(&live, format!("garbage line\n{first}")).unwrap();
 
     let daemon = start_daemon(dir.path());
     let client = daemon.client().await;
-    let partial = wait_app(&client, &logs.plain_app, |d| d.app.tasks.ended > 0).await;
+    let partial = wait_app(&client, logs.app("plain"), |d| d.app.tasks.ended > 0).await;
     assert_eq!(partial.app.status, "RUNNING");
     assert_eq!(partial.app.tasks.ended as usize, task_ends);
     let problems = apps(&client).await.problems;
     assert_eq!(problems.len(), 1, "only the garbage line: {problems:#?}");
     assert_eq!(problems[0].line, 1);
-    assert!(problems[0].path.ends_with(&logs.plain_app), "{problems:?}");
+    assert!(
+        problems[0].path.ends_with(logs.app("plain")),
+        "{problems:?}"
+    );
     assert!(whole_lines > 5);
 
     // The rest arrives, then Spark renames the finished log.
@@ -601,10 +611,10 @@ async fn an_in_progress_log_is_followed_and_a_cut_line_waits() {
     let mut f = fs::OpenOptions::new().append(true).open(&live).unwrap();
     f.write_all(&text.as_bytes()[cut_at..]).unwrap();
     drop(f);
-    fs::rename(&live, dir.path().join(&logs.plain_app)).unwrap();
-    let done = wait_app(&client, &logs.plain_app, |d| d.app.status == "FINISHED").await;
+    fs::rename(&live, dir.path().join(logs.app("plain"))).unwrap();
+    let done = wait_app(&client, logs.app("plain"), |d| d.app.status == "FINISHED").await;
     assert!(
-        done.app.source.ends_with(&logs.plain_app),
+        done.app.source.ends_with(logs.app("plain")),
         "renamed: {}",
         done.app.source
     );
@@ -620,7 +630,7 @@ async fn an_in_progress_compressed_log_is_followed_block_by_block() {
     // Spark's lz4 codec writes 32 KiB blocks (~4 KiB packed; this log is ~60 KiB): without
     // its last 2,000 bytes the file is whole blocks with tasks in them, then a cut block
     // (or the edge before the last one), and no ApplicationEnd.
-    let app_id = &logs.apps[2];
+    let app_id = logs.app("lz4");
     let bytes = fs::read(logs.events.join(format!("{app_id}.lz4"))).unwrap();
     let live = dir.path().join(format!("{app_id}.lz4.inprogress"));
     let cut = bytes.len() - 2000;

@@ -25,8 +25,10 @@ const MAX_BLOCK: usize = 1 << 25;
 
 /// What a framing says about its next block.
 trait Framing {
-    /// Reads the next block from `input` into `out` (empty on entry). Answers false at the
-    /// stream's clean end. `at` is the compressed byte where the block starts, for errors.
+    /// Reads what comes next from `input`: a block, into `out` (empty on entry), or
+    /// something that holds no bytes (a stream header, an end mark), leaving `out` empty.
+    /// Answers false at the stream's clean end. `at` is the compressed byte it starts at,
+    /// for errors.
     fn next_block(&mut self, input: &mut dyn Read, at: u64, out: &mut Vec<u8>) -> io::Result<bool>;
 }
 
@@ -42,27 +44,17 @@ pub struct Blocks<R> {
 impl<R: Read> Blocks<R> {
     /// lz4-java's `LZ4BlockOutputStream` framing (Spark's `lz4` codec).
     pub fn lz4(input: R) -> Self {
-        Self::new(
-            input,
-            Box::new(Lz4Block {
-                scratch: Vec::new(),
-            }),
-        )
+        Self::new(input, Box::<Lz4Block>::default())
     }
 
     /// snappy-java's `SnappyOutputStream` framing (Spark's `snappy` codec).
     pub fn snappy(input: R) -> Self {
-        Self::new(input, Box::new(SnappyJava::default()))
+        Self::new(input, Box::<SnappyJava>::default())
     }
 
     /// compress-lzf's `LZFOutputStream` framing (Spark's `lzf` codec).
     pub fn lzf(input: R) -> Self {
-        Self::new(
-            input,
-            Box::new(LzfChunks {
-                scratch: Vec::new(),
-            }),
-        )
+        Self::new(input, Box::<LzfChunks>::default())
     }
 
     fn new(input: R, framing: Box<dyn Framing + Send>) -> Self {
@@ -89,6 +81,7 @@ impl<R> std::fmt::Debug for Blocks<R> {
 
 impl<R: Read> BufRead for Blocks<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        // Until a block with bytes in it, or the end.
         while self.pos == self.block.len() && !self.done {
             self.block.clear();
             self.pos = 0;
@@ -163,11 +156,31 @@ fn invalid(codec: &str, at: u64, what: impl std::fmt::Display) -> io::Error {
     )
 }
 
+/// A codec's answer for a block that must decode to `len` bytes.
+fn decoded<E: std::fmt::Display>(
+    codec: &str,
+    at: u64,
+    len: usize,
+    result: Result<usize, E>,
+) -> io::Result<()> {
+    match result {
+        Ok(n) if n == len => Ok(()),
+        Ok(n) => Err(invalid(
+            codec,
+            at,
+            format_args!("holds {n} bytes, not {len}"),
+        )),
+        Err(e) => Err(invalid(codec, at, format_args!("does not decode: {e}"))),
+    }
+}
+
+#[derive(Default)]
 struct Lz4Block {
     scratch: Vec<u8>,
 }
 
 impl Lz4Block {
+    const CODEC: &'static str = "lz4 (lz4-java LZ4Block)";
     const MAGIC: &'static [u8; 8] = b"LZ4Block";
     /// lz4-java's default seed, which Spark's codec uses too.
     const SEED: u32 = 0x9747_b28c;
@@ -176,66 +189,44 @@ impl Lz4Block {
 }
 
 impl Framing for Lz4Block {
-    fn next_block(
-        &mut self,
-        input: &mut dyn Read,
-        mut at: u64,
-        out: &mut Vec<u8>,
-    ) -> io::Result<bool> {
-        // Empty blocks end a stream; another stream may follow.
-        loop {
-            let mut header = [0u8; 21];
-            if !read_or_end(input, &mut header)? {
-                return Ok(false);
-            }
-            let le = |i: usize| {
-                u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]])
-            };
-            if &header[..8] != Self::MAGIC {
-                return Err(invalid(
-                    "lz4 (lz4-java LZ4Block)",
-                    at,
-                    "does not start with LZ4Block",
-                ));
-            }
-            let method = header[8] & 0xf0;
-            let (packed, len, checksum) = (le(9) as usize, le(13) as usize, le(17));
-            if len > MAX_BLOCK
-                || (method == Self::RAW && packed != len)
-                || (method != Self::RAW && method != Self::LZ4)
-            {
-                return Err(invalid(
-                    "lz4 (lz4-java LZ4Block)",
-                    at,
-                    format_args!("has method {method:#x} and lengths {packed}/{len}"),
-                ));
-            }
-            if len == 0 {
-                at += 21;
-                continue;
-            }
-            read_body(input, packed, &mut self.scratch)?;
-            if method == Self::RAW {
-                out.extend_from_slice(&self.scratch);
-            } else {
-                out.resize(len, 0);
-                match lz4_flex::block::decompress_into(&self.scratch, out) {
-                    Ok(n) if n == len => {}
-                    Ok(n) => {
-                        return Err(invalid(
-                            "lz4",
-                            at,
-                            format_args!("holds {n} bytes, not {len}"),
-                        ));
-                    }
-                    Err(e) => return Err(invalid("lz4", at, format_args!("does not decode: {e}"))),
-                }
-            }
-            if xxh32(out, Self::SEED) & 0x0fff_ffff != checksum {
-                return Err(invalid("lz4", at, "fails its checksum"));
-            }
+    fn next_block(&mut self, input: &mut dyn Read, at: u64, out: &mut Vec<u8>) -> io::Result<bool> {
+        let mut header = [0u8; 21];
+        if !read_or_end(input, &mut header)? {
+            return Ok(false);
+        }
+        let le =
+            |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+        if &header[..8] != Self::MAGIC {
+            return Err(invalid(Self::CODEC, at, "does not start with LZ4Block"));
+        }
+        let method = header[8] & 0xf0;
+        let (packed, len, checksum) = (le(9) as usize, le(13) as usize, le(17));
+        if len > MAX_BLOCK
+            || (method == Self::RAW && packed != len)
+            || (method != Self::RAW && method != Self::LZ4)
+        {
+            return Err(invalid(
+                Self::CODEC,
+                at,
+                format_args!("has method {method:#x} and lengths {packed}/{len}"),
+            ));
+        }
+        if len == 0 {
+            // An empty block ends a stream; another may follow.
             return Ok(true);
         }
+        read_body(input, packed, &mut self.scratch)?;
+        if method == Self::RAW {
+            out.extend_from_slice(&self.scratch);
+        } else {
+            out.resize(len, 0);
+            let result = lz4_flex::block::decompress_into(&self.scratch, out);
+            decoded(Self::CODEC, at, len, result)?;
+        }
+        if xxh32(out, Self::SEED) & 0x0fff_ffff != checksum {
+            return Err(invalid(Self::CODEC, at, "fails its checksum"));
+        }
+        Ok(true)
     }
 }
 
@@ -247,83 +238,78 @@ struct SnappyJava {
 }
 
 impl SnappyJava {
+    const CODEC: &'static str = "snappy (snappy-java)";
     const MAGIC: &'static [u8; 8] = b"\x82SNAPPY\0";
 }
 
 impl Framing for SnappyJava {
-    fn next_block(
-        &mut self,
-        input: &mut dyn Read,
-        mut at: u64,
-        out: &mut Vec<u8>,
-    ) -> io::Result<bool> {
-        const CODEC: &str = "snappy (snappy-java)";
-        loop {
-            let mut head = [0u8; 4];
-            if !read_or_end(input, &mut head)? {
-                return Ok(false);
-            }
-            if !self.started || head == Self::MAGIC[..4] {
-                // A stream header, at the start or where streams were concatenated.
-                let mut rest = [0u8; 12];
-                if !read_or_end(input, &mut rest)? {
-                    return Err(cut());
-                }
-                if head != Self::MAGIC[..4] || rest[..4] != Self::MAGIC[4..] {
-                    return Err(invalid(
-                        CODEC,
-                        at,
-                        "does not start with snappy-java's header",
-                    ));
-                }
-                self.started = true;
-                at += 16;
-                continue;
-            }
-            let packed = u32::from_be_bytes(head) as usize;
-            if packed > MAX_BLOCK {
-                return Err(invalid(CODEC, at, format_args!("claims {packed} bytes")));
-            }
-            if packed == 0 {
-                at += 4;
-                continue;
-            }
-            read_body(input, packed, &mut self.scratch)?;
-            let len = snap::raw::decompress_len(&self.scratch)
-                .map_err(|e| invalid(CODEC, at, format_args!("does not decode: {e}")))?;
-            if len > MAX_BLOCK {
-                return Err(invalid(CODEC, at, format_args!("would hold {len} bytes")));
-            }
-            out.resize(len, 0);
-            match snap::raw::Decoder::new().decompress(&self.scratch, out) {
-                Ok(n) if n == len => return Ok(true),
-                Ok(n) => {
-                    return Err(invalid(
-                        CODEC,
-                        at,
-                        format_args!("holds {n} bytes, not {len}"),
-                    ));
-                }
-                Err(e) => return Err(invalid(CODEC, at, format_args!("does not decode: {e}"))),
-            }
+    fn next_block(&mut self, input: &mut dyn Read, at: u64, out: &mut Vec<u8>) -> io::Result<bool> {
+        let mut head = [0u8; 4];
+        if !read_or_end(input, &mut head)? {
+            return Ok(false);
         }
+        if !self.started || head == Self::MAGIC[..4] {
+            // A stream header, at the start or where streams were concatenated.
+            let mut rest = [0u8; 12];
+            if !read_or_end(input, &mut rest)? {
+                return Err(cut());
+            }
+            if head != Self::MAGIC[..4] || rest[..4] != Self::MAGIC[4..] {
+                return Err(invalid(
+                    Self::CODEC,
+                    at,
+                    "does not start with snappy-java's header",
+                ));
+            }
+            self.started = true;
+            return Ok(true);
+        }
+        let packed = u32::from_be_bytes(head) as usize;
+        if packed > MAX_BLOCK {
+            return Err(invalid(
+                Self::CODEC,
+                at,
+                format_args!("claims {packed} bytes"),
+            ));
+        }
+        if packed == 0 {
+            return Ok(true);
+        }
+        read_body(input, packed, &mut self.scratch)?;
+        let len = snap::raw::decompress_len(&self.scratch)
+            .map_err(|e| invalid(Self::CODEC, at, format_args!("does not decode: {e}")))?;
+        if len > MAX_BLOCK {
+            return Err(invalid(
+                Self::CODEC,
+                at,
+                format_args!("would hold {len} bytes"),
+            ));
+        }
+        out.resize(len, 0);
+        let result = snap::raw::Decoder::new().decompress(&self.scratch, out);
+        decoded(Self::CODEC, at, len, result)?;
+        Ok(true)
     }
 }
 
+#[derive(Default)]
 struct LzfChunks {
     scratch: Vec<u8>,
 }
 
+impl LzfChunks {
+    const CODEC: &'static str = "lzf (compress-lzf)";
+}
+
 impl Framing for LzfChunks {
     fn next_block(&mut self, input: &mut dyn Read, at: u64, out: &mut Vec<u8>) -> io::Result<bool> {
-        const CODEC: &str = "lzf (compress-lzf)";
         let mut head = [0u8; 5];
         if !read_or_end(input, &mut head)? {
             return Ok(false);
         }
         if &head[..2] != b"ZV" || head[2] > 1 {
             return Err(invalid(
-                CODEC,
+                Self::CODEC,
                 at,
                 "does not start with ZV and a chunk type",
             ));
@@ -340,7 +326,7 @@ impl Framing for LzfChunks {
         let len = usize::from(u16::from_be_bytes(len));
         read_body(input, packed, &mut self.scratch)?;
         out.reserve(len);
-        lzf_decompress(&self.scratch, out, len).map_err(|what| invalid(CODEC, at, what))?;
+        lzf_decompress(&self.scratch, out, len).map_err(|what| invalid(Self::CODEC, at, what))?;
         Ok(true)
     }
 }

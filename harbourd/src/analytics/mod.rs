@@ -4,11 +4,12 @@
 //! jobs, stages and tasks; then answers per application, job and date.
 //!
 //! [`events`] parses the listener events that matter ([`scan`] reads the common successful
-//! TaskEnd in one pass), [`reader`] reads log files (plain or compressed with any of Spark's codecs, through
-//! [`framings`] for its Java libraries' own), single or rolling, as complete lines, [`replay`] follows files incrementally, [`store`] writes batches
-//! idempotently (with [`sketch`]'s per-stage task-time histograms), [`query`] reads the
-//! figures back. [`Analytics`] is the handle the API holds and the task that polls the
-//! directories and applies retention.
+//! TaskEnd in one pass), [`reader`] reads log files (plain or in any of Spark's codecs,
+//! [`framings`] decoding its Java libraries' own framings; single or rolling) as complete
+//! lines, [`replay`] follows files incrementally, [`store`] writes batches idempotently
+//! (with [`sketch`]'s per-stage task-time histograms), [`query`] reads the figures back.
+//! [`Analytics`] is the handle the API holds and the task that polls the directories and
+//! applies retention.
 
 pub mod events;
 pub mod framings;

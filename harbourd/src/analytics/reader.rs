@@ -35,15 +35,27 @@ pub fn codec_of(path: &Path) -> Codec {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let name = strip_inprogress(&name);
-    match name.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("zstd" | "zst") => Codec::Zstd,
-        Some("lz4") => Codec::Lz4,
-        Some("snappy") => Codec::Snappy,
-        Some("lzf") => Codec::Lzf,
-        _ => Codec::Plain,
-    }
+    split_codec(strip_inprogress(&name)).1
 }
+
+/// A log's name (without `.inprogress`) as its stem and the codec its extension names; a
+/// name without a codec's extension is all stem.
+fn split_codec(name: &str) -> (&str, Codec) {
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return (name, Codec::Plain);
+    };
+    let codec = match ext {
+        "zstd" | "zst" => Codec::Zstd,
+        "lz4" => Codec::Lz4,
+        "snappy" => Codec::Snappy,
+        "lzf" => Codec::Lzf,
+        _ => return (name, Codec::Plain),
+    };
+    (stem, codec)
+}
+
+/// Read buffers: memory does not grow with the file.
+const BUFFER: usize = 1 << 16;
 
 /// The whole decompressed stream of a file.
 pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
@@ -53,14 +65,14 @@ pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
 /// `file`'s bytes decompressed, from its start.
 fn decoded(codec: Codec, file: File) -> io::Result<Box<dyn BufRead + Send>> {
     Ok(match codec {
-        Codec::Plain => Box::new(BufReader::with_capacity(1 << 16, file)),
+        Codec::Plain => Box::new(BufReader::with_capacity(BUFFER, file)),
         Codec::Zstd => Box::new(BufReader::with_capacity(
-            1 << 16,
+            BUFFER,
             zstd::stream::read::Decoder::new(file)?,
         )),
-        Codec::Lz4 => Box::new(Blocks::lz4(BufReader::with_capacity(1 << 16, file))),
-        Codec::Snappy => Box::new(Blocks::snappy(BufReader::with_capacity(1 << 16, file))),
-        Codec::Lzf => Box::new(Blocks::lzf(BufReader::with_capacity(1 << 16, file))),
+        Codec::Lz4 => Box::new(Blocks::lz4(BufReader::with_capacity(BUFFER, file))),
+        Codec::Snappy => Box::new(Blocks::snappy(BufReader::with_capacity(BUFFER, file))),
+        Codec::Lzf => Box::new(Blocks::lzf(BufReader::with_capacity(BUFFER, file))),
     })
 }
 
@@ -88,7 +100,7 @@ pub fn read_lines(
     let codec = codec_of(path);
     let mut reader: Box<dyn BufRead> = if codec == Codec::Plain {
         io::Seek::seek(&mut file, io::SeekFrom::Start(from.offset))?;
-        Box::new(BufReader::with_capacity(1 << 16, file))
+        Box::new(BufReader::with_capacity(BUFFER, file))
     } else {
         let mut decoder = decoded(codec, file)?;
         // Compressed streams cannot seek: decode and drop what was read before.
@@ -171,11 +183,7 @@ pub fn scan(dir: &Path) -> io::Result<Vec<LogSource>> {
             }
         } else if kind.is_file() {
             let finished = !name.ends_with(".inprogress");
-            let base = strip_inprogress(&name);
-            let app = match base.rsplit_once('.') {
-                Some((app, "zstd" | "zst" | "lz4" | "snappy" | "lzf")) => app,
-                _ => base,
-            };
+            let (app, _) = split_codec(strip_inprogress(&name));
             found.push(LogSource {
                 app_hint: app.to_owned(),
                 display: path.clone(),
